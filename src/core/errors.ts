@@ -1,0 +1,43 @@
+// The error catalogue: every error a client can see has a stable code, an HTTP status and a
+// one-sentence message. Stack traces never leave the server.
+
+export const ERROR_CATALOGUE = {
+  CONFIG_INVALID: { status: 400, title: 'The configuration is invalid' },
+  BAD_REQUEST: { status: 400, title: 'The request is malformed' },
+  SERVICE_NOT_FOUND: { status: 404, title: 'No such service' },
+  RUN_NOT_FOUND: { status: 404, title: 'No such run' },
+  NOT_FOUND: { status: 404, title: 'Not found' },
+  RUN_NOT_CANCELLABLE: { status: 409, title: 'The run has already finished' },
+  REF_NOT_FOUND: { status: 422, title: 'The ref does not exist in the repository' },
+  REPOSITORY_UNAVAILABLE: { status: 422, title: 'The repository cannot be read' },
+  ENGINE_UNAVAILABLE: { status: 503, title: 'No container engine is available' },
+  INTERNAL: { status: 500, title: 'Internal error' },
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+export class SlipwayError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details?: unknown;
+
+  constructor(code: ErrorCode, message: string, details?: unknown) {
+    super(message);
+    this.name = 'SlipwayError';
+    this.code = code;
+    this.status = ERROR_CATALOGUE[code].status;
+    this.details = details;
+  }
+
+  toJSON(): { code: ErrorCode; message: string; details?: unknown } {
+    return this.details === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, details: this.details };
+  }
+}
+
+/** One readable sentence for any thrown value; never a stack trace. */
+export function describeError(error: unknown): string {
+  if (error instanceof Error) return error.message.split('\n')[0] ?? String(error);
+  return String(error);
+}

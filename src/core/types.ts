@@ -1,0 +1,139 @@
+// Domain records shared by every part. Timestamps are ISO-8601 strings so the same
+// objects travel unchanged from the store through the API to the CLI and dashboard.
+
+export const STAGE_STATUSES = [
+  'pending',
+  'running',
+  'succeeded',
+  'failed',
+  'skipped',
+  'awaiting_approval',
+  'cancelled',
+] as const;
+export type StageStatus = (typeof STAGE_STATUSES)[number];
+
+export const RUN_STATUSES = ['pending', 'running', 'succeeded', 'failed', 'cancelled'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+/** What a stage does: run a command in the toolchain, build+push the image, or deploy it. */
+export type StageKind = 'command' | 'build' | 'deploy';
+
+export type TriggerKind = 'manual' | 'push' | 'pull_request' | 'tag' | 'schedule' | 'rerun';
+
+export interface Trigger {
+  kind: TriggerKind;
+  /** Who or what asked for the run: a user name, a forge delivery id, a schedule name. */
+  by: string;
+}
+
+export interface Run {
+  id: number;
+  service: string;
+  /** The ref the user asked for (branch, tag or sha), as given. */
+  ref: string;
+  /** The full commit sha the ref resolved to; empty until resolved. */
+  commitSha: string;
+  trigger: Trigger;
+  status: RunStatus;
+  /** Why the run ended the way it did, in one sentence, when it did not succeed. */
+  reason: string | null;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+export interface Stage {
+  id: number;
+  runId: number;
+  /** Position in the pipeline, from 0. */
+  position: number;
+  name: string;
+  kind: StageKind;
+  status: StageStatus;
+  /** The resolved shell command for command stages; null otherwise. */
+  command: string | null;
+  /** Target environment for deploy stages; null otherwise. */
+  environment: string | null;
+  timeoutMs: number;
+  exitCode: number | null;
+  reason: string | null;
+  /**
+   * The executor's handle for the step in flight, persisted before the step starts so a
+   * restarted server can find it again (see Executor.reattach).
+   */
+  handle: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+export type LogStream = 'stdout' | 'stderr' | 'system';
+
+export interface LogLine {
+  runId: number;
+  stageId: number;
+  /** Monotonic per run, from 1. */
+  seq: number;
+  stream: LogStream;
+  text: string;
+  at: string;
+}
+
+export interface Release {
+  id: number;
+  service: string;
+  commitSha: string;
+  /** Repository and tag, e.g. 127.0.0.1:5000/payment:3f2a... */
+  image: string;
+  /** The registry's manifest digest, sha256:...; deployments run image@digest. */
+  digest: string;
+  runId: number;
+  createdAt: string;
+}
+
+export const DEPLOYMENT_STATUSES = ['in_progress', 'succeeded', 'failed'] as const;
+export type DeploymentStatus = (typeof DEPLOYMENT_STATUSES)[number];
+
+export interface Deployment {
+  id: number;
+  service: string;
+  environment: string;
+  releaseId: number;
+  runId: number | null;
+  status: DeploymentStatus;
+  /** The release that was serving before; null for a first deployment. */
+  previousReleaseId: number | null;
+  /** Where the deployed service answers, when traffic moved to it. */
+  url: string | null;
+  reason: string | null;
+  startedAt: string;
+  finishedAt: string | null;
+}
+
+/** Append-only record of a state change: the audit log and the live feed. */
+export interface EventRecord {
+  id: number;
+  at: string;
+  type: string;
+  runId: number | null;
+  service: string | null;
+  data: unknown;
+}
+
+export type Result<T, E = import('./errors.ts').SlipwayError> =
+  | { ok: true; value: T }
+  | { ok: false; error: E };
+
+export const ok = <T>(value: T): { ok: true; value: T } => ({ ok: true, value });
+export const err = <E>(error: E): { ok: false; error: E } => ({ ok: false, error });
+
+export function isTerminalStage(status: StageStatus): boolean {
+  return status === 'succeeded' || status === 'failed' || status === 'skipped' || status === 'cancelled';
+}
+
+export function isTerminalRun(status: RunStatus): boolean {
+  return status === 'succeeded' || status === 'failed' || status === 'cancelled';
+}
+
+export function assertNever(value: never, what = 'value'): never {
+  throw new Error(`unexpected ${what}: ${JSON.stringify(value)}`);
+}
