@@ -35,7 +35,8 @@ async function buildFromRootfs(docker: Docker, name: string, fill: (rootfs: stri
     mkdirSync(join(rootfs, 'tmp'), { recursive: true });
     await fill(rootfs);
     writeFileSync(join(context, 'Dockerfile'), `FROM scratch\nCOPY rootfs/ /\nENV PATH=/usr/local/bin:/usr/bin:/bin\nCMD ${JSON.stringify(cmd)}\n`);
-    const stream = await docker.buildImage(tar.pack(context), { t: name });
+    // tar-fs streams are streamx streams; dockerode only reads them.
+    const stream = await docker.buildImage(tar.pack(context) as unknown as NodeJS.ReadableStream, { t: name });
     await followProgress(docker, stream);
   } finally {
     rmSync(context, { recursive: true, force: true });
