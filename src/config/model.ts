@@ -4,15 +4,17 @@
 import { z } from 'zod';
 
 const NAME = /^[a-z0-9][a-z0-9_-]*$/;
+/** `what` carries its article ("a service", "an environment"): messages read as sentences. */
 const name = (what: string) =>
-  z.string().regex(NAME, `${what} names use lower-case letters, digits, '-' and '_'`);
+  z.string().regex(NAME, `expected ${what} name of lower-case letters, digits, '-' and '_'`);
+
+const DURATION_EXPECTED = 'expected a duration such as 30s, 10m or 1h';
 
 /** "90s", "10m", "1h" or a number of seconds -> milliseconds. */
 export const Duration = z
-  .union([
-    z.number().positive(),
-    z.string().regex(/^\d+(\.\d+)?\s*(ms|s|m|h)$/, 'a duration such as 30s, 10m or 1h'),
-  ])
+  .union([z.number().positive(), z.string().regex(/^\d+(\.\d+)?\s*(ms|s|m|h)$/, DURATION_EXPECTED)], {
+    error: DURATION_EXPECTED,
+  })
   .transform((value) => {
     if (typeof value === 'number') return Math.round(value * 1000);
     const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)$/.exec(value)!;
@@ -31,10 +33,10 @@ export const DEFAULT_TIMEOUT_MS = { command: 30 * 60_000, build: 30 * 60_000, de
  */
 export const PipelineStage = z
   .object({
-    stage: name('stage'),
+    stage: name('a stage'),
     type: z.enum(['command', 'build', 'deploy']).optional(),
     run: z.string().min(1).optional(),
-    environment: name('environment').optional(),
+    environment: name('an environment').optional(),
     timeout: Duration.optional(),
   })
   .strict()
@@ -66,7 +68,8 @@ export const Environment = z
   .object({
     target: z.enum(['container-host']).default('container-host'),
     /** How long a new release may take to answer its health check. */
-    health_timeout: Duration.default(60),
+    // prefault, not default: zod 4 returns a default as-is, and 60 must pass through Duration to become ms.
+    health_timeout: Duration.prefault(60),
     variables: Variables.default({}),
   })
   .strict();
@@ -93,11 +96,11 @@ export const Service = z
     context: z.string().min(1).default('.'),
     /** The port the service listens on inside its container, and its health check path. */
     port: z.number().int().min(1).max(65535).optional(),
-    health: z.string().startsWith('/', 'a path starting with /').default('/'),
+    health: z.string().startsWith('/', 'expected a path starting with /').default('/'),
     variables: Variables.default({}),
     /** Free-form parameters for {{ service.vars.<name> }} placeholders. */
     vars: Variables.default({}),
-    stages: z.record(name('stage'), StageOverride).default({}),
+    stages: z.record(name('a stage'), StageOverride).default({}),
   })
   .strict();
 export type Service = z.output<typeof Service>;
@@ -106,9 +109,9 @@ export const Config = z
   .object({
     /** host[:port] of the registry that receives built images. */
     registry: z.string().min(1).optional(),
-    pipeline: z.array(PipelineStage).min(1, 'the pipeline needs at least one stage'),
-    environments: z.record(name('environment'), Environment).default({}),
-    services: z.record(name('service'), Service),
+    pipeline: z.array(PipelineStage).min(1, 'expected at least one stage'),
+    environments: z.record(name('an environment'), Environment).default({}),
+    services: z.record(name('a service'), Service),
   })
   .strict()
   .superRefine((config, ctx) => {
@@ -118,7 +121,7 @@ export const Config = z
         ctx.addIssue({ code: 'custom', path: ['pipeline', index, 'stage'], message: `stage ${stage.name} appears twice in the pipeline` });
       }
       seen.add(stage.name);
-      if (stage.kind === 'deploy' && stage.environment && !(stage.environment in config.environments)) {
+      if (stage.kind === 'deploy' && stage.environment && !Object.hasOwn(config.environments, stage.environment)) {
         ctx.addIssue({
           code: 'custom',
           path: ['pipeline', index, 'environment'],

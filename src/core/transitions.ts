@@ -66,17 +66,16 @@ export function nextRunStatus(from: RunStatus, event: RunEvent): Transition<RunS
 
 /**
  * What a run does after one of its stages ends: carry on with the next stage, or end the run.
- * A failed or cancelled stage ends the run and every later stage is skipped.
+ * A failed or cancelled stage ends the run; the engine then skips every later stage. When the
+ * last stage carries on, the run has succeeded.
  */
-export type AfterStage =
-  | { next: 'continue' }
-  | { next: 'finish'; run: RunEvent };
+export type AfterStage = { next: 'continue' } | { next: 'finish'; run: RunEvent };
 
-export function afterStage(stageStatus: StageStatus, isLast: boolean, stageName: string, reason: string | null): AfterStage {
+export function afterStage(stageStatus: StageStatus, stageName: string, reason: string | null): AfterStage {
   switch (stageStatus) {
     case 'succeeded':
     case 'skipped':
-      return isLast ? { next: 'finish', run: { type: 'succeed' } } : { next: 'continue' };
+      return { next: 'continue' };
     case 'failed':
       return { next: 'finish', run: { type: 'fail', reason: `stage ${stageName} failed: ${reason ?? 'no reason given'}` } };
     case 'cancelled':

@@ -15,8 +15,11 @@ export type StageStatus = (typeof STAGE_STATUSES)[number];
 export const RUN_STATUSES = ['pending', 'running', 'succeeded', 'failed', 'cancelled'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
-/** What a stage does: run a command in the toolchain, build+push the image, or deploy it. */
-export type StageKind = 'command' | 'build' | 'deploy';
+/**
+ * What a stage does: check out the commit (always the first stage), run a command in the
+ * toolchain, build and push the image, or deploy it.
+ */
+export type StageKind = 'checkout' | 'command' | 'build' | 'deploy';
 
 export type TriggerKind = 'manual' | 'push' | 'pull_request' | 'tag' | 'schedule' | 'rerun';
 

@@ -1,0 +1,149 @@
+// The one typed client of Slipway's HTTP API. The CLI uses it today; the dashboard shares it.
+// Errors from the server arrive as ApiError with the catalogue's code and message.
+
+import type { ErrorCode } from '../core/errors.ts';
+import type { LiveEvent, LiveEventMap } from '../events/bus.ts';
+import type {
+  ApiErrorBody,
+  Deployment,
+  LogLine,
+  Release,
+  Run,
+  RunDetail,
+  ServerInfo,
+  ServiceOverview,
+  StartRunBody,
+} from './api.ts';
+
+export class ApiError extends Error {
+  constructor(
+    readonly code: ErrorCode | 'UNREACHABLE',
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+type Query = Record<string, string | number | undefined>;
+
+export class SlipwayClient {
+  private readonly base: string;
+
+  constructor(baseUrl: string) {
+    this.base = baseUrl.replace(/\/+$/, '');
+  }
+
+  private url(path: string, query: Query = {}): string {
+    const params = new URLSearchParams();
+    for (const [key, value] of Object.entries(query)) if (value !== undefined) params.set(key, String(value));
+    const search = params.toString();
+    return `${this.base}/api${path}${search ? `?${search}` : ''}`;
+  }
+
+  private async request<T>(method: string, path: string, options: { query?: Query; body?: unknown } = {}): Promise<T> {
+    let response: Response;
+    try {
+      response = await fetch(this.url(path, options.query), {
+        method,
+        headers: options.body === undefined ? {} : { 'content-type': 'application/json' },
+        body: options.body === undefined ? undefined : JSON.stringify(options.body),
+      });
+    } catch (error) {
+      throw new ApiError('UNREACHABLE', `cannot reach the Slipway server at ${this.base} (${describeCause(error)}); is \`slipway up\` running?`, 0);
+    }
+    const text = await response.text();
+    const body = text ? (JSON.parse(text) as unknown) : undefined;
+    if (!response.ok) {
+      const error = (body as ApiErrorBody | undefined)?.error;
+      throw new ApiError(error?.code ?? 'INTERNAL', error?.message ?? `HTTP ${response.status}`, response.status);
+    }
+    return body as T;
+  }
+
+  info(): Promise<ServerInfo> {
+    return this.request('GET', '/info');
+  }
+  services(): Promise<ServiceOverview[]> {
+    return this.request('GET', '/services');
+  }
+  service(name: string): Promise<ServiceOverview> {
+    return this.request('GET', `/services/${encodeURIComponent(name)}`);
+  }
+  startRun(body: StartRunBody): Promise<RunDetail> {
+    return this.request('POST', '/runs', { body });
+  }
+  runs(query: { service?: string; limit?: number } = {}): Promise<Run[]> {
+    return this.request('GET', '/runs', { query });
+  }
+  run(id: number): Promise<RunDetail> {
+    return this.request('GET', `/runs/${id}`);
+  }
+  cancelRun(id: number): Promise<Run> {
+    return this.request('POST', `/runs/${id}/cancel`);
+  }
+  logs(runId: number, query: { after?: number; limit?: number } = {}): Promise<LogLine[]> {
+    return this.request('GET', `/runs/${runId}/logs`, { query });
+  }
+  releases(query: { service?: string; limit?: number } = {}): Promise<Release[]> {
+    return this.request('GET', '/releases', { query });
+  }
+  deployments(query: { service?: string; environment?: string; limit?: number } = {}): Promise<Deployment[]> {
+    return this.request('GET', '/deployments', { query });
+  }
+
+  /**
+   * Live events (server-sent events), optionally for one run. Yields once the stream is open
+   * with a `ready` marker first, so a caller can subscribe, then read the store, and miss nothing.
+   */
+  async *events(query: { run?: number } = {}, signal?: AbortSignal): AsyncGenerator<LiveEvent | { type: 'ready' }> {
+    let response: Response;
+    try {
+      response = await fetch(this.url('/events', query), { headers: { accept: 'text/event-stream' }, signal });
+    } catch (error) {
+      if (signal?.aborted) return;
+      throw new ApiError('UNREACHABLE', `cannot reach the Slipway server at ${this.base} (${describeCause(error)})`, 0);
+    }
+    if (!response.ok || !response.body) throw new ApiError('INTERNAL', `event stream answered HTTP ${response.status}`, response.status);
+    const decoder = new TextDecoder();
+    let buffer = '';
+    try {
+      for await (const chunk of response.body) {
+        buffer += decoder.decode(chunk as Uint8Array, { stream: true });
+        let boundary: number;
+        while ((boundary = buffer.indexOf('\n\n')) >= 0) {
+          const block = buffer.slice(0, boundary);
+          buffer = buffer.slice(boundary + 2);
+          const event = parseSseBlock(block);
+          if (event) yield event;
+        }
+      }
+    } catch (error) {
+      if (!signal?.aborted) throw error;
+    }
+  }
+}
+
+function parseSseBlock(block: string): LiveEvent | { type: 'ready' } | null {
+  let type = 'message';
+  const data: string[] = [];
+  for (const line of block.split('\n')) {
+    if (line.startsWith('event:')) type = line.slice(6).trim();
+    else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+  }
+  if (type === 'ready') return { type: 'ready' };
+  if (data.length === 0 || !isLiveEventType(type)) return null;
+  return { type, data: JSON.parse(data.join('\n')) } as LiveEvent;
+}
+
+const LIVE_EVENT_TYPES: ReadonlySet<string> = new Set<keyof LiveEventMap>(['run', 'stage', 'log', 'release', 'deployment']);
+
+function isLiveEventType(type: string): type is keyof LiveEventMap {
+  return LIVE_EVENT_TYPES.has(type);
+}
+
+function describeCause(error: unknown): string {
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code ?? cause?.message ?? String(error);
+}

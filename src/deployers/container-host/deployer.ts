@@ -1,0 +1,375 @@
+// Deploys a release as a container on the local engine, published on a host port. The new
+// container runs beside the old one until its health check answers, so a release that never
+// becomes healthy costs nothing: the old container serves on, untouched.
+//
+// Containers are found by label, never by name alone: the `owner` label keeps two Slipway
+// instances sharing one engine out of each other's containers.
+
+import type Docker from 'dockerode';
+import { followProgress, type ContainerEngine } from '../../docker/connect.ts';
+import type { Release } from '../../core/types.ts';
+import type { DeployLog, DeployOutcome, DeployRequest, Deployer, ServingInstance } from '../deployer.ts';
+
+const LABEL = {
+  owner: 'slipway.owner',
+  service: 'slipway.service',
+  environment: 'slipway.environment',
+  release: 'slipway.release',
+  digest: 'slipway.digest',
+} as const;
+
+const HEALTH_INTERVAL_MS = 250;
+const HEALTH_REQUEST_TIMEOUT_MS = 2_000;
+/** Failed attempts are logged once, then at this pace, so a slow start does not flood the log. */
+const HEALTH_LOG_EVERY_MS = 2_000;
+const STOP_GRACE_SECONDS = 10;
+const CONTAINER_LOG_TAIL = 20;
+
+/** Ends deploy() with trafficMoved false and this reason. */
+class DeployFailure extends Error {}
+
+/** Whatever deploy() has changed so far, so a failure can put it back. */
+interface Progress {
+  created: Docker.Container | null;
+  /** A running container that held the new container's name, renamed until the outcome is known. */
+  setAside: { container: Docker.Container; name: string } | null;
+}
+
+type Probe = { answered: true; status: number } | { answered: false; detail: string; response?: string };
+
+export class ContainerHostDeployer implements Deployer {
+  readonly description: string;
+
+  constructor(
+    private readonly engine: ContainerEngine,
+    private readonly owner: string,
+    private readonly hostAddress = '127.0.0.1',
+  ) {
+    this.description = `containers on ${engine.name} (${engine.endpoint}), published on ${hostAddress}`;
+  }
+
+  async deploy(request: DeployRequest, log: DeployLog, signal: AbortSignal): Promise<DeployOutcome> {
+    const progress: Progress = { created: null, setAside: null };
+    try {
+      return await this.roll(request, log, signal, progress);
+    } catch (error) {
+      const reason = signal.aborted ? 'deploy cancelled' : this.describeFailure(error);
+      log(reason, 'stderr');
+      await this.undo(progress, log);
+      return { trafficMoved: false, reason };
+    }
+  }
+
+  async status(service: string, environment: string): Promise<ServingInstance | null> {
+    const running = await this.engine.docker.listContainers({
+      filters: { label: this.labelFilters(service, environment), status: ['running'] },
+    });
+    // Mid-deploy the new container runs beside the old one; the old one serves until retired.
+    const serving = running.sort((a, b) => a.Created - b.Created)[0];
+    if (!serving) return null;
+    const info = await this.engine.docker.getContainer(serving.Id).inspect();
+    const binding = Object.values(info.NetworkSettings.Ports ?? {}).flatMap((bindings) => bindings ?? [])[0];
+    return {
+      releaseId: Number(serving.Labels[LABEL.release]),
+      digest: serving.Labels[LABEL.digest] ?? '',
+      url: binding ? `http://${urlHost(binding.HostIp || this.hostAddress)}:${binding.HostPort}` : '',
+      instance: serving.Id,
+    };
+  }
+
+  private async roll(request: DeployRequest, log: DeployLog, signal: AbortSignal, progress: Progress): Promise<DeployOutcome> {
+    const { release, service, environment } = request;
+    signal.throwIfAborted();
+    const reference = pullReference(release);
+    await this.pull(reference, log, signal);
+
+    const name = containerName(this.owner, service.name, environment.name, release.id);
+    await this.clearName(name, log, progress);
+    signal.throwIfAborted();
+
+    const containerPort = `${service.port}/tcp`;
+    const variables = { ...service.variables, ...environment.variables };
+    const container = await this.engine.docker.createContainer({
+      name,
+      Image: reference,
+      Labels: {
+        [LABEL.owner]: this.owner,
+        [LABEL.service]: service.name,
+        [LABEL.environment]: environment.name,
+        [LABEL.release]: String(release.id),
+        [LABEL.digest]: release.digest,
+      },
+      Env: Object.entries(variables).map(([key, value]) => `${key}=${value}`),
+      ExposedPorts: { [containerPort]: {} },
+      HostConfig: {
+        // An empty HostPort asks the engine for a free ephemeral port.
+        PortBindings: { [containerPort]: [{ HostIp: this.hostAddress, HostPort: '' }] },
+        RestartPolicy: { Name: 'unless-stopped' },
+      },
+    });
+    progress.created = container;
+    await container.start();
+    log(`started ${name} (${container.id.slice(0, 12)})`);
+
+    const info = await container.inspect();
+    const hostPort = info.NetworkSettings.Ports?.[containerPort]?.[0]?.HostPort;
+    if (!hostPort) throw new DeployFailure(`the engine published no host port for ${containerPort}`);
+    const url = `http://${urlHost(this.hostAddress)}:${hostPort}`;
+
+    await this.waitHealthy(container, `${url}${healthPath(service.health)}`, service.health, environment.healthTimeoutMs, log, signal);
+    await this.retirePrevious(service.name, environment.name, container.id, log);
+    log(`${service.name} release ${release.id} serves ${environment.name} at ${url}`);
+    return { trafficMoved: true, url, instance: container.id };
+  }
+
+  private async pull(reference: string, log: DeployLog, signal: AbortSignal): Promise<void> {
+    log(`pulling ${reference}`);
+    try {
+      const output = await this.engine.docker.createImage({ fromImage: reference, abortSignal: signal });
+      await followProgress(this.engine.docker, output);
+    } catch (error) {
+      if (signal.aborted || isEngineUnreachable(error)) throw error;
+      throw new DeployFailure(`pull of ${reference} failed: ${firstLine(errorText(error))}`);
+    }
+  }
+
+  /**
+   * Frees the name the new container will take. A stopped holder is stale and goes; a running
+   * one (the same release deployed again) may be serving, so it is renamed and kept until the
+   * new container is healthy.
+   */
+  private async clearName(name: string, log: DeployLog, progress: Progress): Promise<void> {
+    const holder = this.engine.docker.getContainer(name);
+    let running: boolean;
+    try {
+      running = (await holder.inspect()).State.Running;
+    } catch (error) {
+      if (statusCode(error) === 404) return;
+      throw error;
+    }
+    if (!running) {
+      log(`removing stale container ${name}`);
+      await holder.remove({ force: true });
+      return;
+    }
+    const aside = `${name}-previous-${Date.now().toString(36)}`;
+    log(`${name} is running; renaming it ${aside} until the new one is healthy`);
+    await holder.rename({ name: aside });
+    progress.setAside = { container: holder, name };
+  }
+
+  private async waitHealthy(
+    container: Docker.Container,
+    url: string,
+    health: string,
+    timeoutMs: number,
+    log: DeployLog,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const check = `health check GET ${healthPath(health)}`;
+    const started = Date.now();
+    const deadline = started + timeoutMs;
+    log(`waiting up to ${duration(timeoutMs)} for GET ${url} to answer 2xx`);
+    let attempts = 0;
+    let lastLoggedAt = -Infinity;
+    for (;;) {
+      signal.throwIfAborted();
+      attempts++;
+      const probe = await probeOnce(url, signal);
+      if (probe.answered) {
+        log(`${check} answered ${probe.status} after ${duration(Date.now() - started)}`);
+        return;
+      }
+      const now = Date.now();
+      if (now - lastLoggedAt >= HEALTH_LOG_EVERY_MS) {
+        log(`${check}: ${probe.detail} (attempt ${attempts}, ${duration(now - started)})`);
+        lastLoggedAt = now;
+      }
+      const { State: state, RestartCount: restarts } = await container.inspect();
+      // With a restart policy a crashed container may already be running again: count restarts too.
+      const exited = !state.Running || state.Restarting || restarts > 0;
+      const failure = exited
+        ? `${check} failed: the container exited with code ${state.ExitCode} before answering 2xx (last: ${probe.detail})`
+        : now >= deadline
+          ? `${check} did not answer 2xx within ${duration(timeoutMs)} (last: ${probe.detail})`
+          : null;
+      if (failure) {
+        log(`last ${probe.response ? `response: ${probe.detail}: ${probe.response}` : `error: ${probe.detail}`}`, 'stderr');
+        await this.logContainerOutput(container, log);
+        throw new DeployFailure(failure);
+      }
+      await sleep(Math.min(HEALTH_INTERVAL_MS, deadline - now), signal);
+    }
+  }
+
+  private async logContainerOutput(container: Docker.Container, log: DeployLog): Promise<void> {
+    try {
+      const output = await container.logs({ stdout: true, stderr: true, tail: CONTAINER_LOG_TAIL, follow: false });
+      const lines = demultiplex(output);
+      if (lines.length === 0) log('the container wrote no output', 'stderr');
+      else log(`the container's last ${lines.length} output lines:`, 'stderr');
+      for (const line of lines) log(`  ${line.text}`, line.stream);
+    } catch (error) {
+      log(`the container's output could not be read: ${errorText(error)}`, 'stderr');
+    }
+  }
+
+  private async retirePrevious(service: string, environment: string, keep: string, log: DeployLog): Promise<void> {
+    const containers = await this.engine.docker.listContainers({ all: true, filters: { label: this.labelFilters(service, environment) } });
+    for (const previous of containers) {
+      if (previous.Id === keep) continue;
+      const name = previous.Names[0]?.replace(/^\//, '') ?? previous.Id.slice(0, 12);
+      log(`retiring ${name} (release ${previous.Labels[LABEL.release] ?? '?'})`);
+      const container = this.engine.docker.getContainer(previous.Id);
+      try {
+        await container.stop({ t: STOP_GRACE_SECONDS });
+      } catch (error) {
+        // 304: already stopped.
+        if (statusCode(error) !== 304 && statusCode(error) !== 404) throw error;
+      }
+      await container.remove({ force: true }).catch((error: unknown) => {
+        if (statusCode(error) !== 404) throw error;
+      });
+    }
+  }
+
+  /** Puts back what a failed or cancelled deploy changed; the previous release keeps serving. */
+  private async undo(progress: Progress, log: DeployLog): Promise<void> {
+    if (progress.created) {
+      try {
+        await progress.created.remove({ force: true });
+        log(`removed the new container ${progress.created.id.slice(0, 12)}`);
+      } catch (error) {
+        if (statusCode(error) !== 404) log(`could not remove the new container ${progress.created.id.slice(0, 12)}: ${errorText(error)}`, 'stderr');
+      }
+    }
+    if (progress.setAside) {
+      try {
+        await progress.setAside.container.rename({ name: progress.setAside.name });
+      } catch (error) {
+        log(`could not give ${progress.setAside.name} its name back: ${errorText(error)}`, 'stderr');
+      }
+    }
+  }
+
+  private describeFailure(error: unknown): string {
+    if (error instanceof DeployFailure) return error.message;
+    if (isEngineUnreachable(error)) return `the container engine at ${this.engine.endpoint} could not be reached (${errorText(error)})`;
+    return `deploy failed: ${errorText(error)}`;
+  }
+
+  private labelFilters(service: string, environment: string): string[] {
+    return [`${LABEL.owner}=${this.owner}`, `${LABEL.service}=${service}`, `${LABEL.environment}=${environment}`];
+  }
+}
+
+/** The release's repository (its tag dropped) pinned to its digest. */
+function pullReference(release: Release): string {
+  if (!/^sha256:[0-9a-f]{64}$/.test(release.digest)) {
+    throw new DeployFailure(`release ${release.id} has no valid digest (${JSON.stringify(release.digest)})`);
+  }
+  const withoutDigest = release.image.split('@')[0]!;
+  const lastSlash = withoutDigest.lastIndexOf('/');
+  const lastColon = withoutDigest.lastIndexOf(':');
+  const repository = lastColon > lastSlash ? withoutDigest.slice(0, lastColon) : withoutDigest;
+  return `${repository}@${release.digest}`;
+}
+
+function containerName(owner: string, service: string, environment: string, releaseId: number): string {
+  const part = (text: string) => text.replace(/[^a-zA-Z0-9_.-]+/g, '-');
+  return `slipway-${part(owner)}-${part(service)}-${part(environment)}-r${releaseId}`;
+}
+
+function healthPath(health: string): string {
+  return health.startsWith('/') ? health : `/${health}`;
+}
+
+/** A wildcard bind address is reached through loopback; IPv6 literals need brackets in a URL. */
+function urlHost(address: string): string {
+  if (address === '0.0.0.0' || address === '') return '127.0.0.1';
+  if (address === '::') return '[::1]';
+  return address.includes(':') ? `[${address}]` : address;
+}
+
+async function probeOnce(url: string, signal: AbortSignal): Promise<Probe> {
+  const timeout = AbortSignal.timeout(HEALTH_REQUEST_TIMEOUT_MS);
+  try {
+    const response = await fetch(url, { signal: AbortSignal.any([signal, timeout]), redirect: 'manual' });
+    const body = await response.text().catch(() => '');
+    if (response.status >= 200 && response.status < 300) return { answered: true, status: response.status };
+    return { answered: false, detail: `HTTP ${response.status}`, response: body.replace(/\s+/g, ' ').trim().slice(0, 200) || '(empty body)' };
+  } catch (error) {
+    if (signal.aborted) throw error;
+    if (timeout.aborted) return { answered: false, detail: `no answer within ${duration(HEALTH_REQUEST_TIMEOUT_MS)}` };
+    return { answered: false, detail: networkErrorText(error) };
+  }
+}
+
+function networkErrorText(error: unknown): string {
+  const cause = (error as { cause?: { code?: string; message?: string } } | null)?.cause;
+  switch (cause?.code) {
+    case 'ECONNREFUSED':
+      return 'connection refused';
+    case 'ECONNRESET':
+    case 'UND_ERR_SOCKET':
+      return 'connection reset';
+    default:
+      return cause?.message ?? errorText(error);
+  }
+}
+
+/** Without a TTY the engine frames each chunk with an 8-byte header naming its stream. */
+function demultiplex(output: Buffer | string): { stream: 'stdout' | 'stderr'; text: string }[] {
+  const buffer = typeof output === 'string' ? Buffer.from(output) : output;
+  const chunks: { stream: 'stdout' | 'stderr'; text: string }[] = [];
+  let offset = 0;
+  while (offset + 8 <= buffer.length) {
+    const kind = buffer[offset];
+    const size = buffer.readUInt32BE(offset + 4);
+    if ((kind !== 1 && kind !== 2) || offset + 8 + size > buffer.length) break;
+    chunks.push({ stream: kind === 2 ? 'stderr' : 'stdout', text: buffer.subarray(offset + 8, offset + 8 + size).toString('utf8') });
+    offset += 8 + size;
+  }
+  if (offset < buffer.length) chunks.push({ stream: 'stdout', text: buffer.subarray(offset).toString('utf8') });
+  return chunks.flatMap(({ stream, text }) =>
+    text
+      .split(/\r?\n/)
+      .filter((line) => line.trim())
+      .map((line) => ({ stream, text: line.trimEnd() })),
+  );
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, Math.max(0, ms));
+    signal.addEventListener('abort', done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+  });
+}
+
+function duration(ms: number): string {
+  if (ms < 1000) return `${ms}ms`;
+  const seconds = ms / 1000;
+  return `${Number.isInteger(seconds) ? seconds : seconds.toFixed(1)}s`;
+}
+
+function statusCode(error: unknown): number | undefined {
+  return (error as { statusCode?: number } | null)?.statusCode;
+}
+
+function isEngineUnreachable(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'EPIPE' || code === 'ECONNRESET';
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function firstLine(text: string): string {
+  return text.split('\n')[0]!.trim();
+}

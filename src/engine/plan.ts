@@ -1,0 +1,74 @@
+// Turns the shared pipeline plus one service's parameters into that service's stages.
+// Pure: the same config and service always give the same plan.
+
+import type { Config, Service } from '../config/model.ts';
+import type { StageKind } from '../core/types.ts';
+
+export interface PlannedStage {
+  name: string;
+  kind: StageKind;
+  command: string | null;
+  environment: string | null;
+  timeoutMs: number;
+  /** Set when the stage will not run for this service, with the reason shown to users. */
+  skipReason: string | null;
+}
+
+const CHECKOUT_TIMEOUT_MS = 10 * 60_000;
+const PLACEHOLDER = /\{\{\s*([^}]*?)\s*\}\}/g;
+
+export type Rendered = { ok: true; text: string } | { ok: false; missing: string };
+
+/**
+ * Replaces {{ service.<field> }} and {{ service.vars.<name> }} with the service's values.
+ * A placeholder naming a field the service leaves unset makes the whole command unset, so
+ * the stage is skipped rather than run with a hole in it.
+ */
+export function renderCommand(template: string, serviceName: string, service: Service): Rendered {
+  let missing: string | null = null;
+  const text = template.replace(PLACEHOLDER, (whole, expression: string) => {
+    const value = lookup(expression, serviceName, service);
+    if (value === undefined) missing ??= expression;
+    return value ?? whole;
+  });
+  return missing === null ? { ok: true, text } : { ok: false, missing };
+}
+
+function lookup(expression: string, serviceName: string, service: Service): string | undefined {
+  const [scope, field, key, ...rest] = expression.split('.');
+  if (scope !== 'service' || field === undefined || rest.length > 0) return undefined;
+  if (field === 'name' && key === undefined) return serviceName;
+  if ((field === 'vars' || field === 'variables') && key !== undefined) return service[field][key];
+  if (key !== undefined) return undefined;
+  const value = (service as Record<string, unknown>)[field];
+  return typeof value === 'string' || typeof value === 'number' ? String(value) : undefined;
+}
+
+export function planStages(config: Config, serviceName: string): PlannedStage[] {
+  const service = config.services[serviceName];
+  if (!service) throw new Error(`unknown service ${serviceName}`);
+  const checkout: PlannedStage = {
+    name: 'checkout',
+    kind: 'checkout',
+    command: null,
+    environment: null,
+    timeoutMs: CHECKOUT_TIMEOUT_MS,
+    skipReason: null,
+  };
+  return [
+    checkout,
+    ...config.pipeline.map((stage): PlannedStage => {
+      const override = service.stages[stage.name];
+      const timeoutMs = override?.timeout ?? stage.timeoutMs;
+      const base = { name: stage.name, kind: stage.kind, environment: stage.environment, timeoutMs };
+      if (override?.skip) return { ...base, command: null, skipReason: `service ${serviceName} skips this stage` };
+      if (stage.kind !== 'command') return { ...base, command: null, skipReason: null };
+      const template = override?.run ?? stage.run ?? '';
+      const rendered = renderCommand(template, serviceName, service);
+      if (!rendered.ok) {
+        return { ...base, command: null, skipReason: `service ${serviceName} sets no ${rendered.missing.replace(/^service\./, '')}` };
+      }
+      return { ...base, command: rendered.text, skipReason: null };
+    }),
+  ];
+}

@@ -1,0 +1,207 @@
+// Runs each step in its own container through the Docker Engine API (Docker or Podman).
+// Containers outlive the server by design: the handle is the container id, and the labels
+// let an operator (or a later version of Slipway) see which run and stage a container is for.
+
+import { PassThrough, Writable, finished } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
+import type Docker from 'dockerode';
+import { followProgress, type ContainerEngine } from '../../docker/connect.ts';
+import type { Executor, StepLine, StepSkip, StepSpec } from '../executor.ts';
+
+const WORKSPACE = '/workspace';
+const STOP_GRACE_SECONDS = 5;
+// Engines accept these characters in container names; the owner is part of every name.
+const OWNER_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+export class ContainerExecutor implements Executor {
+  readonly description: string;
+  readonly usesImages = true;
+  private readonly docker: Docker;
+
+  /** `owner` identifies this Slipway instance, so instances sharing an engine leave each other's containers alone. */
+  constructor(
+    engine: ContainerEngine,
+    private readonly owner: string,
+  ) {
+    if (!OWNER_PATTERN.test(owner)) throw new Error(`owner "${owner}" may only hold letters, digits, "_", "." and "-"`);
+    this.docker = engine.docker;
+    this.description = `container (${engine.name})`;
+  }
+
+  async start(step: StepSpec): Promise<string> {
+    if (!step.image) throw new Error(`stage ${step.name} has no image, and the container executor needs one`);
+    const options: Docker.ContainerCreateOptions = {
+      name: `slipway-${this.owner}-run${step.runId}-stage${step.stageId}`,
+      Image: step.image,
+      Cmd: ['sh', '-c', step.command],
+      WorkingDir: WORKSPACE,
+      Env: Object.entries(step.env).map(([key, value]) => `${key}=${value}`),
+      Tty: false,
+      Labels: {
+        'slipway.owner': this.owner,
+        'slipway.run': String(step.runId),
+        'slipway.stage': String(step.stageId),
+        'slipway.step': step.name,
+      },
+      HostConfig: {
+        // Mounts rather than Binds: a workspace path holding ":" would break the Binds syntax.
+        Mounts: [{ Type: 'bind', Source: step.workspace, Target: WORKSPACE }],
+        // Without an init, `sh` or the command is PID 1, which ignores SIGTERM: every stop
+        // would wait out the grace period and end in SIGKILL.
+        Init: true,
+      },
+    };
+    const container = await this.create(options, step.image);
+    try {
+      await container.start();
+    } catch (error) {
+      await this.cleanup(container.id);
+      throw error;
+    }
+    return container.id;
+  }
+
+  /**
+   * Creation is tried first and repaired on failure, so the common case costs one request:
+   * a container left by a crash under the same name is removed, a missing image is pulled.
+   */
+  private async create(options: Docker.ContainerCreateOptions, image: string): Promise<Docker.Container> {
+    for (let repairs = 0; ; repairs++) {
+      try {
+        return await this.docker.createContainer(options);
+      } catch (error) {
+        // Two repairs cover a leftover container plus a missing image; a third failure is not one a repair fixes.
+        if (repairs === 2) throw error;
+        if (isNameConflict(error)) await this.cleanup(options.name!);
+        else if (statusOf(error) === 404) await this.pull(image);
+        else throw error;
+      }
+    }
+  }
+
+  private async pull(image: string): Promise<void> {
+    try {
+      await followProgress(this.docker, await this.docker.pull(image));
+    } catch (error) {
+      throw new Error(`image ${image} is not available: ${reasonOf(error)}`);
+    }
+  }
+
+  async *logs(handle: string, skip: StepSkip = { stdout: 0, stderr: 0 }): AsyncIterable<StepLine> {
+    const raw = await this.docker.getContainer(handle).logs({ follow: true, stdout: true, stderr: true });
+    // One queue for both streams keeps the engine's frame order, which is the closest to
+    // chronological order available.
+    const lines = new PassThrough({ objectMode: true });
+    const stdout = new LineSplitter('stdout', (line) => lines.write(line));
+    const stderr = new LineSplitter('stderr', (line) => lines.write(line));
+    this.docker.modem.demuxStream(raw, stdout.sink(), stderr.sink());
+    finished(raw, (error) => {
+      if (error) return lines.destroy(error);
+      stdout.end();
+      stderr.end();
+      lines.end();
+    });
+    const skipped = { stdout: 0, stderr: 0 };
+    try {
+      for await (const line of lines as AsyncIterable<StepLine>) {
+        if (skipped[line.stream] < skip[line.stream]) {
+          skipped[line.stream]++;
+          continue;
+        }
+        yield line;
+      }
+    } finally {
+      destroy(raw);
+    }
+  }
+
+  async wait(handle: string): Promise<number> {
+    const result: { StatusCode: number } = await this.docker.getContainer(handle).wait();
+    return result.StatusCode;
+  }
+
+  async stop(handle: string): Promise<void> {
+    try {
+      await this.docker.getContainer(handle).stop({ t: STOP_GRACE_SECONDS });
+    } catch (error) {
+      // 304: already stopped; 404: already removed. Either way the step has ended.
+      if (statusOf(error) !== 304 && statusOf(error) !== 404) throw error;
+    }
+  }
+
+  async cleanup(handle: string): Promise<void> {
+    try {
+      await this.docker.getContainer(handle).remove({ force: true });
+    } catch (error) {
+      if (statusOf(error) !== 404) throw error;
+    }
+  }
+
+  async reattach(handle: string): Promise<string | null> {
+    try {
+      const info = await this.docker.getContainer(handle).inspect();
+      return info.Config.Labels?.['slipway.owner'] === this.owner ? info.Id : null;
+    } catch (error) {
+      // Anything but "not found" (the engine being down, say) must not read as "the step is gone".
+      if (statusOf(error) === 404) return null;
+      throw error;
+    }
+  }
+}
+
+/** Splits a byte stream into lines; a line may span chunks, and the last may lack its newline. */
+class LineSplitter {
+  private readonly decoder = new StringDecoder('utf8');
+  private partial = '';
+
+  constructor(
+    private readonly stream: StepLine['stream'],
+    private readonly emit: (line: StepLine) => void,
+  ) {}
+
+  push(chunk: Buffer): void {
+    const parts = (this.partial + this.decoder.write(chunk)).split('\n');
+    this.partial = parts.pop()!;
+    for (const part of parts) this.emitLine(part);
+  }
+
+  end(): void {
+    const rest = this.partial + this.decoder.end();
+    this.partial = '';
+    if (rest) this.emitLine(rest);
+  }
+
+  /** demuxStream writes each frame synchronously, so frames from both streams keep their order. */
+  sink(): Writable {
+    return new Writable({
+      write: (chunk: Buffer, _encoding, done) => {
+        this.push(chunk);
+        done();
+      },
+    });
+  }
+
+  private emitLine(text: string): void {
+    this.emit({ stream: this.stream, text: text.endsWith('\r') ? text.slice(0, -1) : text });
+  }
+}
+
+function statusOf(error: unknown): number | undefined {
+  return (error as { statusCode?: number } | null)?.statusCode;
+}
+
+// Docker answers 409; Podman 4 answers 500 with this cause.
+function isNameConflict(error: unknown): boolean {
+  return statusOf(error) === 409 || /already in use/.test(reasonOf(error));
+}
+
+/** The engine's own message when it sent one, on one line. */
+function reasonOf(error: unknown): string {
+  const json = (error as { json?: unknown } | null)?.json as { message?: unknown } | null | undefined;
+  const message = typeof json?.message === 'string' ? json.message : error instanceof Error ? error.message : String(error);
+  return message.replace(/\s+/g, ' ').trim();
+}
+
+function destroy(stream: NodeJS.ReadableStream): void {
+  (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+}

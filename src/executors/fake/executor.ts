@@ -1,0 +1,110 @@
+// A scriptable Executor for engine tests: each step's output, exit code and timing come from
+// a script function, and every call is recorded. One FakeExecutor plays the container engine
+// across a simulated server restart: keep the instance, build a new engine around it, and
+// list in `reattachable` the handles whose steps "survived".
+
+import type { Executor, StepLine, StepSkip, StepSpec } from '../executor.ts';
+
+export interface FakeStepScript {
+  lines?: StepLine[];
+  /** Defaults to 0. */
+  exitCode?: number;
+  /** Runs until stop(), then ends with 137. */
+  hang?: boolean;
+  /** How long the step runs before it ends with exitCode; defaults to 0. */
+  delayMs?: number;
+}
+
+export interface FakeCall {
+  method: 'start' | 'logs' | 'wait' | 'stop' | 'cleanup' | 'reattach';
+  handle: string;
+  step?: StepSpec;
+}
+
+const STOPPED_EXIT_CODE = 137;
+
+interface FakeStep {
+  lines: StepLine[];
+  ended: boolean;
+  timer: NodeJS.Timeout | null;
+  exitCode: Promise<number>;
+  end(code: number): void;
+}
+
+export class FakeExecutor implements Executor {
+  readonly description = 'fake';
+  readonly usesImages = false;
+  readonly calls: FakeCall[] = [];
+  /** Handles reattach() answers with; every other handle is "gone". */
+  readonly reattachable = new Set<string>();
+  private readonly steps = new Map<string, FakeStep>();
+  private started = 0;
+
+  /** A script that throws makes start() reject with its error, like a missing image would. */
+  constructor(private readonly script: (step: StepSpec) => FakeStepScript) {}
+
+  async start(step: StepSpec): Promise<string> {
+    // Predictable handles let a test name a step's handle before the engine stores it.
+    const handle = `fake:${step.runId}:${step.stageId}:${++this.started}`;
+    this.calls.push({ method: 'start', handle, step });
+    const script = this.script(step);
+    let resolveExit!: (code: number) => void;
+    const fake: FakeStep = {
+      lines: script.lines ?? [],
+      ended: false,
+      timer: null,
+      exitCode: new Promise((resolve) => (resolveExit = resolve)),
+      end(code) {
+        if (fake.ended) return;
+        fake.ended = true;
+        if (fake.timer) clearTimeout(fake.timer);
+        resolveExit(code);
+      },
+    };
+    if (!script.hang) fake.timer = setTimeout(() => fake.end(script.exitCode ?? 0), script.delayMs ?? 0);
+    this.steps.set(handle, fake);
+    return handle;
+  }
+
+  async *logs(handle: string, skip: StepSkip = { stdout: 0, stderr: 0 }): AsyncIterable<StepLine> {
+    this.calls.push({ method: 'logs', handle });
+    const fake = this.known(handle);
+    const skipped = { stdout: 0, stderr: 0 };
+    for (const line of fake.lines) {
+      if (skipped[line.stream] < skip[line.stream]) {
+        skipped[line.stream]++;
+        continue;
+      }
+      yield line;
+    }
+    // The output of a real step ends when the step does.
+    await fake.exitCode;
+  }
+
+  async wait(handle: string): Promise<number> {
+    this.calls.push({ method: 'wait', handle });
+    return this.known(handle).exitCode;
+  }
+
+  async stop(handle: string): Promise<void> {
+    this.calls.push({ method: 'stop', handle });
+    this.steps.get(handle)?.end(STOPPED_EXIT_CODE);
+  }
+
+  async cleanup(handle: string): Promise<void> {
+    this.calls.push({ method: 'cleanup', handle });
+    this.steps.get(handle)?.end(STOPPED_EXIT_CODE);
+    this.steps.delete(handle);
+  }
+
+  async reattach(handle: string): Promise<string | null> {
+    this.calls.push({ method: 'reattach', handle });
+    return this.reattachable.has(handle) ? handle : null;
+  }
+
+  private known(handle: string): FakeStep {
+    const fake = this.steps.get(handle);
+    if (!fake) throw new Error(`no fake step with handle ${handle} (never started here, or cleaned up)`);
+    return fake;
+  }
+}

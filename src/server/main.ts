@@ -1,0 +1,159 @@
+// `slipway up`: wires the parts (config, store, container engine, registry, executor,
+// builder, deployer, engine, HTTP API) and serves. The embedded default is one machine with
+// no setup: SQLite in the data folder, the local container engine, a local registry, and the
+// demo when no configuration is given.
+
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, realpathSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { serve, type ServerType } from '@hono/node-server';
+import type { ServerInfo } from '../client/api.ts';
+import { EngineApiBuilder } from '../builders/engine-api/builder.ts';
+import { formatConfigErrors, loadConfigFile } from '../config/load.ts';
+import { describeError } from '../core/errors.ts';
+import { prepareDemo, prepareDemoImages } from '../demo/demo.ts';
+import { ContainerHostDeployer } from '../deployers/container-host/deployer.ts';
+import { findContainerEngine } from '../docker/connect.ts';
+import { ensureLocalRegistry } from '../docker/registry.ts';
+import { Engine } from '../engine/engine.ts';
+import { MemoryEventBus } from '../events/bus.ts';
+import { ContainerExecutor } from '../executors/container/executor.ts';
+import type { Executor } from '../executors/executor.ts';
+import { ProcessExecutor } from '../executors/process/executor.ts';
+import { GitSource } from '../source/git/source.ts';
+import { openSqliteStore } from '../store/sqlite/store.ts';
+import { createApp } from './app.ts';
+
+export const DEFAULT_PORT = 7420;
+export const VERSION = '0.1.0';
+
+export interface ServerOptions {
+  /** slipway.yml; when omitted, ./slipway.yml if present, else the demo. */
+  configFile?: string;
+  dataDir: string;
+  port?: number;
+  host?: string;
+  /** Use local processes even when a container engine exists. */
+  processExecutor?: boolean;
+  say?: (message: string) => void;
+}
+
+export interface RunningServer {
+  url: string;
+  info: ServerInfo;
+  engine: Engine;
+  close(): Promise<void>;
+}
+
+export class StartupError extends Error {}
+
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const say = options.say ?? ((message: string) => console.log(message));
+  const dataDir = resolve(options.dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  const notices: string[] = [];
+
+  const demo = options.configFile || existsSync('slipway.yml') ? null : prepareDemo(dataDir);
+  const configFile = resolve(options.configFile ?? demo?.configFile ?? 'slipway.yml');
+  const loaded = await loadConfigFile(configFile);
+  if (!loaded.ok) throw new StartupError(`the configuration has errors; nothing was started:\n${formatConfigErrors(loaded.errors)}`);
+  const config = loaded.config;
+
+  // Names containers and labels so two Slipway servers on one engine never touch each other's.
+  const owner = createHash('sha256').update(realpathSync(dataDir)).digest('hex').slice(0, 8);
+  const lookup = options.processExecutor ? ({ ok: false, reason: 'process executor requested' } as const) : await findContainerEngine();
+  let executor: Executor;
+  let builder: EngineApiBuilder | null = null;
+  let deployer: ContainerHostDeployer | null = null;
+  if (lookup.ok) {
+    executor = new ContainerExecutor(lookup.engine, owner);
+    builder = new EngineApiBuilder(lookup.engine);
+    deployer = new ContainerHostDeployer(lookup.engine, owner);
+    if (demo) {
+      say('Building the demo base images (first start only)...');
+      await prepareDemoImages(lookup.engine.docker);
+    }
+  } else {
+    executor = new ProcessExecutor();
+    notices.push(`No container engine: ${lookup.reason}. Steps run as local processes; nothing is built or deployed.`);
+  }
+
+  if (config.registry && lookup.ok) {
+    const registry = await ensureLocalRegistry(config.registry, dataDir);
+    switch (registry.state) {
+      case 'started':
+        notices.push(`Started a local registry at ${config.registry} (pid ${registry.pid}).`);
+        break;
+      case 'unavailable':
+        notices.push(`Registry: ${registry.reason}. Build stages will fail until it answers.`);
+        break;
+      case 'answering':
+      case 'remote':
+        break;
+    }
+  }
+
+  const store = await openSqliteStore(join(dataDir, 'slipway.db'));
+  const bus = new MemoryEventBus();
+  const engine = new Engine({
+    store,
+    bus,
+    config,
+    source: new GitSource(join(dataDir, 'git')),
+    executor,
+    builder,
+    deployer,
+    noEngineReason: lookup.ok ? undefined : lookup.reason,
+    workRoot: join(dataDir, 'workspaces'),
+    log: (message) => say(message),
+  });
+  const info: ServerInfo = {
+    version: VERSION,
+    executor: executor.description,
+    builder: builder ? builder.description : 'none (no container engine)',
+    deployer: deployer ? deployer.description : 'none (no container engine)',
+    store: store.description,
+    configFile,
+    notices,
+  };
+  const app = createApp({ engine, store, bus, info, log: say });
+  await engine.start();
+
+  const host = options.host ?? '127.0.0.1';
+  const port = options.port ?? DEFAULT_PORT;
+  const server = await listen(app.fetch, host, port);
+  const address = server.address();
+  const boundPort = typeof address === 'object' && address ? address.port : port;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
+
+  if (demo?.created) {
+    for (const service of demo.services) {
+      const started = await engine.startRun({ service, trigger: { kind: 'manual', by: 'demo' } });
+      if (!started.ok) say(`demo: ${started.error.message}`);
+    }
+  }
+
+  return {
+    url,
+    info,
+    engine,
+    async close() {
+      await new Promise<void>((resolveClose) => server.close(() => resolveClose()));
+      await engine.stop();
+      await store.close();
+    },
+  };
+}
+
+function listen(fetch: Parameters<typeof serve>[0]['fetch'], hostname: string, port: number): Promise<ServerType> {
+  return new Promise((resolveListen, reject) => {
+    const server = serve({ fetch, hostname, port }, () => resolveListen(server));
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      reject(
+        new StartupError(
+          error.code === 'EADDRINUSE' ? `port ${port} on ${hostname} is already in use (is another Slipway running? try --port)` : describeError(error),
+        ),
+      );
+    });
+  });
+}

@@ -1,0 +1,11 @@
+// The Source reads services' repositories: it resolves refs to commits and checks commits out.
+
+import type { Result } from '../core/types.ts';
+
+/** Resolves refs and checks out commits. Every method is safe to call concurrently. */
+export interface Source {
+  /** Fetches the repository and resolves a branch, tag or sha to a full commit sha. */
+  resolve(repo: string, ref: string): Promise<Result<string>>;
+  /** Puts the commit's tree (with history) into `dir`, which must not exist yet. */
+  checkout(repo: string, sha: string, dir: string): Promise<Result<void>>;
+}

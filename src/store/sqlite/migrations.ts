@@ -1,0 +1,112 @@
+// Versioned schema migrations for Kysely's Migrator. A migration, once released, never
+// changes: later schema changes are new entries. Migrations take Kysely<any> on purpose, so
+// they describe the schema as it was then, not as schema.ts describes it now.
+
+import type { Kysely, Migration, MigrationProvider } from 'kysely';
+
+const initial: Migration = {
+  async up(db: Kysely<any>): Promise<void> {
+    // AUTOINCREMENT keeps ids from being reused, so a run's URL never points at another run
+    // once old rows are pruned.
+    await db.schema
+      .createTable('runs')
+      .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+      .addColumn('service', 'text', (c) => c.notNull())
+      .addColumn('ref', 'text', (c) => c.notNull())
+      .addColumn('commit_sha', 'text', (c) => c.notNull())
+      .addColumn('trigger_kind', 'text', (c) => c.notNull())
+      .addColumn('trigger_by', 'text', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('reason', 'text')
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('started_at', 'text')
+      .addColumn('finished_at', 'text')
+      .execute();
+    await db.schema.createIndex('runs_service_id').on('runs').columns(['service', 'id desc']).execute();
+    await db.schema.createIndex('runs_status').on('runs').column('status').execute();
+
+    await db.schema
+      .createTable('stages')
+      .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+      .addColumn('run_id', 'integer', (c) => c.notNull().references('runs.id').onDelete('cascade'))
+      .addColumn('position', 'integer', (c) => c.notNull())
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('command', 'text')
+      .addColumn('environment', 'text')
+      .addColumn('timeout_ms', 'integer', (c) => c.notNull())
+      .addColumn('exit_code', 'integer')
+      .addColumn('reason', 'text')
+      .addColumn('handle', 'text')
+      .addColumn('started_at', 'text')
+      .addColumn('finished_at', 'text')
+      .execute();
+    await db.schema.createIndex('stages_run_position').unique().on('stages').columns(['run_id', 'position']).execute();
+
+    await db.schema
+      .createTable('log_lines')
+      .addColumn('run_id', 'integer', (c) => c.notNull().references('runs.id').onDelete('cascade'))
+      .addColumn('stage_id', 'integer', (c) => c.notNull().references('stages.id').onDelete('cascade'))
+      .addColumn('seq', 'integer', (c) => c.notNull())
+      .addColumn('stream', 'text', (c) => c.notNull())
+      .addColumn('text', 'text', (c) => c.notNull())
+      .addColumn('at', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('log_lines_pk', ['run_id', 'seq'])
+      .execute();
+    // (stage_id, seq) serves both a stage's log in order and the per-stage counts.
+    await db.schema.createIndex('log_lines_stage_seq').on('log_lines').columns(['stage_id', 'seq']).execute();
+
+    await db.schema
+      .createTable('releases')
+      .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+      .addColumn('service', 'text', (c) => c.notNull())
+      .addColumn('commit_sha', 'text', (c) => c.notNull())
+      .addColumn('image', 'text', (c) => c.notNull())
+      .addColumn('digest', 'text', (c) => c.notNull())
+      .addColumn('run_id', 'integer', (c) => c.notNull().references('runs.id'))
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('releases_service_id').on('releases').columns(['service', 'id desc']).execute();
+
+    await db.schema
+      .createTable('deployments')
+      .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+      .addColumn('service', 'text', (c) => c.notNull())
+      .addColumn('environment', 'text', (c) => c.notNull())
+      .addColumn('release_id', 'integer', (c) => c.notNull().references('releases.id'))
+      .addColumn('run_id', 'integer', (c) => c.references('runs.id'))
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('previous_release_id', 'integer', (c) => c.references('releases.id'))
+      .addColumn('url', 'text')
+      .addColumn('reason', 'text')
+      .addColumn('started_at', 'text', (c) => c.notNull())
+      .addColumn('finished_at', 'text')
+      .execute();
+    await db.schema
+      .createIndex('deployments_service_environment_status')
+      .on('deployments')
+      .columns(['service', 'environment', 'status', 'id desc'])
+      .execute();
+
+    // The audit log outlives what it mentions, so run_id is deliberately not a foreign key.
+    await db.schema
+      .createTable('events')
+      .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+      .addColumn('at', 'text', (c) => c.notNull())
+      .addColumn('type', 'text', (c) => c.notNull())
+      .addColumn('run_id', 'integer')
+      .addColumn('service', 'text')
+      .addColumn('data', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('events_run_id').on('events').columns(['run_id', 'id']).execute();
+  },
+};
+
+export const migrations: Record<string, Migration> = {
+  '0001_initial': initial,
+};
+
+export const migrationProvider: MigrationProvider = {
+  getMigrations: async () => migrations,
+};

@@ -1,0 +1,494 @@
+// The one conformance suite for the Store contract (src/store/store.ts). Every implementation
+// registers it with its own `open`; each test gets a fresh, empty store.
+
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import type { LogLine } from '../../src/core/types.ts';
+import type { NewDeployment, NewLogLine, NewRelease, NewRun, NewStage, Store } from '../../src/store/store.ts';
+
+const AT = '2024-05-01T10:00:00.000Z';
+const LATER = '2024-05-01T10:05:00.000Z';
+
+function newRun(service = 'payment', overrides: Partial<NewRun> = {}): NewRun {
+  return { service, ref: 'main', commitSha: 'a'.repeat(40), trigger: { kind: 'push', by: 'delivery-1' }, ...overrides };
+}
+
+function newStage(position: number, overrides: Partial<NewStage> = {}): NewStage {
+  return { position, name: `stage-${position}`, kind: 'command', command: `make step${position}`, environment: null, timeoutMs: 60_000, ...overrides };
+}
+
+function line(runId: number, stageId: number, text: string, stream: LogLine['stream'] = 'stdout'): NewLogLine {
+  return { runId, stageId, stream, text, at: AT };
+}
+
+function newRelease(runId: number, service = 'payment', digest = 'sha256:' + '1'.repeat(64)): NewRelease {
+  return { service, commitSha: 'a'.repeat(40), image: `127.0.0.1:5000/${service}:aaaa`, digest, runId };
+}
+
+function newDeployment(releaseId: number, overrides: Partial<NewDeployment> = {}): NewDeployment {
+  return { service: 'payment', environment: 'staging', releaseId, runId: null, previousReleaseId: null, startedAt: AT, ...overrides };
+}
+
+function isIncreasing(ids: number[]): boolean {
+  return ids.every((id, i) => i === 0 || id > ids[i - 1]!);
+}
+
+export function storeConformance(name: string, open: () => Promise<Store>): void {
+  describe(`Store conformance: ${name}`, () => {
+    let store: Store;
+    beforeEach(async () => {
+      store = await open();
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+
+    async function runWithStages(service = 'payment', count = 3) {
+      return store.runs.create(newRun(service), Array.from({ length: count }, (_, i) => newStage(i)));
+    }
+
+    describe('runs', () => {
+      it('create stores a pending run and its pending stages in pipeline order', async () => {
+        const { run, stages } = await store.runs.create(newRun('payment', { createdAt: AT }), [
+          newStage(0, { name: 'checkout' }),
+          newStage(1, { name: 'build', kind: 'build', command: null }),
+          newStage(2, { name: 'deploy', kind: 'deploy', command: null, environment: 'staging', timeoutMs: 5_000 }),
+        ]);
+        assert.deepEqual(run, {
+          id: run.id,
+          service: 'payment',
+          ref: 'main',
+          commitSha: 'a'.repeat(40),
+          trigger: { kind: 'push', by: 'delivery-1' },
+          status: 'pending',
+          reason: null,
+          createdAt: AT,
+          startedAt: null,
+          finishedAt: null,
+        });
+        assert.deepEqual(
+          stages.map((s) => [s.position, s.name, s.kind, s.status, s.runId, s.command, s.environment, s.timeoutMs]),
+          [
+            [0, 'checkout', 'command', 'pending', run.id, 'make step0', null, 60_000],
+            [1, 'build', 'build', 'pending', run.id, null, null, 60_000],
+            [2, 'deploy', 'deploy', 'pending', run.id, null, 'staging', 5_000],
+          ],
+        );
+        for (const stage of stages) {
+          assert.deepEqual(
+            [stage.exitCode, stage.reason, stage.handle, stage.startedAt, stage.finishedAt],
+            [null, null, null, null, null],
+          );
+        }
+        assert.deepEqual(await store.runs.get(run.id), run);
+        assert.deepEqual(await store.stages.listByRun(run.id), stages);
+      });
+
+      it('create assigns increasing ids to runs and stages', async () => {
+        const created = [await runWithStages(), await runWithStages(), await runWithStages('orders')];
+        assert.ok(isIncreasing(created.map((c) => c.run.id)));
+        assert.ok(isIncreasing(created.flatMap((c) => c.stages.map((s) => s.id))));
+      });
+
+      it('create defaults createdAt to now', async () => {
+        const before = new Date().toISOString();
+        const { run } = await store.runs.create(newRun(), []);
+        const after = new Date().toISOString();
+        assert.ok(run.createdAt >= before && run.createdAt <= after, run.createdAt);
+      });
+
+      it('create stores nothing when one of its stages cannot be stored', async () => {
+        await assert.rejects(store.runs.create(newRun(), [newStage(0), newStage(0)]));
+        assert.deepEqual(await store.runs.list(), []);
+      });
+
+      it('get, update of an unknown id give null', async () => {
+        assert.equal(await store.runs.get(999), null);
+        assert.equal(await store.runs.update(999, { status: 'running' }), null);
+        assert.equal(await store.stages.get(999), null);
+        assert.equal(await store.stages.update(999, { status: 'running' }), null);
+        assert.equal(await store.releases.get(999), null);
+        assert.equal(await store.deployments.get(999), null);
+        assert.equal(await store.deployments.update(999, { status: 'failed' }), null);
+      });
+
+      it('list is newest first and filters by service, statuses, beforeId and limit', async () => {
+        const a = (await runWithStages('payment')).run;
+        const b = (await runWithStages('orders')).run;
+        const c = (await runWithStages('payment')).run;
+        const d = (await runWithStages('payment')).run;
+        await store.runs.update(b.id, { status: 'running' });
+        await store.runs.update(c.id, { status: 'failed' });
+        const ids = (runs: { id: number }[]) => runs.map((r) => r.id);
+
+        assert.deepEqual(ids(await store.runs.list()), [d.id, c.id, b.id, a.id]);
+        assert.deepEqual(ids(await store.runs.list({ service: 'payment' })), [d.id, c.id, a.id]);
+        assert.deepEqual(ids(await store.runs.list({ statuses: ['running', 'failed'] })), [c.id, b.id]);
+        assert.deepEqual(ids(await store.runs.list({ service: 'payment', statuses: ['pending'] })), [d.id, a.id]);
+        assert.deepEqual(ids(await store.runs.list({ beforeId: c.id })), [b.id, a.id]);
+        assert.deepEqual(ids(await store.runs.list({ limit: 2 })), [d.id, c.id]);
+        assert.deepEqual(ids(await store.runs.list({ service: 'payment', beforeId: d.id, limit: 1 })), [c.id]);
+        assert.deepEqual(await store.runs.list({ statuses: [] }), []);
+        assert.deepEqual(await store.runs.list({ service: 'unknown' }), []);
+      });
+
+      it('update applies a partial patch and returns the whole record', async () => {
+        const { run } = await runWithStages();
+        const running = await store.runs.update(run.id, { status: 'running', startedAt: AT, commitSha: 'b'.repeat(40) });
+        assert.deepEqual(running, { ...run, status: 'running', startedAt: AT, commitSha: 'b'.repeat(40) });
+
+        const failed = await store.runs.update(run.id, { status: 'failed', reason: 'unit tests failed', finishedAt: LATER });
+        assert.deepEqual(failed, { ...running, status: 'failed', reason: 'unit tests failed', finishedAt: LATER });
+        assert.deepEqual(await store.runs.get(run.id), failed);
+
+        assert.deepEqual(await store.runs.update(run.id, { reason: null }), { ...failed, reason: null });
+        assert.deepEqual(await store.runs.update(run.id, {}), { ...failed, reason: null });
+      });
+
+      it('latestPerService gives the newest run of each service', async () => {
+        await runWithStages('payment');
+        const orders = (await runWithStages('orders')).run;
+        const payment = (await runWithStages('payment')).run;
+        const latest = await store.runs.latestPerService();
+        assert.deepEqual(
+          latest.map((r) => r.id).sort((x, y) => x - y),
+          [orders.id, payment.id],
+        );
+        assert.deepEqual(await store.runs.latestPerService().then((runs) => runs.find((r) => r.service === 'payment')), payment);
+      });
+    });
+
+    describe('stages', () => {
+      it('listByRun gives only that run’s stages, in pipeline order', async () => {
+        const { run } = await store.runs.create(newRun(), [newStage(2), newStage(0), newStage(1)]);
+        await runWithStages('orders');
+        const stages = await store.stages.listByRun(run.id);
+        assert.deepEqual(stages.map((s) => [s.position, s.runId]), [[0, run.id], [1, run.id], [2, run.id]]);
+        assert.deepEqual(await store.stages.listByRun(999), []);
+      });
+
+      it('update applies a partial patch and returns the whole record', async () => {
+        const { stages } = await runWithStages();
+        const stage = stages[1]!;
+        const running = await store.stages.update(stage.id, { status: 'running', handle: 'container:abc', startedAt: AT, command: 'make test' });
+        assert.deepEqual(running, { ...stage, status: 'running', handle: 'container:abc', startedAt: AT, command: 'make test' });
+
+        const done = await store.stages.update(stage.id, { status: 'failed', exitCode: 2, reason: 'exit code 2', finishedAt: LATER });
+        assert.deepEqual(done, { ...running, status: 'failed', exitCode: 2, reason: 'exit code 2', finishedAt: LATER });
+        assert.deepEqual(await store.stages.get(stage.id), done);
+        assert.deepEqual(await store.stages.get(stages[0]!.id), stages[0], 'other stages are untouched');
+      });
+    });
+
+    describe('logs', () => {
+      it('append numbers each run’s lines 1, 2, 3, ... across calls and keeps stream and text', async () => {
+        const one = await runWithStages('payment');
+        const two = await runWithStages('orders');
+        const s1 = one.stages[0]!.id;
+        const s2 = two.stages[0]!.id;
+
+        const first = await store.logs.append([
+          line(one.run.id, s1, 'a'),
+          line(two.run.id, s2, 'x'),
+          line(one.run.id, s1, 'b', 'stderr'),
+          line(two.run.id, s2, 'y', 'system'),
+          line(one.run.id, s1, 'c'),
+        ]);
+        assert.deepEqual(
+          first.map((l) => [l.runId, l.seq, l.stream, l.text]),
+          [
+            [one.run.id, 1, 'stdout', 'a'],
+            [two.run.id, 1, 'stdout', 'x'],
+            [one.run.id, 2, 'stderr', 'b'],
+            [two.run.id, 2, 'system', 'y'],
+            [one.run.id, 3, 'stdout', 'c'],
+          ],
+        );
+        const second = await store.logs.append([line(one.run.id, one.stages[1]!.id, 'd'), line(one.run.id, s1, 'e')]);
+        assert.deepEqual(second.map((l) => l.seq), [4, 5]);
+
+        const stored = await store.logs.list(one.run.id);
+        assert.deepEqual(stored, [...first.filter((l) => l.runId === one.run.id), ...second]);
+        assert.deepEqual(stored[1], { runId: one.run.id, stageId: s1, seq: 2, stream: 'stderr', text: 'b', at: AT });
+      });
+
+      it('append of no lines stores nothing', async () => {
+        assert.deepEqual(await store.logs.append([]), []);
+      });
+
+      it('keeps text exactly, including unicode, empty lines and very long lines', async () => {
+        const { run, stages } = await runWithStages();
+        const texts = ['', '  indented\ttab', 'ünïcödé ✓ 日本', 'x'.repeat(100_000), "quote ' and \" and \\"];
+        await store.logs.append(texts.map((text) => line(run.id, stages[0]!.id, text)));
+        assert.deepEqual((await store.logs.list(run.id)).map((l) => l.text), texts);
+      });
+
+      it('concurrent appends to one run never share a seq', async () => {
+        const { run, stages } = await runWithStages();
+        await Promise.all(
+          Array.from({ length: 5 }, (_, batch) =>
+            store.logs.append(Array.from({ length: 20 }, (_, i) => line(run.id, stages[0]!.id, `${batch}:${i}`))),
+          ),
+        );
+        const seqs = (await store.logs.list(run.id)).map((l) => l.seq);
+        assert.deepEqual(seqs, Array.from({ length: 100 }, (_, i) => i + 1));
+      });
+
+      it('append stores a batch of thousands of lines, numbered in order', async () => {
+        const { run, stages } = await runWithStages();
+        const count = 12_345;
+        const stored = await store.logs.append(Array.from({ length: count }, (_, i) => line(run.id, stages[0]!.id, `line ${i}`)));
+        assert.equal(stored.at(-1)!.seq, count);
+        const listed = await store.logs.list(run.id);
+        assert.equal(listed.length, count);
+        assert.deepEqual(listed.at(-1), { ...line(run.id, stages[0]!.id, `line ${count - 1}`), seq: count });
+      });
+
+      it('list filters by afterSeq, stageId and limit, in seq order', async () => {
+        const { run, stages } = await runWithStages();
+        const [a, b] = [stages[0]!.id, stages[1]!.id];
+        await store.logs.append([line(run.id, a, '1'), line(run.id, a, '2'), line(run.id, b, '3')]);
+        await store.logs.append([line(run.id, b, '4'), line(run.id, a, '5')]);
+        const texts = (lines: LogLine[]) => lines.map((l) => l.text);
+
+        assert.deepEqual(texts(await store.logs.list(run.id)), ['1', '2', '3', '4', '5']);
+        assert.deepEqual(texts(await store.logs.list(run.id, { afterSeq: 2 })), ['3', '4', '5']);
+        assert.deepEqual(texts(await store.logs.list(run.id, { stageId: a })), ['1', '2', '5']);
+        assert.deepEqual(texts(await store.logs.list(run.id, { stageId: b, afterSeq: 3 })), ['4']);
+        assert.deepEqual(texts(await store.logs.list(run.id, { limit: 2 })), ['1', '2']);
+        assert.deepEqual(texts(await store.logs.list(run.id, { afterSeq: 1, stageId: a, limit: 1 })), ['2']);
+        assert.deepEqual(await store.logs.list(run.id, { afterSeq: 5 }), []);
+        assert.deepEqual(await store.logs.list(999), []);
+      });
+
+      it('count counts the lines of one stream of one stage', async () => {
+        const { run, stages } = await runWithStages();
+        const [a, b] = [stages[0]!.id, stages[1]!.id];
+        await store.logs.append([
+          line(run.id, a, '1'),
+          line(run.id, a, '2', 'stderr'),
+          line(run.id, a, '3'),
+          line(run.id, b, '4'),
+          line(run.id, a, '5', 'system'),
+        ]);
+        assert.equal(await store.logs.count(a, 'stdout'), 2);
+        assert.equal(await store.logs.count(a, 'stderr'), 1);
+        assert.equal(await store.logs.count(a, 'system'), 1);
+        assert.equal(await store.logs.count(b, 'stdout'), 1);
+        assert.equal(await store.logs.count(b, 'stderr'), 0);
+      });
+    });
+
+    describe('releases', () => {
+      it('create assigns an increasing id and createdAt; get returns it', async () => {
+        const { run } = await runWithStages();
+        const before = new Date().toISOString();
+        const first = await store.releases.create(newRelease(run.id));
+        const second = await store.releases.create(newRelease(run.id, 'payment', 'sha256:' + '2'.repeat(64)));
+        assert.ok(second.id > first.id);
+        assert.ok(first.createdAt >= before && first.createdAt <= new Date().toISOString(), first.createdAt);
+        assert.deepEqual(first, { ...newRelease(run.id), id: first.id, createdAt: first.createdAt });
+        assert.deepEqual(await store.releases.get(first.id), first);
+      });
+
+      it('list is newest first and filters by service and limit', async () => {
+        const { run } = await runWithStages();
+        const a = await store.releases.create(newRelease(run.id, 'payment'));
+        const b = await store.releases.create(newRelease(run.id, 'orders'));
+        const c = await store.releases.create(newRelease(run.id, 'payment'));
+        const ids = (releases: { id: number }[]) => releases.map((r) => r.id);
+        assert.deepEqual(ids(await store.releases.list()), [c.id, b.id, a.id]);
+        assert.deepEqual(ids(await store.releases.list({ service: 'payment' })), [c.id, a.id]);
+        assert.deepEqual(ids(await store.releases.list({ limit: 1 })), [c.id]);
+        assert.deepEqual(await store.releases.list({ service: 'unknown' }), []);
+      });
+    });
+
+    describe('deployments', () => {
+      async function release() {
+        const { run } = await runWithStages();
+        return { run, release: await store.releases.create(newRelease(run.id)) };
+      }
+
+      it('create starts in progress; update applies a partial patch and returns the whole record', async () => {
+        const { run, release: r } = await release();
+        const previous = await store.releases.create(newRelease(run.id));
+        const created = await store.deployments.create(newDeployment(r.id, { runId: run.id, previousReleaseId: previous.id }));
+        assert.deepEqual(created, {
+          id: created.id,
+          service: 'payment',
+          environment: 'staging',
+          releaseId: r.id,
+          runId: run.id,
+          status: 'in_progress',
+          previousReleaseId: previous.id,
+          url: null,
+          reason: null,
+          startedAt: AT,
+          finishedAt: null,
+        });
+        assert.deepEqual(await store.deployments.get(created.id), created);
+
+        const done = await store.deployments.update(created.id, { status: 'succeeded', url: 'http://127.0.0.1:8080', finishedAt: LATER });
+        assert.deepEqual(done, { ...created, status: 'succeeded', url: 'http://127.0.0.1:8080', finishedAt: LATER });
+        assert.deepEqual(await store.deployments.get(created.id), done);
+        assert.deepEqual(await store.deployments.update(created.id, {}), done);
+      });
+
+      it('list is newest first and filters by service, environment, statuses and limit', async () => {
+        const { release: r } = await release();
+        const a = await store.deployments.create(newDeployment(r.id));
+        const b = await store.deployments.create(newDeployment(r.id, { environment: 'production' }));
+        const c = await store.deployments.create(newDeployment(r.id, { service: 'orders' }));
+        const d = await store.deployments.create(newDeployment(r.id));
+        await store.deployments.update(a.id, { status: 'succeeded' });
+        await store.deployments.update(d.id, { status: 'failed' });
+        const ids = (deployments: { id: number }[]) => deployments.map((x) => x.id);
+
+        assert.deepEqual(ids(await store.deployments.list()), [d.id, c.id, b.id, a.id]);
+        assert.deepEqual(ids(await store.deployments.list({ service: 'payment' })), [d.id, b.id, a.id]);
+        assert.deepEqual(ids(await store.deployments.list({ environment: 'staging' })), [d.id, c.id, a.id]);
+        assert.deepEqual(ids(await store.deployments.list({ service: 'payment', environment: 'staging' })), [d.id, a.id]);
+        assert.deepEqual(ids(await store.deployments.list({ statuses: ['succeeded', 'failed'] })), [d.id, a.id]);
+        assert.deepEqual(ids(await store.deployments.list({ statuses: ['in_progress'], limit: 1 })), [c.id]);
+        assert.deepEqual(await store.deployments.list({ statuses: [] }), []);
+      });
+
+      it('current is the newest succeeded deployment of that service in that environment', async () => {
+        const { release: r } = await release();
+        assert.equal(await store.deployments.current('payment', 'staging'), null);
+
+        const older = await store.deployments.create(newDeployment(r.id));
+        await store.deployments.update(older.id, { status: 'succeeded' });
+        const serving = await store.deployments.create(newDeployment(r.id));
+        await store.deployments.update(serving.id, { status: 'succeeded', url: 'http://serving' });
+        const failed = await store.deployments.create(newDeployment(r.id));
+        await store.deployments.update(failed.id, { status: 'failed' });
+        await store.deployments.create(newDeployment(r.id));
+        const elsewhere = await store.deployments.create(newDeployment(r.id, { environment: 'production' }));
+        await store.deployments.update(elsewhere.id, { status: 'succeeded' });
+        const other = await store.deployments.create(newDeployment(r.id, { service: 'orders' }));
+        await store.deployments.update(other.id, { status: 'succeeded' });
+
+        assert.deepEqual(await store.deployments.current('payment', 'staging'), await store.deployments.get(serving.id));
+        assert.equal((await store.deployments.current('payment', 'production'))?.id, elsewhere.id);
+        assert.equal(await store.deployments.current('payment', 'qa'), null);
+      });
+    });
+
+    describe('events', () => {
+      it('append assigns increasing ids, defaults at to now and round-trips data as JSON', async () => {
+        const { run } = await runWithStages();
+        const data = { stage: 'build', exitCode: 0, tags: ['a', 'b'], nested: { ok: true, none: null }, ratio: 0.5 };
+        const before = new Date().toISOString();
+        const first = await store.events.append({ type: 'run.created', runId: null, service: 'payment', data });
+        const second = await store.events.append({ type: 'note', runId: run.id, service: null, data: 'text', at: AT });
+        const third = await store.events.append({ type: 'empty', runId: null, service: null, data: null });
+        assert.ok(isIncreasing([first.id, second.id, third.id]));
+        assert.ok(first.at >= before && first.at <= new Date().toISOString(), first.at);
+        assert.deepEqual(first, { id: first.id, at: first.at, type: 'run.created', runId: null, service: 'payment', data });
+        assert.deepEqual(second, { id: second.id, at: AT, type: 'note', runId: run.id, service: null, data: 'text' });
+        assert.deepEqual(await store.events.list(), [first, second, third]);
+      });
+
+      it('list is oldest first and filters by afterId, runId and limit', async () => {
+        const { run } = await runWithStages();
+        const append = (type: string, runId: number | null) => store.events.append({ type, runId, service: 'payment', data: {} });
+        const a = await append('a', run.id);
+        const b = await append('b', null);
+        const c = await append('c', run.id);
+        const d = await append('d', run.id);
+        const ids = (events: { id: number }[]) => events.map((e) => e.id);
+
+        assert.deepEqual(ids(await store.events.list()), [a.id, b.id, c.id, d.id]);
+        assert.deepEqual(ids(await store.events.list({ afterId: b.id })), [c.id, d.id]);
+        assert.deepEqual(ids(await store.events.list({ runId: run.id })), [a.id, c.id, d.id]);
+        assert.deepEqual(ids(await store.events.list({ runId: run.id, afterId: a.id, limit: 1 })), [c.id]);
+        assert.deepEqual(ids(await store.events.list({ limit: 2 })), [a.id, b.id]);
+        assert.deepEqual(await store.events.list({ afterId: d.id }), []);
+      });
+
+      it('is append-only: no update or delete', () => {
+        assert.deepEqual(Object.keys(store.events).sort(), ['append', 'list']);
+      });
+    });
+
+    describe('transaction', () => {
+      it('commits every write when fn succeeds and returns its value', async () => {
+        const result = await store.transaction(async (tx) => {
+          const { run, stages } = await tx.runs.create(newRun(), [newStage(0)]);
+          await tx.logs.append([line(run.id, stages[0]!.id, 'in transaction')]);
+          await tx.events.append({ type: 'run.created', runId: run.id, service: 'payment', data: null });
+          return run.id;
+        });
+        assert.equal((await store.runs.get(result))?.status, 'pending');
+        assert.equal((await store.stages.listByRun(result)).length, 1);
+        assert.equal((await store.events.list({ runId: result })).length, 1);
+        const [stage] = await store.stages.listByRun(result);
+        const next = await store.logs.append([line(result, stage!.id, 'after')]);
+        assert.equal(next[0]!.seq, 2, 'seq continues after the committed lines');
+      });
+
+      it('rolls back everything when fn throws, and passes the error on', async () => {
+        const { run: existing } = await runWithStages();
+        const boom = new Error('boom');
+        let lost = 0;
+        await assert.rejects(
+          store.transaction(async (tx) => {
+            const { run, stages } = await tx.runs.create(newRun('orders'), [newStage(0), newStage(1)]);
+            lost = run.id;
+            await tx.logs.append([line(run.id, stages[0]!.id, 'lost')]);
+            await tx.events.append({ type: 'run.created', runId: run.id, service: 'orders', data: null });
+            await tx.runs.update(existing.id, { status: 'running' });
+            const r = await tx.releases.create(newRelease(run.id, 'orders'));
+            await tx.deployments.create(newDeployment(r.id, { service: 'orders' }));
+            throw boom;
+          }),
+          (error) => error === boom,
+        );
+        assert.deepEqual((await store.runs.list()).map((r) => r.id), [existing.id]);
+        assert.equal((await store.runs.get(existing.id))?.status, 'pending');
+        assert.deepEqual(await store.stages.listByRun(lost), []);
+        assert.deepEqual(await store.logs.list(lost), []);
+        assert.deepEqual(await store.events.list(), []);
+        assert.deepEqual(await store.releases.list(), []);
+        assert.deepEqual(await store.deployments.list(), []);
+      });
+
+      it('rolls back earlier writes when a later write fails', async () => {
+        await assert.rejects(
+          store.transaction(async (tx) => {
+            await tx.events.append({ type: 'first', runId: null, service: null, data: null });
+            await tx.runs.create(newRun(), [newStage(0)]);
+            await tx.runs.create(newRun(), [newStage(1), newStage(1)]);
+          }),
+        );
+        assert.deepEqual(await store.events.list(), []);
+        assert.deepEqual(await store.runs.list(), []);
+        // The store is still usable after the failed transaction.
+        assert.equal((await runWithStages()).stages.length, 3);
+      });
+
+      it('a nested transaction joins the outer one', async () => {
+        await assert.rejects(
+          store.transaction(async (tx) => {
+            await tx.transaction((inner) => inner.events.append({ type: 'inner', runId: null, service: null, data: null }));
+            throw new Error('outer fails after inner finished');
+          }),
+          /outer fails/,
+        );
+        assert.deepEqual(await store.events.list(), []);
+
+        await store.transaction((tx) => tx.transaction((inner) => inner.events.append({ type: 'kept', runId: null, service: null, data: null })));
+        assert.deepEqual((await store.events.list()).map((e) => e.type), ['kept']);
+      });
+
+      it('logs.append inside a transaction continues the run’s seq', async () => {
+        const { run, stages } = await runWithStages();
+        await store.logs.append([line(run.id, stages[0]!.id, '1')]);
+        const inside = await store.transaction((tx) => tx.logs.append([line(run.id, stages[0]!.id, '2'), line(run.id, stages[0]!.id, '3')]));
+        assert.deepEqual(inside.map((l) => l.seq), [2, 3]);
+      });
+    });
+  });
+}

@@ -1,0 +1,88 @@
+// The Store conformance suite on SQLite, in memory and on disk (WAL and on-disk migrations),
+// plus what only a file store has: reopening, idempotent migrations, enforced foreign keys.
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import SqliteDatabase from 'better-sqlite3';
+import { migrations } from '../../src/store/sqlite/migrations.ts';
+import { openSqliteStore } from '../../src/store/sqlite/store.ts';
+import { storeConformance } from './store-conformance.ts';
+
+const root = mkdtempSync(join(tmpdir(), 'slipway-store-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+
+let databases = 0;
+/** A fresh database file in a directory that does not exist yet. */
+function freshPath(): string {
+  databases += 1;
+  return join(root, `db-${databases}`, 'nested', 'slipway.db');
+}
+
+storeConformance('sqlite in memory', () => openSqliteStore(':memory:'));
+storeConformance('sqlite file', () => openSqliteStore(freshPath()));
+
+describe('sqlite file store', () => {
+  const run = { service: 'payment', ref: 'main', commitSha: 'abc', trigger: { kind: 'manual', by: 'ada' } } as const;
+
+  it('describes itself by its path and uses WAL', async () => {
+    const path = freshPath();
+    const store = await openSqliteStore(path);
+    try {
+      assert.equal(store.description, `sqlite (${path})`);
+      const raw = new SqliteDatabase(path, { readonly: true });
+      try {
+        assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal');
+      } finally {
+        raw.close();
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('keeps data across reopening, and reopening migrates nothing twice', async () => {
+    const path = freshPath();
+    const first = await openSqliteStore(path);
+    const { run: created, stages } = await first.runs.create(run, [
+      { position: 0, name: 'test', kind: 'command', command: 'make test', environment: null, timeoutMs: 1000 },
+    ]);
+    await first.logs.append([{ runId: created.id, stageId: stages[0]!.id, stream: 'stdout', text: 'one', at: created.createdAt }]);
+    await first.close();
+
+    for (let reopen = 0; reopen < 2; reopen += 1) {
+      const store = await openSqliteStore(path);
+      try {
+        assert.deepEqual(await store.runs.get(created.id), created);
+        assert.deepEqual(await store.stages.listByRun(created.id), stages);
+        const appended = await store.logs.append([{ runId: created.id, stageId: stages[0]!.id, stream: 'stdout', text: 'more', at: created.createdAt }]);
+        assert.equal(appended[0]!.seq, reopen + 2);
+      } finally {
+        await store.close();
+      }
+    }
+
+    const raw = new SqliteDatabase(path, { readonly: true });
+    try {
+      const applied = raw.prepare('select name from kysely_migration order by name').pluck().all();
+      assert.deepEqual(applied, Object.keys(migrations).sort());
+    } finally {
+      raw.close();
+    }
+  });
+
+  it('enforces foreign keys', async () => {
+    const store = await openSqliteStore(':memory:');
+    try {
+      await assert.rejects(
+        store.deployments.create({ service: 'payment', environment: 'staging', releaseId: 999, runId: null, previousReleaseId: null, startedAt: new Date().toISOString() }),
+        /FOREIGN KEY/,
+      );
+      await assert.rejects(store.logs.append([{ runId: 999, stageId: 999, stream: 'stdout', text: 'orphan', at: new Date().toISOString() }]), /FOREIGN KEY/);
+    } finally {
+      await store.close();
+    }
+  });
+});
