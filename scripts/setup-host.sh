@@ -14,7 +14,8 @@ set -euo pipefail
 if [ "$(id -u)" = 0 ]; then STATE_DIR="${SLIPWAY_HOST_STATE:-/var/lib/slipway-host}"; else STATE_DIR="${SLIPWAY_HOST_STATE:-${XDG_STATE_HOME:-$HOME/.local/state}/slipway-host}"; fi
 REGISTRY_ADDR="${SLIPWAY_REGISTRY_ADDR:-127.0.0.1:5000}"
 PODMAN_SOCKET="/run/podman/podman.sock"
-PACKAGES=(podman runc docker-registry busybox-static git curl)
+# catatonit is the init process containers get with Init: true (Podman's --init).
+PACKAGES=(podman runc catatonit docker-registry busybox-static git curl)
 
 say() { printf 'setup-host: %s\n' "$*" >&2; }
 

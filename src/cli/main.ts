@@ -32,12 +32,18 @@ function positiveInt(value: string): number {
   return parsed;
 }
 
+function portNumber(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65535) throw new InvalidArgumentError('expected a port number between 0 and 65535');
+  return parsed;
+}
+
 program
   .command('up')
   .description('start the Slipway server (SQLite, local container engine, demo when no config is given)')
   .option('--config <file>', 'slipway.yml to load (default: ./slipway.yml, else the demo)')
   .option('--data <dir>', 'folder for the database, workspaces and caches', process.env.SLIPWAY_DATA ?? '.slipway')
-  .option('--port <n>', 'port to listen on', (value) => positiveInt(value), DEFAULT_PORT)
+  .option('--port <n>', 'port to listen on (0 picks a free one)', portNumber, DEFAULT_PORT)
   .option('--host <address>', 'address to listen on', '127.0.0.1')
   .option('--process', 'run steps as local processes even when a container engine exists')
   .action(async (options: { config?: string; data: string; port: number; host: string; process?: boolean }) => {
@@ -94,7 +100,13 @@ async function startAndWatch(api: SlipwayClient, service: string, ref: string | 
   const abort = new AbortController();
   const events = api.events({}, abort.signal)[Symbol.asyncIterator]();
   await events.next(); // the stream is open: nothing from here on is missed
-  const run = await api.startRun({ service, ref });
+  let run: RunDetail;
+  try {
+    run = await api.startRun({ service, ref });
+  } catch (error) {
+    abort.abort();
+    throw error;
+  }
   if (human) print(`Run ${bold(`#${run.id}`)} of ${service} at ${shortSha(run.commitSha)} (${run.ref})`);
   const shown = new Map<number, string>();
   const show = async (stage: Stage) => {

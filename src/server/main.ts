@@ -47,6 +47,11 @@ export interface RunningServer {
 
 export class StartupError extends Error {}
 
+/** Names containers and labels so two Slipway servers on one engine never touch each other's. */
+export function ownerOf(dataDir: string): string {
+  return createHash('sha256').update(realpathSync(dataDir)).digest('hex').slice(0, 8);
+}
+
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const say = options.say ?? ((message: string) => console.log(message));
   const dataDir = resolve(options.dataDir);
@@ -59,8 +64,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   if (!loaded.ok) throw new StartupError(`the configuration has errors; nothing was started:\n${formatConfigErrors(loaded.errors)}`);
   const config = loaded.config;
 
-  // Names containers and labels so two Slipway servers on one engine never touch each other's.
-  const owner = createHash('sha256').update(realpathSync(dataDir)).digest('hex').slice(0, 8);
+  const owner = ownerOf(dataDir);
   const lookup = options.processExecutor ? ({ ok: false, reason: 'process executor requested' } as const) : await findContainerEngine();
   let executor: Executor;
   let builder: EngineApiBuilder | null = null;

@@ -299,7 +299,7 @@ describe('engine-api builder and container-host deployer', { timeout: 300_000 },
   it('cancels a build', async () => {
     const controller = new AbortController();
     const result = await build(
-      { Dockerfile: `FROM ${busybox}\nRUN echo started && sleep 30\n` },
+      { Dockerfile: `FROM ${busybox}\nRUN echo started && sleep 5\n` },
       'slow',
       (line) => {
         if (line === 'started') controller.abort();

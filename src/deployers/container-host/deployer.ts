@@ -105,6 +105,9 @@ export class ContainerHostDeployer implements Deployer {
         // An empty HostPort asks the engine for a free ephemeral port.
         PortBindings: { [containerPort]: [{ HostIp: this.hostAddress, HostPort: '' }] },
         RestartPolicy: { Name: 'unless-stopped' },
+        // An init process as PID 1 passes SIGTERM on, so an app that installs no handler still
+        // stops at once instead of after the whole grace period.
+        Init: true,
       },
     });
     progress.created = container;
@@ -214,22 +217,31 @@ export class ContainerHostDeployer implements Deployer {
     }
   }
 
+  /**
+   * Traffic has moved by now, so a container that will not go is reported, not undone: undoing
+   * would remove the healthy new release.
+   */
   private async retirePrevious(service: string, environment: string, keep: string, log: DeployLog): Promise<void> {
-    const containers = await this.engine.docker.listContainers({ all: true, filters: { label: this.labelFilters(service, environment) } });
+    const containers = await this.engine.docker
+      .listContainers({ all: true, filters: { label: this.labelFilters(service, environment) } })
+      .catch((error: unknown) => {
+        log(`could not list the previous containers to retire them: ${errorText(error)}`, 'stderr');
+        return [];
+      });
     for (const previous of containers) {
       if (previous.Id === keep) continue;
       const name = previous.Names[0]?.replace(/^\//, '') ?? previous.Id.slice(0, 12);
       log(`retiring ${name} (release ${previous.Labels[LABEL.release] ?? '?'})`);
       const container = this.engine.docker.getContainer(previous.Id);
       try {
-        await container.stop({ t: STOP_GRACE_SECONDS });
+        await container.stop({ t: STOP_GRACE_SECONDS }).catch((error: unknown) => {
+          // 304: already stopped.
+          if (statusCode(error) !== 304) throw error;
+        });
+        await container.remove({ force: true });
       } catch (error) {
-        // 304: already stopped.
-        if (statusCode(error) !== 304 && statusCode(error) !== 404) throw error;
+        if (statusCode(error) !== 404) log(`could not retire ${name}: ${errorText(error)}`, 'stderr');
       }
-      await container.remove({ force: true }).catch((error: unknown) => {
-        if (statusCode(error) !== 404) throw error;
-      });
     }
   }
 

@@ -1,0 +1,182 @@
+// The whole path on the real thing: a git repository holding a small HTTP service, the
+// `slipway` CLI and server as child processes, Podman through its Docker API, and the local
+// registry. Each commit goes checkout -> quality -> test -> build -> push -> deploy.
+
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { RunDetail, ServiceOverview } from '../../src/client/api.ts';
+import { ownerOf } from '../../src/server/main.ts';
+import { slipway, startServerProcess, type ServerProcess } from '../support/cli.ts';
+import { requireBusybox, requireRegistry, type requireEngine } from '../support/engine.ts';
+
+type Engine = Awaited<ReturnType<typeof requireEngine>>;
+
+const root = mkdtempSync(join(tmpdir(), 'slipway-e2e-'));
+const bare = join(root, 'shop.git');
+const work = join(root, 'work');
+const dataDir = join(root, 'data');
+const configFile = join(root, 'slipway.yml');
+let engine: Engine;
+let server: ServerProcess;
+
+function git(...args: string[]): string {
+  return execFileSync('git', args, {
+    cwd: work,
+    encoding: 'utf8',
+    env: { ...process.env, GIT_AUTHOR_NAME: 'T', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 'T', GIT_COMMITTER_EMAIL: 't@t' },
+  }).trim();
+}
+
+/** Commits a version of the service: /version answers `version`; tests and health can be broken on purpose. */
+function commitVersion(version: string, options: { testPasses?: boolean; healthy?: boolean } = {}): string {
+  mkdirSync(join(work, 'www'), { recursive: true });
+  writeFileSync(join(work, 'www', 'version'), `${version}\n`);
+  rmSync(join(work, 'www', 'healthz'), { force: true });
+  if (options.healthy !== false) writeFileSync(join(work, 'www', 'healthz'), 'ok\n');
+  writeFileSync(join(work, 'test.sh'), options.testPasses === false ? 'echo "expected version to be a number" >&2\nexit 1\n' : 'grep -qx "[0-9]*" www/version && echo "version ok"\n');
+  writeFileSync(
+    join(work, 'Dockerfile'),
+    'FROM localhost/slipway/busybox:latest\nCOPY www /www\nCMD ["httpd", "-f", "-p", "8080", "-h", "/www"]\n',
+  );
+  git('add', '-A');
+  git('commit', '-q', '-m', `version ${version}`);
+  git('push', '-q', bare, 'HEAD:main');
+  return git('rev-parse', 'HEAD');
+}
+
+async function staging(): Promise<ServiceOverview['environments'][number]> {
+  const status = await slipway(['status', '--json'], { server: server.url });
+  assert.equal(status.code, 0, status.stderr);
+  const [shop] = JSON.parse(status.stdout) as ServiceOverview[];
+  return shop!.environments.find((environment) => environment.environment === 'staging')!;
+}
+
+async function answer(url: string): Promise<string> {
+  const response = await fetch(`${url}/version`, { signal: AbortSignal.timeout(5000) });
+  return (await response.text()).trim();
+}
+
+async function runWait(): Promise<{ code: number; stdout: string; run: RunDetail }> {
+  const result = await slipway(['run', 'shop', '--wait'], { server: server.url });
+  const id = Number(/Run #(\d+)/.exec(result.stdout)?.[1]);
+  const run = JSON.parse((await slipway(['show', String(id), '--json'], { server: server.url })).stdout) as RunDetail;
+  return { code: result.code, stdout: result.stdout + result.stderr, run };
+}
+
+const stageStatuses = (run: RunDetail) => Object.fromEntries(run.stages.map((stage) => [stage.name, stage.status]));
+
+describe('pipeline end to end (Podman, registry, git)', () => {
+  before(async () => {
+    ({ engine } = await requireBusybox());
+    const registry = await requireRegistry();
+    execFileSync('git', ['init', '-q', '--bare', '--initial-branch=main', bare]);
+    mkdirSync(work);
+    git('init', '-q', '--initial-branch=main');
+    writeFileSync(
+      configFile,
+      [
+        `registry: ${registry}`,
+        'pipeline:',
+        '  - stage: quality',
+        '    run: "{{ service.lint }}"',
+        '  - stage: test',
+        '    run: "{{ service.test }}"',
+        '  - stage: build',
+        '  - stage: deploy',
+        '    environment: staging',
+        'environments:',
+        '  staging:',
+        '    health_timeout: 5s',
+        'services:',
+        '  shop:',
+        `    repo: ${bare}`,
+        '    toolchain: localhost/slipway/busybox:latest',
+        '    lint: test -s www/version && test -s Dockerfile',
+        '    test: sh test.sh',
+        '    port: 8080',
+        '    health: /healthz',
+        '',
+      ].join('\n'),
+    );
+    commitVersion('1');
+    server = await startServerProcess(['--config', configFile, '--data', dataDir]);
+  });
+
+  after(async () => {
+    await server?.kill();
+    if (engine) {
+      const owner = ownerOf(dataDir);
+      const containers = await engine.docker.listContainers({ all: true, filters: { label: [`slipway.owner=${owner}`] } });
+      for (const container of containers) await engine.docker.getContainer(container.Id).remove({ force: true }).catch(() => {});
+    }
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('takes a commit from git to a healthy running container', async () => {
+    const { code, stdout, run } = await runWait();
+    assert.equal(code, 0, stdout);
+    assert.match(stdout, /✓ test/);
+    assert.match(stdout, /Run #\d+ succeeded/);
+    assert.deepEqual(stageStatuses(run), { checkout: 'succeeded', quality: 'succeeded', test: 'succeeded', build: 'succeeded', deploy: 'succeeded' });
+    const state = await staging();
+    assert.match(state.release!.digest, /^sha256:[0-9a-f]{64}$/);
+    assert.equal(state.release!.commitSha, run.commitSha);
+    assert.equal(await answer(state.current!.url!), '1');
+    const logs = await slipway(['logs', String(run.id)], { server: server.url });
+    assert.match(logs.stdout, /test\s+│ version ok/);
+  });
+
+  it('deploys a second commit and replaces the first container', async () => {
+    const first = await staging();
+    const sha = commitVersion('2');
+    const { code, stdout, run } = await runWait();
+    assert.equal(code, 0, stdout);
+    assert.equal(run.commitSha, sha);
+    const second = await staging();
+    assert.notEqual(second.current!.url, first.current!.url);
+    assert.equal(await answer(second.current!.url!), '2');
+    await assert.rejects(answer(first.current!.url!), 'the first release no longer answers');
+    const containers = await engine.docker.listContainers({ filters: { label: [`slipway.owner=${ownerOf(dataDir)}`, 'slipway.service=shop'] } });
+    assert.equal(containers.length, 1, 'exactly one container serves shop');
+  });
+
+  it('fails a run at the test stage and deploys nothing', async () => {
+    const serving = await staging();
+    commitVersion('3', { testPasses: false });
+    const { code, stdout, run } = await runWait();
+    assert.equal(code, 1);
+    assert.match(stdout, /✗ test command exited with code 1/);
+    assert.match(stdout, /expected version to be a number/);
+    assert.deepEqual(stageStatuses(run), { checkout: 'succeeded', quality: 'succeeded', test: 'failed', build: 'skipped', deploy: 'skipped' });
+    const after = await staging();
+    assert.equal(after.current!.id, serving.current!.id);
+    assert.equal(await answer(after.current!.url!), '2');
+  });
+
+  it('leaves version 2 serving when a release fails its health check', async () => {
+    const serving = await staging();
+    commitVersion('4', { healthy: false });
+    const { code, stdout, run } = await runWait();
+    assert.equal(code, 1);
+    assert.equal(stageStatuses(run).deploy, 'failed');
+    assert.match(run.reason ?? '', /^stage deploy failed: health check GET \/healthz/);
+    const logs = await slipway(['logs', String(run.id)], { server: server.url });
+    assert.match(logs.stdout, /deploy\s+│ .*health check/);
+    const after = await staging();
+    assert.equal(after.current!.id, serving.current!.id);
+    assert.equal(await answer(after.current!.url!), '2');
+  });
+
+  it('says what is wrong with an unknown service or ref, in one sentence', async () => {
+    const unknown = await slipway(['run', 'nope', '--wait'], { server: server.url });
+    assert.equal(unknown.code, 1);
+    assert.equal(unknown.stderr.trim(), 'slipway: unknown service nope (known services: shop)');
+    const badRef = await slipway(['run', 'shop', '--ref', 'no-such-branch'], { server: server.url });
+    assert.equal(badRef.code, 1);
+    assert.equal(badRef.stderr.trim(), `slipway: ref no-such-branch does not exist in ${bare}`);
+  });
+});

@@ -1,0 +1,69 @@
+// Drives the real `slipway` command as a user would: child processes, real output.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const BIN = fileURLToPath(new URL('../../bin/slipway.js', import.meta.url));
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function slipway(args: string[], options: { server?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+  const fullArgs = options.server ? ['--server', options.server, ...args] : args;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...fullArgs], { env: { ...process.env, NO_COLOR: '1' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`slipway ${fullArgs.join(' ')} did not end within ${options.timeoutMs ?? 180_000} ms\n${stdout}\n${stderr}`));
+    }, options.timeoutMs ?? 180_000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, stdout, stderr });
+    });
+  });
+}
+
+export interface ServerProcess {
+  url: string;
+  process: ChildProcess;
+  output: () => string;
+  /** SIGKILL: no shutdown code runs, as in a crash. */
+  kill(): Promise<void>;
+}
+
+/** Starts `slipway up` on a free port and resolves once it listens. */
+export function startServerProcess(args: string[]): Promise<ServerProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, 'up', '--port', '0', ...args], { env: { ...process.env, NO_COLOR: '1' } });
+    let output = '';
+    const onData = (chunk: Buffer) => {
+      output += chunk;
+      const match = /listening on (http:\/\/\S+)/.exec(output);
+      if (match) {
+        child.stdout.off('data', onData);
+        resolve({
+          url: match[1]!,
+          process: child,
+          output: () => output,
+          kill: () =>
+            new Promise((done) => {
+              if (child.exitCode !== null || child.signalCode !== null) return done();
+              child.once('exit', () => done());
+              child.kill('SIGKILL');
+            }),
+        });
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stdout.on('data', (chunk) => (output += chunk === undefined ? '' : ''));
+    child.stderr.on('data', (chunk) => (output += chunk));
+    child.on('exit', (code) => reject(new Error(`slipway up exited with ${code}:\n${output}`)));
+  });
+}
