@@ -5,7 +5,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { ApiError, SlipwayClient } from '../client/client.ts';
 import type { Deployment, LogLine, RunDetail, ServiceOverview, Stage } from '../client/api.ts';
 import { isTerminalRun, isTerminalStage } from '../core/types.ts';
-import { DEFAULT_PORT, startServer, StartupError, VERSION } from '../server/main.ts';
+import { DEFAULT_PORT, VERSION } from '../core/version.ts';
 import { ago, bold, cyan, dim, duration, red, shortSha, statusSymbol, statusWord, table, yellow } from './format.ts';
 
 // `slipway logs 3 | head` closes the pipe early; that is not an error.
@@ -47,6 +47,8 @@ program
   .option('--host <address>', 'address to listen on', '127.0.0.1')
   .option('--process', 'run steps as local processes even when a container engine exists')
   .action(async (options: { config?: string; data: string; port: number; host: string; process?: boolean }) => {
+    // Loaded here so the client commands start fast: the server pulls in the engine and drivers.
+    const { startServer, StartupError } = await import('../server/main.ts');
     const server = await startServer({
       configFile: options.config,
       dataDir: options.data,
@@ -54,6 +56,9 @@ program
       host: options.host,
       processExecutor: options.process,
       say: (message) => print(dim(message)),
+    }).catch((error: unknown) => {
+      if (error instanceof StartupError) fail(error.message);
+      throw error;
     });
     print(`${bold(`Slipway ${VERSION}`)} listening on ${cyan(server.url)}`);
     print(
@@ -296,13 +301,14 @@ program
     print(table(rows));
   });
 
+function fail(message: string): never {
+  process.stderr.write(`${red('slipway:')} ${message}\n`);
+  process.exit(1);
+}
+
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
-  if (error instanceof ApiError || error instanceof StartupError) {
-    process.stderr.write(`${red('slipway:')} ${error.message}\n`);
-    process.exitCode = 1;
-  } else {
-    throw error;
-  }
+  if (error instanceof ApiError) fail(error.message);
+  throw error;
 }

@@ -22,10 +22,9 @@ import type { Executor } from '../executors/executor.ts';
 import { ProcessExecutor } from '../executors/process/executor.ts';
 import { GitSource } from '../source/git/source.ts';
 import { openSqliteStore } from '../store/sqlite/store.ts';
+import { DEFAULT_PORT, VERSION } from '../core/version.ts';
 import { createApp } from './app.ts';
 
-export const DEFAULT_PORT = 7420;
-export const VERSION = '0.1.0';
 
 export interface ServerOptions {
   /** slipway.yml; when omitted, ./slipway.yml if present, else the demo. */

@@ -38,32 +38,34 @@ export interface ServerProcess {
   kill(): Promise<void>;
 }
 
-/** Starts `slipway up` on a free port and resolves once it listens. */
+/** Starts `slipway up` on a free port and resolves once it has printed its start-up summary. */
 export function startServerProcess(args: string[]): Promise<ServerProcess> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, 'up', '--port', '0', ...args], { env: { ...process.env, NO_COLOR: '1' } });
     let output = '';
-    const onData = (chunk: Buffer) => {
+    let started = false;
+    const collect = (chunk: Buffer) => {
       output += chunk;
       const match = /listening on (http:\/\/\S+)/.exec(output);
-      if (match) {
-        child.stdout.off('data', onData);
-        resolve({
-          url: match[1]!,
-          process: child,
-          output: () => output,
-          kill: () =>
-            new Promise((done) => {
-              if (child.exitCode !== null || child.signalCode !== null) return done();
-              child.once('exit', () => done());
-              child.kill('SIGKILL');
-            }),
-        });
-      }
+      // The summary ends with the "try:" hint; wait for it so notices are in output().
+      if (started || !match || !output.includes('try: ')) return;
+      started = true;
+      resolve({
+        url: match[1]!,
+        process: child,
+        output: () => output,
+        kill: () =>
+          new Promise((done) => {
+            if (child.exitCode !== null || child.signalCode !== null) return done();
+            child.once('exit', () => done());
+            child.kill('SIGKILL');
+          }),
+      });
     };
-    child.stdout.on('data', onData);
-    child.stdout.on('data', (chunk) => (output += chunk === undefined ? '' : ''));
-    child.stderr.on('data', (chunk) => (output += chunk));
-    child.on('exit', (code) => reject(new Error(`slipway up exited with ${code}:\n${output}`)));
+    child.stdout.on('data', collect);
+    child.stderr.on('data', collect);
+    child.on('exit', (code) => {
+      if (!started) reject(new Error(`slipway up exited with ${code}:\n${output}`));
+    });
   });
 }

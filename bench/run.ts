@@ -1,0 +1,78 @@
+// `npm run bench [-- --only process|container] [-- --iterations N]`
+// Prints what the engine costs per stage next to the cheapest way to do the same work on this
+// machine, as a table and then one JSON line with every figure. It reports numbers and never
+// fails on them: timings depend on the host, so a judgement belongs to whoever reads them.
+
+import { cpus, release, totalmem } from 'node:os';
+import { parseArgs } from 'node:util';
+import { findContainerEngine } from '../src/docker/connect.ts';
+import { benchContainer, type ContainerResult } from './container.ts';
+import { benchProcess, type ProcessResult } from './process.ts';
+import type { Summary } from './stats.ts';
+
+const DEFAULT_ITERATIONS = { process: 40, container: 8 };
+
+const { values } = parseArgs({ options: { only: { type: 'string' }, iterations: { type: 'string' } } });
+const only = values.only;
+if (only !== undefined && only !== 'process' && only !== 'container') {
+  console.error(`--only takes "process" or "container", not "${only}"`);
+  process.exit(2);
+}
+const iterations = values.iterations === undefined ? null : Number(values.iterations);
+if (iterations !== null && !(Number.isInteger(iterations) && iterations > 0)) {
+  console.error(`--iterations takes a positive whole number, not "${values.iterations}"`);
+  process.exit(2);
+}
+const progress = (line: string) => console.error(`  ... ${line}`);
+
+const lookup = await findContainerEngine({ startPodman: only !== 'process' });
+const machine = {
+  cores: cpus().length,
+  cpu: cpus()[0]?.model.trim() ?? 'unknown',
+  memoryGiB: Math.round(totalmem() / 2 ** 30),
+  node: process.version,
+  kernel: release(),
+  containerEngine: lookup.ok ? `${lookup.engine.name} (${lookup.engine.endpoint})` : `none: ${lookup.reason}`,
+};
+console.log('Slipway benchmarks');
+for (const [key, value] of Object.entries(machine)) console.log(`  ${key.padEnd(16)}${value}`);
+console.log('');
+
+const rows: string[][] = [];
+const row = (name: string, s: Summary) => rows.push([name, String(s.n), s.medianMs.toFixed(2), s.p90Ms.toFixed(2), s.minMs.toFixed(2), s.maxMs.toFixed(2)]);
+const notes: string[] = [];
+const results: { machine: typeof machine; process?: ProcessResult; container?: ContainerResult | { skipped: string } } = { machine };
+
+if (only !== 'container') {
+  const r = await benchProcess(iterations ?? DEFAULT_ITERATIONS.process, progress);
+  results.process = r;
+  row(`process: engine, ${r.stages}-stage run / ${r.stages}`, r.engine);
+  row('process: engine, one stage running->ended', r.engineStageBody);
+  row(`process: shell loop of ${r.stages} \`sh -c true\` / ${r.stages}`, r.shellLoop);
+  row(`process: ${r.stages} awaited node spawns / ${r.stages}`, r.nodeSpawn);
+  notes.push(`process: median overhead per stage = (engine - shell loop) = ${r.overheadPerStageMs.toFixed(2)} ms (target <= 5 ms)`);
+}
+
+if (only !== 'process') {
+  if (!lookup.ok) {
+    results.container = { skipped: lookup.reason };
+    notes.push(`container: skipped, ${lookup.reason} (bash scripts/setup-host.sh starts Podman)`);
+  } else {
+    const r = await benchContainer(lookup.engine, iterations ?? DEFAULT_ITERATIONS.container, progress);
+    results.container = r;
+    row(`container: engine, ${r.stages}-stage run / ${r.stages}`, r.engine);
+    row('container: engine, one stage running->ended', r.engineStageBody);
+    row('container: raw create+start+wait+remove', r.raw);
+    notes.push(`container: engine / raw (medians) = ${r.ratio.toFixed(3)}x (target <= 1.1x)`);
+  }
+}
+
+const header = ['per stage, ms', 'n', 'median', 'p90', 'min', 'max'];
+const widths = header.map((title, i) => Math.max(title.length, ...rows.map((r) => r[i]!.length)));
+const line = (cells: string[]) => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
+console.log(line(header));
+console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+for (const r of rows) console.log(line(r));
+console.log('');
+for (const note of notes) console.log(note);
+console.log(JSON.stringify(results));
