@@ -162,6 +162,7 @@ describe('pipeline end to end (Podman, registry, git)', () => {
     commitVersion('4', { healthy: false });
     const { code, stdout, run } = await runWait();
     assert.equal(code, 1);
+    assert.match(stdout, /✗ deploy health check GET \/healthz/);
     assert.equal(stageStatuses(run).deploy, 'failed');
     assert.match(run.reason ?? '', /^stage deploy failed: health check GET \/healthz/);
     const logs = await slipway(['logs', String(run.id)], { server: server.url });

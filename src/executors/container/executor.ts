@@ -2,11 +2,11 @@
 // Containers outlive the server by design: the handle is the container id, and the labels
 // let an operator (or a later version of Slipway) see which run and stage a container is for.
 
-import { PassThrough, Writable, finished } from 'node:stream';
-import { StringDecoder } from 'node:string_decoder';
+import { PassThrough, finished } from 'node:stream';
 import type Docker from 'dockerode';
 import { followProgress, type ContainerEngine } from '../../docker/connect.ts';
 import type { Executor, StepLine, StepSkip, StepSpec } from '../executor.ts';
+import { LineSplitter } from '../lines.ts';
 
 const WORKSPACE = '/workspace';
 const STOP_GRACE_SECONDS = 5;
@@ -146,43 +146,6 @@ export class ContainerExecutor implements Executor {
       if (statusOf(error) === 404) return null;
       throw error;
     }
-  }
-}
-
-/** Splits a byte stream into lines; a line may span chunks, and the last may lack its newline. */
-class LineSplitter {
-  private readonly decoder = new StringDecoder('utf8');
-  private partial = '';
-
-  constructor(
-    private readonly stream: StepLine['stream'],
-    private readonly emit: (line: StepLine) => void,
-  ) {}
-
-  push(chunk: Buffer): void {
-    const parts = (this.partial + this.decoder.write(chunk)).split('\n');
-    this.partial = parts.pop()!;
-    for (const part of parts) this.emitLine(part);
-  }
-
-  end(): void {
-    const rest = this.partial + this.decoder.end();
-    this.partial = '';
-    if (rest) this.emitLine(rest);
-  }
-
-  /** demuxStream writes each frame synchronously, so frames from both streams keep their order. */
-  sink(): Writable {
-    return new Writable({
-      write: (chunk: Buffer, _encoding, done) => {
-        this.push(chunk);
-        done();
-      },
-    });
-  }
-
-  private emitLine(text: string): void {
-    this.emit({ stream: this.stream, text: text.endsWith('\r') ? text.slice(0, -1) : text });
   }
 }
 

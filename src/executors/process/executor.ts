@@ -5,8 +5,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
-import { StringDecoder } from 'node:string_decoder';
 import type { Executor, StepLine, StepSkip, StepSpec } from '../executor.ts';
+import { LineSplitter } from '../lines.ts';
 
 const STOP_GRACE_MS = 5000;
 
@@ -149,32 +149,5 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
   } catch {
     // ESRCH: the group is gone already. EPERM: what is left runs setuid as another user,
     // out of our reach either way.
-  }
-}
-
-/** Splits a byte stream into lines; a line may span chunks, and the last may lack its newline. */
-class LineSplitter {
-  private readonly decoder = new StringDecoder('utf8');
-  private partial = '';
-
-  constructor(
-    private readonly stream: StepLine['stream'],
-    private readonly emit: (line: StepLine) => void,
-  ) {}
-
-  push(chunk: Buffer): void {
-    const parts = (this.partial + this.decoder.write(chunk)).split('\n');
-    this.partial = parts.pop()!;
-    for (const part of parts) this.emitLine(part);
-  }
-
-  end(): void {
-    const rest = this.partial + this.decoder.end();
-    this.partial = '';
-    if (rest) this.emitLine(rest);
-  }
-
-  private emitLine(text: string): void {
-    this.emit({ stream: this.stream, text: text.endsWith('\r') ? text.slice(0, -1) : text });
   }
 }
