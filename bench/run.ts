@@ -51,6 +51,7 @@ if (only !== 'container') {
   row(`process: shell loop of ${r.stages} \`sh -c true\` / ${r.stages}`, r.shellLoop);
   row(`process: ${r.stages} awaited node spawns / ${r.stages}`, r.nodeSpawn);
   notes.push(`process: median overhead per stage = (engine - shell loop) = ${r.overheadPerStageMs.toFixed(2)} ms (target <= 5 ms)`);
+  notes.push(`process: of which node's own spawn costs (node spawns - shell loop) = ${(r.nodeSpawn.medianMs - r.shellLoop.medianMs).toFixed(2)} ms`);
 }
 
 if (only !== 'process') {
@@ -63,7 +64,11 @@ if (only !== 'process') {
     row(`container: engine, ${r.stages}-stage run / ${r.stages}`, r.engine);
     row('container: engine, one stage running->ended', r.engineStageBody);
     row('container: raw create+start+wait+remove', r.raw);
+    row('container: engine log stream end after exit', r.logTailAfterExit);
     notes.push(`container: engine / raw (medians) = ${r.ratio.toFixed(3)}x (target <= 1.1x)`);
+    if (r.runsWithStuckLogStream > 0) {
+      notes.push(`container: ${r.runsWithStuckLogStream} run(s) left out: a stage's followed log stream was still open 2 s after its container exited`);
+    }
   }
 }
 

@@ -27,10 +27,13 @@ function clientFor(endpoint: string): Docker {
   return new Docker({ host: url.hostname, port: Number(url.port || 2375), protocol: url.protocol === 'https:' ? 'https' : 'http' });
 }
 
+/** A loaded engine can take seconds to answer; a slow answer must not read as "not running". */
+const PROBE_TIMEOUT_MS = 10_000;
+
 async function probe(endpoint: string): Promise<ContainerEngine | null> {
   const docker = clientFor(endpoint);
   try {
-    const version = await withTimeout(docker.version(), 3000);
+    const version = await withTimeout(docker.version(), PROBE_TIMEOUT_MS);
     const isPodman = (version.Components ?? []).some((c) => /podman/i.test(c.Name));
     return { docker, endpoint, name: `${isPodman ? 'podman' : 'docker'} ${version.Version}` };
   } catch {

@@ -45,8 +45,10 @@ services:
     test: npm test
     port: 8080
     stages:
-      build: { skip: true }
-      deploy: { skip: true }
+      build:
+        skip: true
+      deploy:
+        skip: true
 `;
 
 function config(text = CONFIG): Config {

@@ -10,6 +10,8 @@ import { LineSplitter } from '../lines.ts';
 
 const WORKSPACE = '/workspace';
 const STOP_GRACE_SECONDS = 5;
+/** How long a follow stream may stay open after its container exited (see logs()). */
+const FOLLOW_GRACE_MS = 2000;
 // Engines accept these characters in container names; the owner is part of every name.
 const OWNER_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
@@ -88,19 +90,53 @@ export class ContainerExecutor implements Executor {
   }
 
   async *logs(handle: string, skip: StepSkip = { stdout: 0, stderr: 0 }): AsyncIterable<StepLine> {
-    const raw = await this.docker.getContainer(handle).logs({ follow: true, stdout: true, stderr: true });
+    const container = this.docker.getContainer(handle);
+    const raw = await container.logs({ follow: true, stdout: true, stderr: true });
     // One queue for both streams keeps the engine's frame order, which is the closest to
     // chronological order available.
     const lines = new PassThrough({ objectMode: true });
-    const stdout = new LineSplitter('stdout', (line) => lines.write(line));
-    const stderr = new LineSplitter('stderr', (line) => lines.write(line));
+    const delivered = { stdout: 0, stderr: 0 };
+    const deliver = (line: StepLine) => {
+      delivered[line.stream]++;
+      lines.write(line);
+    };
+    const stdout = new LineSplitter('stdout', deliver);
+    const stderr = new LineSplitter('stderr', deliver);
+    let replaced = false;
     this.docker.modem.demuxStream(raw, stdout.sink(), stderr.sink());
     finished(raw, (error) => {
+      if (replaced) return;
       if (error) return lines.destroy(error);
       stdout.end();
       stderr.end();
       lines.end();
     });
+    // Podman 4.3's follow stream sometimes misses the exit of a short-lived container and
+    // never ends. Once the container has exited, a stream still open after a grace period is
+    // replaced by a plain read of the whole log, minus the lines already delivered.
+    void container
+      .wait()
+      .then(() => new Promise((resolve) => setTimeout(resolve, FOLLOW_GRACE_MS)))
+      .then(async () => {
+        if (lines.writableEnded || lines.destroyed) return;
+        replaced = true;
+        destroy(raw);
+        const whole = (await container.logs({ follow: false, stdout: true, stderr: true })) as unknown as Buffer;
+        const already = { ...delivered };
+        const seen = { stdout: 0, stderr: 0 };
+        const rest = (line: StepLine) => {
+          if (seen[line.stream]++ >= already[line.stream]) lines.write(line);
+        };
+        const splitters = { stdout: new LineSplitter('stdout', rest), stderr: new LineSplitter('stderr', rest) };
+        for (const frame of demultiplex(whole)) splitters[frame.stream].push(frame.payload);
+        splitters.stdout.end();
+        splitters.stderr.end();
+        lines.end();
+      })
+      .catch((error: unknown) => {
+        // Once the output has ended, the container may be gone (cleaned up): nothing to report.
+        if (!lines.writableEnded && !lines.destroyed) lines.destroy(error instanceof Error ? error : new Error(String(error)));
+      });
     const skipped = { stdout: 0, stderr: 0 };
     try {
       for await (const line of lines as AsyncIterable<StepLine>) {
@@ -111,6 +147,7 @@ export class ContainerExecutor implements Executor {
         yield line;
       }
     } finally {
+      replaced = true;
       destroy(raw);
     }
   }
@@ -167,4 +204,14 @@ function reasonOf(error: unknown): string {
 
 function destroy(stream: NodeJS.ReadableStream): void {
   (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+}
+
+/** Splits the Engine API's multiplexed log format (8-byte frame headers) into its frames. */
+function* demultiplex(buffer: Buffer): Generator<{ stream: 'stdout' | 'stderr'; payload: Buffer }> {
+  for (let offset = 0; offset + 8 <= buffer.length; ) {
+    const size = buffer.readUInt32BE(offset + 4);
+    const payload = buffer.subarray(offset + 8, offset + 8 + size);
+    if (buffer[offset] === 1 || buffer[offset] === 2) yield { stream: buffer[offset] === 2 ? 'stderr' : 'stdout', payload };
+    offset += 8 + size;
+  }
 }
