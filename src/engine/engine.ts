@@ -329,7 +329,7 @@ export class Engine {
         workspace,
         env: this.stepEnv(run, service),
       });
-      await store.stages.update(stage.id, { handle });
+      if (executor.canReattach) await store.stages.update(stage.id, { handle });
     }
     const stepHandle = handle;
     const stop = () => void executor.stop(stepHandle).catch(() => {});

@@ -46,6 +46,11 @@ export interface Executor {
   readonly description: string;
   /** True when steps need `image` (and so a toolchain image per service). */
   readonly usesImages: boolean;
+  /**
+   * True when a step can outlive the server and be re-attached. When false, reattach() always
+   * answers null, so the engine does not spend a durable write on each step's handle.
+   */
+  readonly canReattach: boolean;
   start(step: StepSpec): Promise<string>;
   logs(handle: string, skip?: StepSkip): AsyncIterable<StepLine>;
   wait(handle: string): Promise<number>;

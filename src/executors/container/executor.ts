@@ -18,6 +18,7 @@ const OWNER_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 export class ContainerExecutor implements Executor {
   readonly description: string;
   readonly usesImages = true;
+  readonly canReattach = true;
   private readonly docker: Docker;
 
   /** `owner` identifies this Slipway instance, so instances sharing an engine leave each other's containers alone. */

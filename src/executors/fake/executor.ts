@@ -34,6 +34,7 @@ interface FakeStep {
 export class FakeExecutor implements Executor {
   readonly description = 'fake';
   readonly usesImages = false;
+  readonly canReattach = true;
   readonly calls: FakeCall[] = [];
   /** Handles reattach() answers with; every other handle is "gone". */
   readonly reattachable = new Set<string>();

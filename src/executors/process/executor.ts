@@ -27,6 +27,7 @@ interface RunningStep {
 export class ProcessExecutor implements Executor {
   readonly description = 'process';
   readonly usesImages = false;
+  readonly canReattach = false;
   private readonly steps = new Map<string, RunningStep>();
 
   async start(step: StepSpec): Promise<string> {
