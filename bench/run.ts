@@ -64,11 +64,7 @@ if (only !== 'process') {
     row(`container: engine, ${r.stages}-stage run / ${r.stages}`, r.engine);
     row('container: engine, one stage running->ended', r.engineStageBody);
     row('container: raw create+start+wait+remove', r.raw);
-    row('container: engine log stream end after exit', r.logTailAfterExit);
     notes.push(`container: engine / raw (medians) = ${r.ratio.toFixed(3)}x (target <= 1.1x)`);
-    if (r.runsWithStuckLogStream > 0) {
-      notes.push(`container: ${r.runsWithStuckLogStream} run(s) left out: a stage's followed log stream was still open 2 s after its container exited`);
-    }
   }
 }
 
