@@ -41,3 +41,17 @@ it('ends the output of an exited container whose follow stream stays open', asyn
     { stream: 'stdout', text: 'last line' },
   ]);
 });
+
+it('reads the whole log when the follow stream never even opens', async () => {
+  const container = {
+    logs: (options: { follow: boolean }) => (options.follow ? new Promise(() => {}) : Promise.resolve(Buffer.concat([frame(1, 'only\n'), frame(2, 'err')]))),
+    wait: async () => ({ StatusCode: 0 }),
+  };
+  const docker = { modem: new Docker({ socketPath: '/nonexistent' }).modem, getContainer: () => container } as unknown as Docker;
+  const lines: StepLine[] = [];
+  for await (const line of new ContainerExecutor({ docker, name: 'stand-in', endpoint: 'none' }, 'test').logs('c1')) lines.push(line);
+  assert.deepEqual(lines, [
+    { stream: 'stdout', text: 'only' },
+    { stream: 'stderr', text: 'err' },
+  ]);
+});

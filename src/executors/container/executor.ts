@@ -20,6 +20,8 @@ export class ContainerExecutor implements Executor {
   readonly usesImages = true;
   readonly canReattach = true;
   private readonly docker: Docker;
+  /** One wait request per container, shared by wait() and logs(): each is a blocking call on the engine. */
+  private readonly exits = new Map<string, Promise<number>>();
 
   /** `owner` identifies this Slipway instance, so instances sharing an engine leave each other's containers alone. */
   constructor(
@@ -92,52 +94,72 @@ export class ContainerExecutor implements Executor {
 
   async *logs(handle: string, skip: StepSkip = { stdout: 0, stderr: 0 }): AsyncIterable<StepLine> {
     const container = this.docker.getContainer(handle);
-    const raw = await container.logs({ follow: true, stdout: true, stderr: true });
     // One queue for both streams keeps the engine's frame order, which is the closest to
     // chronological order available.
     const lines = new PassThrough({ objectMode: true });
     const delivered = { stdout: 0, stderr: 0 };
+    let following = true;
+    let raw: NodeJS.ReadableStream | null = null;
+    // Ends the follow request even when the engine never answered it, so no socket lingers.
+    const requests = new AbortController();
+    const finish = (error?: unknown) => {
+      if (lines.writableEnded || lines.destroyed) return;
+      if (error) lines.destroy(error instanceof Error ? error : new Error(String(error)));
+      else lines.end();
+    };
     const deliver = (line: StepLine) => {
+      if (!following) return;
       delivered[line.stream]++;
       lines.write(line);
     };
-    const stdout = new LineSplitter('stdout', deliver);
-    const stderr = new LineSplitter('stderr', deliver);
-    let replaced = false;
-    this.docker.modem.demuxStream(raw, stdout.sink(), stderr.sink());
-    finished(raw, (error) => {
-      if (replaced) return;
-      if (error) return lines.destroy(error);
-      stdout.end();
-      stderr.end();
-      lines.end();
-    });
-    // Podman 4.3's follow stream sometimes misses the exit of a short-lived container and
-    // never ends. Once the container has exited, a stream still open after a grace period is
-    // replaced by a plain read of the whole log, minus the lines already delivered.
-    void container
-      .wait()
+
+    container.logs({ follow: true, stdout: true, stderr: true, abortSignal: requests.signal }).then(
+      (stream) => {
+        if (!following) return destroy(stream);
+        raw = stream;
+        const stdout = new LineSplitter('stdout', deliver);
+        const stderr = new LineSplitter('stderr', deliver);
+        this.docker.modem.demuxStream(stream, stdout.sink(), stderr.sink());
+        finished(stream, (error) => {
+          if (!following) return;
+          if (!error) {
+            // Flushes each stream's last line, which may lack its newline.
+            stdout.end();
+            stderr.end();
+          }
+          following = false;
+          finish(error ?? undefined);
+        });
+      },
+      (error: unknown) => {
+        if (following && !requests.signal.aborted) finish(error);
+      },
+    );
+
+    // Podman 4.3 sometimes never ends (or never even opens) the follow stream of a
+    // short-lived container. Once the container has exited, a follow stream still going after
+    // a grace period is abandoned, and the log is read whole, minus the lines already delivered.
+    void this.exitOf(handle)
       .then(() => new Promise((resolve) => setTimeout(resolve, FOLLOW_GRACE_MS)))
       .then(async () => {
-        if (lines.writableEnded || lines.destroyed) return;
-        replaced = true;
-        destroy(raw);
+        if (!following) return;
+        following = false;
+        requests.abort();
+        if (raw) destroy(raw);
         const whole = (await container.logs({ follow: false, stdout: true, stderr: true })) as unknown as Buffer;
-        const already = { ...delivered };
         const seen = { stdout: 0, stderr: 0 };
         const rest = (line: StepLine) => {
-          if (seen[line.stream]++ >= already[line.stream]) lines.write(line);
+          if (seen[line.stream]++ >= delivered[line.stream]) lines.write(line);
         };
         const splitters = { stdout: new LineSplitter('stdout', rest), stderr: new LineSplitter('stderr', rest) };
         for (const frame of demultiplex(whole)) splitters[frame.stream].push(frame.payload);
         splitters.stdout.end();
         splitters.stderr.end();
-        lines.end();
+        finish();
       })
-      .catch((error: unknown) => {
-        // Once the output has ended, the container may be gone (cleaned up): nothing to report.
-        if (!lines.writableEnded && !lines.destroyed) lines.destroy(error instanceof Error ? error : new Error(String(error)));
-      });
+      // finish() ignores an error that arrives after the output ended (the container cleaned up, the reader gone).
+      .catch(finish);
+
     const skipped = { stdout: 0, stderr: 0 };
     try {
       for await (const line of lines as AsyncIterable<StepLine>) {
@@ -148,14 +170,26 @@ export class ContainerExecutor implements Executor {
         yield line;
       }
     } finally {
-      replaced = true;
-      destroy(raw);
+      following = false;
+      requests.abort();
+      if (raw) destroy(raw);
     }
   }
 
-  async wait(handle: string): Promise<number> {
-    const result: { StatusCode: number } = await this.docker.getContainer(handle).wait();
-    return result.StatusCode;
+  wait(handle: string): Promise<number> {
+    return this.exitOf(handle);
+  }
+
+  private exitOf(handle: string): Promise<number> {
+    let exit = this.exits.get(handle);
+    if (!exit) {
+      exit = this.docker
+        .getContainer(handle)
+        .wait()
+        .then((result: { StatusCode: number }) => result.StatusCode);
+      this.exits.set(handle, exit);
+    }
+    return exit;
   }
 
   async stop(handle: string): Promise<void> {
@@ -168,6 +202,7 @@ export class ContainerExecutor implements Executor {
   }
 
   async cleanup(handle: string): Promise<void> {
+    this.exits.delete(handle);
     try {
       await this.docker.getContainer(handle).remove({ force: true });
     } catch (error) {
