@@ -22,6 +22,11 @@ export class ContainerExecutor implements Executor {
   private readonly docker: Docker;
   /** One wait request per container, shared by wait() and logs(): each is a blocking call on the engine. */
   private readonly exits = new Map<string, Promise<number>>();
+  /**
+   * Output streams attached before each container started. They end exactly when the step
+   * does, where a followed log stream may end later or, on Podman 4.3, not at all.
+   */
+  private readonly attached = new Map<string, NodeJS.ReadableStream>();
 
   /** `owner` identifies this Slipway instance, so instances sharing an engine leave each other's containers alone. */
   constructor(
@@ -58,6 +63,7 @@ export class ContainerExecutor implements Executor {
     };
     const container = await this.create(options, step.image);
     try {
+      this.attached.set(container.id, await container.attach({ stream: true, stdout: true, stderr: true }));
       await container.start();
     } catch (error) {
       await this.cleanup(container.id);
@@ -113,7 +119,13 @@ export class ContainerExecutor implements Executor {
       lines.write(line);
     };
 
-    container.logs({ follow: true, stdout: true, stderr: true, abortSignal: requests.signal }).then(
+    const attached = this.attached.get(handle);
+    this.attached.delete(handle);
+    // A re-attached step (after a restart) has no attached stream: its log is followed instead.
+    const source = attached
+      ? Promise.resolve(attached)
+      : container.logs({ follow: true, stdout: true, stderr: true, abortSignal: requests.signal });
+    source.then(
       (stream) => {
         if (!following) return destroy(stream);
         raw = stream;
@@ -136,9 +148,9 @@ export class ContainerExecutor implements Executor {
       },
     );
 
-    // Podman 4.3 sometimes never ends (or never even opens) the follow stream of a
-    // short-lived container. Once the container has exited, a follow stream still going after
-    // a grace period is abandoned, and the log is read whole, minus the lines already delivered.
+    // Podman 4.3 sometimes never ends (or never even opens) the followed log of a short-lived
+    // container. Once the container has exited, an output stream still going after a grace
+    // period is abandoned, and the log is read whole, minus the lines already delivered.
     void this.exitOf(handle)
       .then(() => new Promise((resolve) => setTimeout(resolve, FOLLOW_GRACE_MS)))
       .then(async () => {
@@ -203,6 +215,9 @@ export class ContainerExecutor implements Executor {
 
   async cleanup(handle: string): Promise<void> {
     this.exits.delete(handle);
+    const attached = this.attached.get(handle);
+    if (attached) destroy(attached);
+    this.attached.delete(handle);
     try {
       await this.docker.getContainer(handle).remove({ force: true });
     } catch (error) {
