@@ -10,7 +10,7 @@ import { benchContainer, type ContainerResult } from './container.ts';
 import { benchProcess, type ProcessResult } from './process.ts';
 import type { Summary } from './stats.ts';
 
-const DEFAULT_ITERATIONS = { process: 40, container: 8 };
+const DEFAULT_ITERATIONS = { process: 40, container: 20 };
 
 const { values } = parseArgs({ options: { only: { type: 'string' }, iterations: { type: 'string' } } });
 const only = values.only;
