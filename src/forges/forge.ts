@@ -1,0 +1,86 @@
+// A Forge turns one webhook delivery into a Slipway event, and reports run results back.
+//
+// Contract of parseWebhook (the conformance suite in test/unit/forge-conformance.ts checks it):
+//   - Pure: no network, no clock, no store. Given the same input it gives the same answer.
+//   - Works from the raw body bytes exactly as received; the signature covers those bytes.
+//   - Finds the repository in the (not yet trusted) body, asks `secretFor(repository)` for
+//     that repository's secret, and verifies the delivery the way the forge signs it
+//     (GitHub: X-Hub-Signature-256 HMAC-SHA256; Gitea/Forgejo: X-Gitea-Signature HMAC-SHA256
+//     hex; GitLab: X-Gitlab-Token equal to the secret). Comparisons are constant-time.
+//   - Answers, in this order of precedence:
+//       { kind: 'rejected', reason: 'unknown_repository' }  secretFor gave null
+//       { kind: 'rejected', reason: 'bad_signature' }       missing or wrong signature/token
+//       { kind: 'rejected', reason: 'malformed' }           not JSON, or lacking a field the event needs
+//       { kind: 'ignored', ... }                            authentic, but nothing Slipway acts on
+//       { kind: 'event', event }                            authentic and actionable
+//     (A body too malformed to name a repository is 'malformed'.)
+//   - Never throws.
+
+export interface RepositoryRef {
+  /** "owner/name" (GitLab: the full namespace path). */
+  fullName: string;
+  /** Every URL a service's `repo` may use for this repository (https clone, ssh clone, web). */
+  urls: string[];
+}
+
+interface DeliveryInfo {
+  /** The forge's delivery id, used to answer a repeated delivery once. */
+  deliveryId: string;
+  repository: RepositoryRef;
+  /** Who caused it (login or username). */
+  sender: string;
+}
+
+export type ForgeEvent =
+  | (DeliveryInfo & {
+      kind: 'push';
+      branch: string;
+      /** 40 zeros when the branch was just created. */
+      before: string;
+      /** 40 zeros when the branch was deleted. */
+      after: string;
+      created: boolean;
+      deleted: boolean;
+      forced: boolean;
+      /** How many commits the push carried (0 for a push with no new commits). */
+      commitCount: number;
+    })
+  | (DeliveryInfo & { kind: 'tag'; tag: string; sha: string; deleted: boolean })
+  | (DeliveryInfo & {
+      kind: 'pull_request';
+      number: number;
+      action: 'opened' | 'reopened' | 'updated';
+      headSha: string;
+      headBranch: string;
+      baseBranch: string;
+      /** Clone URL of the head repository (differs from the base for a fork). */
+      headRepositoryUrl: string;
+    })
+  | (DeliveryInfo & { kind: 'ping' });
+
+export type WebhookResult =
+  | { kind: 'event'; event: ForgeEvent }
+  | { kind: 'ignored'; deliveryId: string; repository: RepositoryRef; reason: string }
+  | { kind: 'rejected'; reason: 'unknown_repository' | 'bad_signature' | 'malformed'; message: string };
+
+/** Header names are lower-case, as Node gives them. */
+export type WebhookHeaders = Record<string, string | string[] | undefined>;
+
+export type CommitState = 'pending' | 'success' | 'failure' | 'error';
+
+export interface CommitStatus {
+  /** The repository as the webhook named it. */
+  repository: RepositoryRef;
+  sha: string;
+  state: CommitState;
+  /** Link to the run in Slipway. */
+  targetUrl: string;
+  description: string;
+  /** e.g. "slipway/payment". */
+  context: string;
+}
+
+export interface Forge {
+  readonly name: 'github' | 'gitlab' | 'gitea';
+  parseWebhook(headers: WebhookHeaders, rawBody: Buffer, secretFor: (repository: RepositoryRef) => string | null): WebhookResult;
+}
