@@ -28,7 +28,7 @@ import type { Deployer } from '../deployers/deployer.ts';
 import type { EventBus } from '../events/bus.ts';
 import type { Executor } from '../executors/executor.ts';
 import type { Source } from '../source/source.ts';
-import type { Store } from '../store/store.ts';
+import type { NewLogLine, Store } from '../store/store.ts';
 import { planStages } from './plan.ts';
 import { StageLog } from './stage-log.ts';
 
@@ -260,10 +260,10 @@ export class Engine {
       outcome = { status: 'cancelled', reason: String(runSignal.reason), exitCode: outcome.exitCode };
     }
     if (outcome.status !== 'succeeded') log.system(outcome.reason);
-    await log.flush();
+    const lastLines = await log.drain();
     const event: StageEvent =
       outcome.status === 'succeeded' ? { type: 'succeed' } : outcome.status === 'failed' ? { type: 'fail', reason: outcome.reason } : { type: 'cancel', reason: outcome.reason };
-    return this.transitionStage(run, started, event, { exitCode: outcome.exitCode ?? null });
+    return this.transitionStage(run, started, event, { exitCode: outcome.exitCode ?? null }, lastLines);
   }
 
   private async execute(run: Run, stage: Stage, workspace: string, log: StageLog, signal: AbortSignal, resuming: boolean): Promise<StageOutcome> {
@@ -499,12 +499,20 @@ export class Engine {
     return updated;
   }
 
-  private async transitionStage(run: Run, stage: Stage, event: StageEvent, extra: { exitCode?: number | null } = {}): Promise<Stage> {
+  /** `lines`: log lines stored in the same transaction, published before the stage's change. */
+  private async transitionStage(
+    run: Run,
+    stage: Stage,
+    event: StageEvent,
+    extra: { exitCode?: number | null } = {},
+    lines: NewLogLine[] = [],
+  ): Promise<Stage> {
     const next = nextStageStatus(stage.status, event);
     if (!next.ok) throw new Error(`stage ${stage.name} of run ${run.id}: ${next.error}`);
     const at = this.now().toISOString();
     const reason = 'reason' in event ? event.reason : null;
-    const updated = await this.options.store.transaction(async (tx) => {
+    const { updated, storedLines } = await this.options.store.transaction(async (tx) => {
+      const storedLines = lines.length > 0 ? await tx.logs.append(lines) : [];
       const stored = await tx.stages.update(stage.id, {
         status: next.status,
         reason,
@@ -512,8 +520,9 @@ export class Engine {
         ...(next.status === 'running' ? { startedAt: at } : next.status === 'awaiting_approval' ? {} : { finishedAt: at }),
       });
       await tx.events.append({ type: `stage.${next.status}`, runId: run.id, service: run.service, data: { stageId: stage.id, name: stage.name, reason } });
-      return stored!;
+      return { updated: stored!, storedLines };
     });
+    for (const line of storedLines) this.options.bus.publish({ type: 'log', data: line });
     this.options.bus.publish({ type: 'stage', data: updated });
     return updated;
   }

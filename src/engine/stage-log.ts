@@ -38,10 +38,24 @@ export class StageLog {
   }
 
   /**
+   * Waits for the writes in flight and hands over the lines not written yet, so the caller can
+   * store them in the same transaction as the stage's end (one write instead of two).
+   */
+  async drain(): Promise<NewLogLine[]> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.writing;
+    if (this.failure) throw this.failure;
+    const batch = this.buffer;
+    this.buffer = [];
+    return batch;
+  }
+
+  /**
    * Writes what is buffered; resolves once every line given so far is stored and published,
    * and rejects if any write since the stage began failed.
    */
-  async flush(): Promise<void> {
+  private async flush(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     const batch = this.buffer;
