@@ -24,7 +24,10 @@ export interface RepositoryRef {
 }
 
 interface DeliveryInfo {
-  /** The forge's delivery id, used to answer a repeated delivery once. */
+  /**
+   * The forge's delivery id, used to answer a repeated delivery once. Where the forge sends no
+   * id that stays the same across its retries, a digest of the body ("sha256:<hex>").
+   */
   deliveryId: string;
   repository: RepositoryRef;
   /** Who caused it (login or username). */
@@ -35,17 +38,30 @@ export type ForgeEvent =
   | (DeliveryInfo & {
       kind: 'push';
       branch: string;
-      /** 40 zeros when the branch was just created. */
+      /**
+       * 40 zeros when the branch was just created, and when a deletion does not say what the
+       * branch pointed at (Gitea reports a branch deletion only as a `delete` event, without a sha).
+       */
       before: string;
       /** 40 zeros when the branch was deleted. */
       after: string;
       created: boolean;
       deleted: boolean;
+      /** False where the forge does not say (GitLab, Gitea). */
       forced: boolean;
       /** How many commits the push carried (0 for a push with no new commits). */
       commitCount: number;
     })
-  | (DeliveryInfo & { kind: 'tag'; tag: string; sha: string; deleted: boolean })
+  | (DeliveryInfo & {
+      kind: 'tag';
+      tag: string;
+      /**
+       * The commit the tag names (for an annotated tag the commit, not the tag object); for a
+       * deletion, what the tag pointed at.
+       */
+      sha: string;
+      deleted: boolean;
+    })
   | (DeliveryInfo & {
       kind: 'pull_request';
       number: number;

@@ -1,0 +1,173 @@
+// GitHub webhooks. The event is named by X-GitHub-Event; X-Hub-Signature-256 is "sha256=" and
+// the hex HMAC-SHA256 of the raw body under the hook's secret; X-GitHub-Delivery stays the
+// same when GitHub redelivers.
+
+import { createHmac } from 'node:crypto';
+import { z } from 'zod';
+import type { Forge, ForgeEvent, RepositoryRef, WebhookHeaders, WebhookResult } from '../forge.ts';
+import { badSignature, bodyDigest, header, ignored, invalid, isZeroSha, malformed, parseJson, sameSecret, withoutPrefix, type Delivered } from '../webhook.ts';
+
+type PullRequestAction = Extract<ForgeEvent, { kind: 'pull_request' }>['action'];
+
+const Sha = z.string().regex(/^([0-9a-f]{40}|[0-9a-f]{64})$/, 'expected a commit sha');
+const Sender = z.object({ login: z.string().min(1) });
+
+const Repository = z.object({
+  full_name: z.string().min(1),
+  clone_url: z.string().nullish(),
+  ssh_url: z.string().nullish(),
+  git_url: z.string().nullish(),
+  html_url: z.string().nullish(),
+  url: z.string().nullish(),
+});
+const Named = z.object({ repository: Repository });
+
+const Ping = z.object({ sender: Sender });
+
+const Push = z.object({
+  ref: z.string().min(1),
+  before: Sha,
+  after: Sha,
+  deleted: z.boolean().default(false),
+  forced: z.boolean().default(false),
+  commits: z.array(z.unknown()),
+  head_commit: z.object({ id: Sha }).nullish(),
+  sender: Sender,
+});
+
+const PullRequestActionOnly = z.object({ action: z.string() });
+const PullRequest = z.object({
+  number: z.number().int().positive(),
+  pull_request: z.object({
+    head: z.object({ sha: Sha, ref: z.string().min(1), repo: z.object({ clone_url: z.string().min(1) }) }),
+    base: z.object({ ref: z.string().min(1) }),
+  }),
+  sender: Sender,
+});
+
+const ACTIONABLE = new Map<string, PullRequestAction>([
+  ['opened', 'opened'],
+  ['reopened', 'reopened'],
+  ['synchronize', 'updated'],
+]);
+
+export class GitHubForge implements Forge {
+  readonly name = 'github' as const;
+
+  parseWebhook(headers: WebhookHeaders, rawBody: Buffer, secretFor: (repository: RepositoryRef) => string | null): WebhookResult {
+    const body = parseJson(rawBody);
+    if (body === undefined) return malformed('the body is not JSON');
+    const named = Named.safeParse(body);
+    // Organization and app hooks also deliver events about no repository (an organization
+    // hook's ping, installations): there is no repository to take a secret from.
+    if (!named.success) return invalid('the body names no repository', named.error);
+    const repository = repositoryRef(named.data.repository);
+
+    const secret = secretFor(repository);
+    if (secret === null) {
+      return { kind: 'rejected', reason: 'unknown_repository', message: `no webhook secret is known for ${repository.fullName}` };
+    }
+    const signature = header(headers, 'x-hub-signature-256');
+    if (signature === undefined) return badSignature('the X-Hub-Signature-256 header is missing');
+    if (!signatureMatches(signature, rawBody, secret)) {
+      return badSignature(`X-Hub-Signature-256 does not match the body under the secret for ${repository.fullName}`);
+    }
+
+    const event = header(headers, 'x-github-event');
+    if (event === undefined) return malformed('the X-GitHub-Event header is missing');
+    const delivered = { deliveryId: header(headers, 'x-github-delivery') ?? bodyDigest(rawBody), repository };
+    switch (event) {
+      case 'ping':
+        return fromPing(body, delivered);
+      case 'push':
+        return fromPush(body, delivered);
+      case 'pull_request':
+        return fromPullRequest(body, delivered);
+      case 'create':
+      case 'delete':
+        return ignored(delivered, `${event} event (the push event for the same ref is the one acted on)`);
+      default:
+        return ignored(delivered, `${event} event`);
+    }
+  }
+}
+
+function fromPing(body: unknown, delivered: Delivered): WebhookResult {
+  const ping = Ping.safeParse(body);
+  if (!ping.success) return invalid('ping event', ping.error);
+  return { kind: 'event', event: { kind: 'ping', ...delivered, sender: ping.data.sender.login } };
+}
+
+function fromPush(body: unknown, delivered: Delivered): WebhookResult {
+  const parsed = Push.safeParse(body);
+  if (!parsed.success) return invalid('push event', parsed.error);
+  const push = parsed.data;
+  const sender = push.sender.login;
+  const deleted = push.deleted || isZeroSha(push.after);
+
+  const branch = withoutPrefix(push.ref, 'refs/heads/');
+  if (branch !== undefined) {
+    return {
+      kind: 'event',
+      event: {
+        kind: 'push',
+        ...delivered,
+        sender,
+        branch,
+        before: push.before,
+        after: push.after,
+        created: isZeroSha(push.before),
+        deleted,
+        forced: push.forced,
+        commitCount: push.commits.length,
+      },
+    };
+  }
+  const tag = withoutPrefix(push.ref, 'refs/tags/');
+  if (tag !== undefined) {
+    // `after` is the tag object for an annotated tag; head_commit is the commit it names.
+    const sha = deleted ? push.before : (push.head_commit?.id ?? push.after);
+    return { kind: 'event', event: { kind: 'tag', ...delivered, sender, tag, sha, deleted } };
+  }
+  return ignored(delivered, `push to ${push.ref}, which is neither a branch nor a tag`);
+}
+
+function fromPullRequest(body: unknown, delivered: Delivered): WebhookResult {
+  const actionOnly = PullRequestActionOnly.safeParse(body);
+  if (!actionOnly.success) return invalid('pull_request event', actionOnly.error);
+  const action = ACTIONABLE.get(actionOnly.data.action);
+  if (action === undefined) return ignored(delivered, `pull_request ${actionOnly.data.action}`);
+
+  const parsed = PullRequest.safeParse(body);
+  if (!parsed.success) return invalid(`pull_request ${actionOnly.data.action} event`, parsed.error);
+  const { number, pull_request: pullRequest, sender } = parsed.data;
+  return {
+    kind: 'event',
+    event: {
+      kind: 'pull_request',
+      ...delivered,
+      sender: sender.login,
+      number,
+      action,
+      headSha: pullRequest.head.sha,
+      headBranch: pullRequest.head.ref,
+      baseBranch: pullRequest.base.ref,
+      headRepositoryUrl: pullRequest.head.repo.clone_url,
+    },
+  };
+}
+
+function repositoryRef(repository: z.infer<typeof Repository>): RepositoryRef {
+  // `url` is the web page in push payloads but the REST API address in every other event.
+  const webUrl = repository.url && !isApiUrl(repository.url) ? repository.url : undefined;
+  const urls = [repository.clone_url, repository.ssh_url, repository.git_url, repository.html_url, webUrl];
+  return { fullName: repository.full_name, urls: [...new Set(urls.filter((url): url is string => !!url))] };
+}
+
+function isApiUrl(url: string): boolean {
+  return /^https?:\/\/(api\.[^/]+\/|[^/]+\/api\/)/.test(url);
+}
+
+function signatureMatches(signature: string, rawBody: Buffer, secret: string): boolean {
+  return sameSecret(signature, `sha256=${createHmac('sha256', secret).update(rawBody).digest('hex')}`);
+}

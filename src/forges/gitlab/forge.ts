@@ -1,0 +1,168 @@
+// GitLab webhooks. GitLab does not sign the body: X-Gitlab-Token carries the hook's secret
+// token itself, so the token proves the sender but not that the body is unmodified (TLS has to).
+// The kind of event is read from the body (`object_kind`, or `event_name` in system hooks),
+// because system hooks send every kind under the one header "X-Gitlab-Event: System Hook".
+
+import { z } from 'zod';
+import type { Forge, ForgeEvent, RepositoryRef, WebhookHeaders, WebhookResult } from '../forge.ts';
+import { badSignature, bodyDigest, header, ignored, invalid, isZeroSha, malformed, parseJson, sameSecret, withoutPrefix, type Delivered } from '../webhook.ts';
+
+type PullRequestAction = Extract<ForgeEvent, { kind: 'pull_request' }>['action'];
+
+const Sha = z.string().regex(/^([0-9a-f]{40}|[0-9a-f]{64})$/, 'expected a commit sha');
+
+const Project = z.object({
+  path_with_namespace: z.string().min(1),
+  git_http_url: z.string().nullish(),
+  git_ssh_url: z.string().nullish(),
+  web_url: z.string().nullish(),
+  http_url: z.string().nullish(),
+  ssh_url: z.string().nullish(),
+});
+const Named = z.object({ project: Project });
+
+const Kind = z.object({ object_kind: z.string().optional(), event_name: z.string().optional() });
+
+const Push = z.object({
+  ref: z.string().min(1),
+  before: Sha,
+  after: Sha,
+  checkout_sha: Sha.nullish(),
+  total_commits_count: z.number().int().nonnegative(),
+  // The documented tag push payload has no user_username.
+  user_username: z.string().min(1).optional(),
+  user_name: z.string().min(1),
+});
+
+const MergeRequestAction = z.object({
+  object_attributes: z.object({ action: z.string(), oldrev: z.string().nullish() }),
+});
+const MergeRequest = z.object({
+  user: z.object({ username: z.string().min(1) }),
+  object_attributes: z.object({
+    iid: z.number().int().positive(),
+    source_branch: z.string().min(1),
+    target_branch: z.string().min(1),
+    last_commit: z.object({ id: Sha }),
+    source: z.object({ git_http_url: z.string().min(1) }),
+  }),
+});
+
+export class GitLabForge implements Forge {
+  readonly name = 'gitlab' as const;
+
+  parseWebhook(headers: WebhookHeaders, rawBody: Buffer, secretFor: (repository: RepositoryRef) => string | null): WebhookResult {
+    const body = parseJson(rawBody);
+    if (body === undefined) return malformed('the body is not JSON');
+    const named = Named.safeParse(body);
+    if (!named.success) return invalid('the body names no project', named.error);
+    const repository = repositoryRef(named.data.project);
+
+    const secret = secretFor(repository);
+    if (secret === null) {
+      return { kind: 'rejected', reason: 'unknown_repository', message: `no webhook secret is known for ${repository.fullName}` };
+    }
+    const token = header(headers, 'x-gitlab-token');
+    if (token === undefined) return badSignature('the X-Gitlab-Token header is missing');
+    if (!sameSecret(token, secret)) return badSignature(`X-Gitlab-Token is not the secret token for ${repository.fullName}`);
+
+    // X-Gitlab-Webhook-UUID is new on every attempt and X-Gitlab-Event-UUID is shared by all
+    // the hooks one request fires (a push of several branches); only Idempotency-Key (GitLab
+    // 17.4 and later) names one delivery and stays the same when GitLab retries it.
+    const delivered = { deliveryId: header(headers, 'idempotency-key') ?? bodyDigest(rawBody), repository };
+    const kind = Kind.safeParse(body);
+    const event = kind.success ? (kind.data.object_kind ?? kind.data.event_name) : undefined;
+    if (event === undefined) return malformed('the body has no object_kind or event_name');
+    switch (event) {
+      case 'push':
+      case 'tag_push':
+        return fromPush(body, delivered);
+      case 'merge_request':
+        return fromMergeRequest(body, delivered);
+      default:
+        return ignored(delivered, `${event} event`);
+    }
+  }
+}
+
+function fromPush(body: unknown, delivered: Delivered): WebhookResult {
+  const parsed = Push.safeParse(body);
+  if (!parsed.success) return invalid('push event', parsed.error);
+  const push = parsed.data;
+  const sender = push.user_username ?? push.user_name;
+  const deleted = isZeroSha(push.after);
+
+  const branch = withoutPrefix(push.ref, 'refs/heads/');
+  if (branch !== undefined) {
+    return {
+      kind: 'event',
+      event: {
+        kind: 'push',
+        ...delivered,
+        sender,
+        branch,
+        before: push.before,
+        after: push.after,
+        created: isZeroSha(push.before),
+        deleted,
+        forced: false,
+        // `commits` holds at most 20; the count is the real number.
+        commitCount: push.total_commits_count,
+      },
+    };
+  }
+  const tag = withoutPrefix(push.ref, 'refs/tags/');
+  if (tag !== undefined) {
+    // `after` is the tag object for an annotated tag; checkout_sha is the commit it names.
+    const sha = deleted ? push.before : (push.checkout_sha ?? push.after);
+    return { kind: 'event', event: { kind: 'tag', ...delivered, sender, tag, sha, deleted } };
+  }
+  return ignored(delivered, `push to ${push.ref}, which is neither a branch nor a tag`);
+}
+
+function fromMergeRequest(body: unknown, delivered: Delivered): WebhookResult {
+  const actionOnly = MergeRequestAction.safeParse(body);
+  if (!actionOnly.success) return invalid('merge_request event', actionOnly.error);
+  const { action: gitlabAction, oldrev } = actionOnly.data.object_attributes;
+  let action: PullRequestAction;
+  switch (gitlabAction) {
+    case 'open':
+      action = 'opened';
+      break;
+    case 'reopen':
+      action = 'reopened';
+      break;
+    case 'update':
+      // GitLab sends `update` for every edit (title, labels, assignees); oldrev is there only
+      // when the source branch got new commits.
+      if (!oldrev) return ignored(delivered, 'merge request edited without new commits');
+      action = 'updated';
+      break;
+    default:
+      return ignored(delivered, `merge request ${gitlabAction}`);
+  }
+
+  const parsed = MergeRequest.safeParse(body);
+  if (!parsed.success) return invalid(`merge_request ${gitlabAction} event`, parsed.error);
+  const { user, object_attributes: mergeRequest } = parsed.data;
+  return {
+    kind: 'event',
+    event: {
+      kind: 'pull_request',
+      ...delivered,
+      sender: user.username,
+      number: mergeRequest.iid,
+      action,
+      headSha: mergeRequest.last_commit.id,
+      headBranch: mergeRequest.source_branch,
+      baseBranch: mergeRequest.target_branch,
+      headRepositoryUrl: mergeRequest.source.git_http_url,
+    },
+  };
+}
+
+function repositoryRef(project: z.infer<typeof Project>): RepositoryRef {
+  const urls = [project.git_http_url, project.git_ssh_url, project.web_url, project.http_url, project.ssh_url];
+  return { fullName: project.path_with_namespace, urls: [...new Set(urls.filter((url): url is string => !!url))] };
+}
+
