@@ -64,6 +64,7 @@ type StageOutcome =
   | { status: 'cancelled'; reason: string; exitCode?: number };
 
 interface ActiveRun {
+  service: string;
   controller: AbortController;
   done: Promise<void>;
 }
@@ -170,16 +171,12 @@ export class Engine {
       do {
         this.scheduleAgain = false;
         const pending = (await this.options.store.runs.list({ statuses: ['pending'], limit: 1000 })).reverse();
-        const busy = new Set<string>();
-        for (const runId of this.active.keys()) {
-          const run = await this.options.store.runs.get(runId);
-          if (run) busy.add(run.service);
-        }
+        const busy = new Set([...this.active.values()].map((active) => active.service));
         for (const run of pending) {
           if (this.stopping || this.active.size >= this.maxParallelRuns) break;
           if (busy.has(run.service) || this.active.has(run.id)) continue;
           busy.add(run.service);
-          this.launch(run.id);
+          this.launch(run);
         }
       } while (this.scheduleAgain && !this.stopping);
     })()
@@ -189,15 +186,15 @@ export class Engine {
       });
   }
 
-  private launch(runId: number): void {
+  private launch(run: Run): void {
     const controller = new AbortController();
-    const done = this.drive(runId, controller.signal)
-      .catch((error) => this.log(`run ${runId}: ${describeError(error)}`))
+    const done = this.drive(run.id, controller.signal)
+      .catch((error) => this.log(`run ${run.id}: ${describeError(error)}`))
       .finally(() => {
-        this.active.delete(runId);
+        this.active.delete(run.id);
         this.schedule();
       });
-    this.active.set(runId, { controller, done });
+    this.active.set(run.id, { service: run.service, controller, done });
   }
 
   /** Runs (or resumes) a run's stages in order until one fails or all are done. */
@@ -477,7 +474,7 @@ export class Engine {
     const inFlight = await store.runs.list({ statuses: ['running'], limit: 10_000 });
     for (const run of inFlight.reverse()) {
       this.log(`resuming run ${run.id} (${run.service}) after a restart`);
-      this.launch(run.id);
+      this.launch(run);
     }
   }
 
