@@ -5,6 +5,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import tar from 'tar-fs';
 import { err, ok, type Result } from '../../core/types.ts';
+import { isEngineUnreachable } from '../../docker/api.ts';
 import { followProgress, type ContainerEngine, type ProgressEvent } from '../../docker/connect.ts';
 import type { BuildLog, BuildRequest, Builder, BuiltImage } from '../builder.ts';
 
@@ -172,11 +173,6 @@ function errorText(error: unknown): string {
     return cause instanceof Error && error.message === 'fetch failed' ? cause.message : error.message;
   }
   return String(error);
-}
-
-function isEngineUnreachable(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'EPIPE' || code === 'ECONNRESET';
 }
 
 /** Build output arrives in arbitrary chunks; the log wants whole lines. */

@@ -6,6 +6,7 @@
 // instances sharing one engine out of each other's containers.
 
 import type Docker from 'dockerode';
+import { demultiplex, engineStatus, isEngineUnreachable } from '../../docker/api.ts';
 import { followProgress, type ContainerEngine } from '../../docker/connect.ts';
 import type { Release } from '../../core/types.ts';
 import type { DeployLog, DeployOutcome, DeployRequest, Deployer, ServingInstance } from '../deployer.ts';
@@ -147,7 +148,7 @@ export class ContainerHostDeployer implements Deployer {
     try {
       running = (await holder.inspect()).State.Running;
     } catch (error) {
-      if (statusCode(error) === 404) return;
+      if (engineStatus(error) === 404) return;
       throw error;
     }
     if (!running) {
@@ -208,7 +209,7 @@ export class ContainerHostDeployer implements Deployer {
   private async logContainerOutput(container: Docker.Container, log: DeployLog): Promise<void> {
     try {
       const output = await container.logs({ stdout: true, stderr: true, tail: CONTAINER_LOG_TAIL, follow: false });
-      const lines = demultiplex(output);
+      const lines = outputLines(output);
       if (lines.length === 0) log('the container wrote no output', 'stderr');
       else log(`the container's last ${lines.length} output lines:`, 'stderr');
       for (const line of lines) log(`  ${line.text}`, line.stream);
@@ -236,11 +237,11 @@ export class ContainerHostDeployer implements Deployer {
       try {
         await container.stop({ t: STOP_GRACE_SECONDS }).catch((error: unknown) => {
           // 304: already stopped.
-          if (statusCode(error) !== 304) throw error;
+          if (engineStatus(error) !== 304) throw error;
         });
         await container.remove({ force: true });
       } catch (error) {
-        if (statusCode(error) !== 404) log(`could not retire ${name}: ${errorText(error)}`, 'stderr');
+        if (engineStatus(error) !== 404) log(`could not retire ${name}: ${errorText(error)}`, 'stderr');
       }
     }
   }
@@ -252,7 +253,7 @@ export class ContainerHostDeployer implements Deployer {
         await progress.created.remove({ force: true });
         log(`removed the new container ${progress.created.id.slice(0, 12)}`);
       } catch (error) {
-        if (statusCode(error) !== 404) log(`could not remove the new container ${progress.created.id.slice(0, 12)}: ${errorText(error)}`, 'stderr');
+        if (engineStatus(error) !== 404) log(`could not remove the new container ${progress.created.id.slice(0, 12)}: ${errorText(error)}`, 'stderr');
       }
     }
     if (progress.setAside) {
@@ -330,21 +331,12 @@ function networkErrorText(error: unknown): string {
   }
 }
 
-/** Without a TTY the engine frames each chunk with an 8-byte header naming its stream. */
-function demultiplex(output: Buffer | string): { stream: 'stdout' | 'stderr'; text: string }[] {
-  const buffer = typeof output === 'string' ? Buffer.from(output) : output;
-  const chunks: { stream: 'stdout' | 'stderr'; text: string }[] = [];
-  let offset = 0;
-  while (offset + 8 <= buffer.length) {
-    const kind = buffer[offset];
-    const size = buffer.readUInt32BE(offset + 4);
-    if ((kind !== 1 && kind !== 2) || offset + 8 + size > buffer.length) break;
-    chunks.push({ stream: kind === 2 ? 'stderr' : 'stdout', text: buffer.subarray(offset + 8, offset + 8 + size).toString('utf8') });
-    offset += 8 + size;
-  }
-  if (offset < buffer.length) chunks.push({ stream: 'stdout', text: buffer.subarray(offset).toString('utf8') });
-  return chunks.flatMap(({ stream, text }) =>
-    text
+/** The container's output as non-empty lines, each with its stream. */
+function outputLines(output: Buffer | string): { stream: 'stdout' | 'stderr'; text: string }[] {
+  const frames = [...demultiplex(typeof output === 'string' ? Buffer.from(output) : output)];
+  return frames.flatMap(({ stream, payload }) =>
+    payload
+      .toString('utf8')
       .split(/\r?\n/)
       .filter((line) => line.trim())
       .map((line) => ({ stream, text: line.trimEnd() })),
@@ -367,15 +359,6 @@ function duration(ms: number): string {
   if (ms < 1000) return `${ms}ms`;
   const seconds = ms / 1000;
   return `${Number.isInteger(seconds) ? seconds : seconds.toFixed(1)}s`;
-}
-
-function statusCode(error: unknown): number | undefined {
-  return (error as { statusCode?: number } | null)?.statusCode;
-}
-
-function isEngineUnreachable(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'EPIPE' || code === 'ECONNRESET';
 }
 
 function errorText(error: unknown): string {

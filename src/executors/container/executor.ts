@@ -4,6 +4,7 @@
 
 import { PassThrough, finished } from 'node:stream';
 import type Docker from 'dockerode';
+import { demultiplex, engineStatus } from '../../docker/api.ts';
 import { followProgress, type ContainerEngine } from '../../docker/connect.ts';
 import type { Executor, StepLine, StepSkip, StepSpec } from '../executor.ts';
 import { LineSplitter } from '../lines.ts';
@@ -84,7 +85,7 @@ export class ContainerExecutor implements Executor {
         // Two repairs cover a leftover container plus a missing image; a third failure is not one a repair fixes.
         if (repairs === 2) throw error;
         if (isNameConflict(error)) await this.cleanup(options.name!);
-        else if (statusOf(error) === 404) await this.pull(image);
+        else if (engineStatus(error) === 404) await this.pull(image);
         else throw error;
       }
     }
@@ -209,7 +210,7 @@ export class ContainerExecutor implements Executor {
       await this.docker.getContainer(handle).stop({ t: STOP_GRACE_SECONDS });
     } catch (error) {
       // 304: already stopped; 404: already removed. Either way the step has ended.
-      if (statusOf(error) !== 304 && statusOf(error) !== 404) throw error;
+      if (engineStatus(error) !== 304 && engineStatus(error) !== 404) throw error;
     }
   }
 
@@ -221,7 +222,7 @@ export class ContainerExecutor implements Executor {
     try {
       await this.docker.getContainer(handle).remove({ force: true });
     } catch (error) {
-      if (statusOf(error) !== 404) throw error;
+      if (engineStatus(error) !== 404) throw error;
     }
   }
 
@@ -231,19 +232,15 @@ export class ContainerExecutor implements Executor {
       return info.Config.Labels?.['slipway.owner'] === this.owner ? info.Id : null;
     } catch (error) {
       // Anything but "not found" (the engine being down, say) must not read as "the step is gone".
-      if (statusOf(error) === 404) return null;
+      if (engineStatus(error) === 404) return null;
       throw error;
     }
   }
 }
 
-function statusOf(error: unknown): number | undefined {
-  return (error as { statusCode?: number } | null)?.statusCode;
-}
-
 // Docker answers 409; Podman 4 answers 500 with this cause.
 function isNameConflict(error: unknown): boolean {
-  return statusOf(error) === 409 || /already in use/.test(reasonOf(error));
+  return engineStatus(error) === 409 || /already in use/.test(reasonOf(error));
 }
 
 /** The engine's own message when it sent one, on one line. */
@@ -255,14 +252,4 @@ function reasonOf(error: unknown): string {
 
 function destroy(stream: NodeJS.ReadableStream): void {
   (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
-}
-
-/** Splits the Engine API's multiplexed log format (8-byte frame headers) into its frames. */
-function* demultiplex(buffer: Buffer): Generator<{ stream: 'stdout' | 'stderr'; payload: Buffer }> {
-  for (let offset = 0; offset + 8 <= buffer.length; ) {
-    const size = buffer.readUInt32BE(offset + 4);
-    const payload = buffer.subarray(offset + 8, offset + 8 + size);
-    if (buffer[offset] === 1 || buffer[offset] === 2) yield { stream: buffer[offset] === 2 ? 'stderr' : 'stdout', payload };
-    offset += 8 + size;
-  }
 }
