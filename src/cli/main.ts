@@ -147,14 +147,14 @@ async function startAndWatch(api: SlipwayClient, service: string, ref: string | 
 }
 
 async function printLogTail(api: SlipwayClient, stage: Stage): Promise<void> {
-  const lines = (await readAllLogs(api, stage.runId)).filter((line) => line.stageId === stage.id && line.stream !== 'system');
+  const lines = (await readAllLogs(api, stage.runId, 0, stage.id)).filter((line) => line.stream !== 'system');
   for (const line of lines.slice(-20)) print(`      ${line.stream === 'stderr' ? red(line.text) : dim(line.text)}`);
 }
 
-async function readAllLogs(api: SlipwayClient, runId: number, after = 0): Promise<LogLine[]> {
+async function readAllLogs(api: SlipwayClient, runId: number, after = 0, stage?: number): Promise<LogLine[]> {
   const all: LogLine[] = [];
   for (;;) {
-    const page = await api.logs(runId, { after, limit: 1000 });
+    const page = await api.logs(runId, { after, stage, limit: 1000 });
     all.push(...page);
     if (page.length < 1000) return all;
     after = page.at(-1)!.seq;

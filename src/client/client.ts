@@ -83,7 +83,7 @@ export class SlipwayClient {
   cancelRun(id: number): Promise<Run> {
     return this.request('POST', `/runs/${id}/cancel`);
   }
-  logs(runId: number, query: { after?: number; limit?: number } = {}): Promise<LogLine[]> {
+  logs(runId: number, query: { after?: number; stage?: number; limit?: number } = {}): Promise<LogLine[]> {
     return this.request('GET', `/runs/${runId}/logs`, { query });
   }
   releases(query: { service?: string; limit?: number } = {}): Promise<Release[]> {

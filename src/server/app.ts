@@ -96,10 +96,11 @@ export function createApp({ engine, store, bus, info, log = () => {} }: AppDeps)
   });
   api.get('/runs/:id/logs', async (c) => {
     const runId = parse(Id, c.req.param('id'), 'run id');
-    await runDetail(runId);
+    if (!(await store.runs.get(runId))) throw new SlipwayError('RUN_NOT_FOUND', `run ${runId} does not exist`);
     const afterSeq = parse(z.coerce.number().int().min(0).optional(), c.req.query('after'), 'after');
+    const stageId = c.req.query('stage') ? parse(Id, c.req.query('stage'), 'stage') : undefined;
     const limit = parse(Limit, c.req.query('limit'), 'limit') ?? 1000;
-    return c.json(await store.logs.list(runId, { afterSeq, limit }));
+    return c.json(await store.logs.list(runId, { afterSeq, stageId, limit }));
   });
 
   api.get('/releases', async (c) => {
