@@ -17,14 +17,14 @@ export interface PlannedStage {
 const CHECKOUT_TIMEOUT_MS = 10 * 60_000;
 const PLACEHOLDER = /\{\{\s*([^}]*?)\s*\}\}/g;
 
-export type Rendered = { ok: true; text: string } | { ok: false; missing: string };
+type Rendered = { ok: true; text: string } | { ok: false; missing: string };
 
 /**
  * Replaces {{ service.<field> }} and {{ service.vars.<name> }} with the service's values.
  * A placeholder naming a field the service leaves unset makes the whole command unset, so
  * the stage is skipped rather than run with a hole in it.
  */
-export function renderCommand(template: string, serviceName: string, service: Service): Rendered {
+function renderCommand(template: string, serviceName: string, service: Service): Rendered {
   let missing: string | null = null;
   const text = template.replace(PLACEHOLDER, (whole, expression: string) => {
     const value = lookup(expression, serviceName, service);

@@ -1,4 +1,5 @@
-// A Forge turns one webhook delivery into a Slipway event, and reports run results back.
+// A Forge turns one webhook delivery into a Slipway event. (Reporting commit statuses back
+// arrives with the trigger service.)
 //
 // Contract of parseWebhook (the conformance suite in test/unit/forge-conformance.ts checks it):
 //   - Pure: no network, no clock, no store. Given the same input it gives the same answer.
@@ -81,20 +82,6 @@ export type WebhookResult =
 
 /** Header names are lower-case, as Node gives them. */
 export type WebhookHeaders = Record<string, string | string[] | undefined>;
-
-export type CommitState = 'pending' | 'success' | 'failure' | 'error';
-
-export interface CommitStatus {
-  /** The repository as the webhook named it. */
-  repository: RepositoryRef;
-  sha: string;
-  state: CommitState;
-  /** Link to the run in Slipway. */
-  targetUrl: string;
-  description: string;
-  /** e.g. "slipway/payment". */
-  context: string;
-}
 
 export interface Forge {
   readonly name: 'github' | 'gitlab' | 'gitea';
