@@ -2,7 +2,8 @@
 //
 // Contract: build() builds `dockerfile` with `contextDir` as context, tags the result
 // `${repository}:${tag}`, pushes it, and resolves with the registry's manifest digest for that
-// tag (the digest deployments pull by). Progress goes to `log`, one line per call. Any failure
+// tag (the digest deployments pull by). Each of `aliases` tags the same image and is pushed too
+// (a git tag's name, so people find the release by it); the digest is the main tag's. Progress goes to `log`, one line per call. Any failure
 // (Dockerfile error, registry down, engine gone) resolves { ok: false } with one sentence that
 // names what failed; build() never throws. An aborted `signal` ends the build as a failure.
 
@@ -15,6 +16,8 @@ export interface BuildRequest {
   /** registry/name, without tag. */
   repository: string;
   tag: string;
+  /** More tags for the same image, each a valid image tag ([A-Za-z0-9_.-], up to 128). */
+  aliases: string[];
   labels: Record<string, string>;
 }
 

@@ -6,6 +6,7 @@ import { ApiError, SlipwayClient } from '../client/client.ts';
 import type { Deployment, LogLine, RunDetail, ServiceOverview, Stage } from '../client/api.ts';
 import { isTerminalRun, isTerminalStage } from '../core/types.ts';
 import { DEFAULT_PORT, VERSION } from '../core/version.ts';
+import { registerHookCommands } from './hook.ts';
 import { ago, bold, cyan, dim, duration, red, shortSha, statusSymbol, statusWord, table, yellow } from './format.ts';
 
 // `slipway logs 3 | head` closes the pipe early; that is not an error.
@@ -300,6 +301,8 @@ program
     }
     print(table(rows));
   });
+
+registerHookCommands(program, client);
 
 function fail(message: string): never {
   process.stderr.write(`${red('slipway:')} ${message}\n`);

@@ -3,7 +3,12 @@
 import type { Deployment, LogLine, Release, Run, Stage } from '../core/types.ts';
 import type { ErrorCode } from '../core/errors.ts';
 
-export interface RunDetail extends Run {
+export interface RunSummary extends Run {
+  /** A pending run's place in its lane's line (1: next to start); null otherwise. */
+  queuePosition: number | null;
+}
+
+export interface RunDetail extends RunSummary {
   stages: Stage[];
 }
 
@@ -41,6 +46,24 @@ export interface ApiErrorBody {
 export interface StartRunBody {
   service: string;
   ref?: string;
+  /** Extra environment variables for every step of the run. */
+  variables?: Record<string, string>;
 }
 
 export type { Deployment, LogLine, Release, Run, Stage };
+
+export interface RegisterGitHookBody {
+  /** The repository as services name it: the URL or path they clone it from. */
+  repository: string;
+}
+
+/** The answer to POST /api/git-hooks (201): what a plain repository's post-receive hook needs. */
+export interface GitHookRegistration {
+  repository: string;
+  /** The secret the hook sends in X-Slipway-Token. */
+  token: string;
+  /** Where the hook POSTs each ref update (the server's /hooks/git); absolute, or relative to the server's URL. */
+  hookUrl: string;
+  /** The services built from this repository (empty: the hook's pushes start nothing yet). */
+  services: string[];
+}

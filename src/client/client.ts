@@ -6,7 +6,9 @@ import type { LiveEvent, LiveEventMap } from '../events/bus.ts';
 import type {
   ApiErrorBody,
   Deployment,
+  GitHookRegistration,
   LogLine,
+  RegisterGitHookBody,
   Release,
   Run,
   RunDetail,
@@ -122,6 +124,12 @@ export class SlipwayClient {
     } catch (error) {
       if (!signal?.aborted) throw error;
     }
+  }
+
+  /** Registers a plain git repository for `slipway hook install`, handing out its hook token. */
+  registerGitHook(repository: string): Promise<GitHookRegistration> {
+    const body: RegisterGitHookBody = { repository };
+    return this.request('POST', '/git-hooks', { body });
   }
 }
 

@@ -1,7 +1,10 @@
 // The shape of slipway.yml. The schema is the documentation: every field a user may write
 // is here, with its default. Loading (YAML -> this model, with file:line:col errors) is in load.ts.
 
+import picomatch from 'picomatch';
 import { z } from 'zod';
+import { CONCURRENCY_POLICIES, type ConcurrencyPolicy } from '../core/types.ts';
+import { validateSchedule } from '../triggers/schedules.ts';
 
 const NAME = /^[a-z0-9][a-z0-9_-]*$/;
 /** `what` carries its article ("a service", "an environment"): messages read as sentences. */
@@ -21,6 +24,20 @@ export const Duration = z
     const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] as 'ms' | 's' | 'm' | 'h'];
     return Math.round(Number(match[1]) * unit);
   });
+
+/**
+ * A secret written into the file, or `{ env: NAME }` to read it from the server's environment
+ * (so the file can be committed). A variable that is not set is a config error.
+ */
+export const SecretValue = z.union([z.string().min(1), z.object({ env: z.string().min(1) }).strict()]).transform((value, ctx) => {
+  if (typeof value === 'string') return value;
+  const fromEnv = process.env[value.env];
+  if (fromEnv === undefined || fromEnv === '') {
+    ctx.addIssue({ code: 'custom', message: `environment variable ${value.env} is not set` });
+    return z.NEVER;
+  }
+  return fromEnv;
+});
 
 const Variables = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String));
 
@@ -75,6 +92,73 @@ export const Environment = z
   .strict();
 export type Environment = z.output<typeof Environment>;
 
+const Policy = z.enum(CONCURRENCY_POLICIES, { error: `expected one of ${CONCURRENCY_POLICIES.join(', ')}` });
+
+/**
+ * What a new run does to the runs already in flight in its lane (see ConcurrencyPolicy).
+ * `branches` is one policy for every branch, or branch patterns (globs such as "release/*")
+ * to policies, the first match winning.
+ */
+export const Concurrency = z
+  .object({
+    pull_requests: Policy.optional(),
+    branches: z
+      .union([Policy, z.record(z.string().min(1), Policy)], {
+        error: `expected one of ${CONCURRENCY_POLICIES.join(', ')}, or branch patterns mapped to them`,
+      })
+      .optional(),
+  })
+  .strict();
+export type Concurrency = z.output<typeof Concurrency>;
+
+const DEFAULT_CONCURRENCY = { pull_requests: 'supersede', branches: 'queue' } as const;
+
+/** The policy for a lane: the service's setting, else the pipeline's, else the default. */
+export function concurrencyFor(config: Config, serviceName: string, lane: { pullRequest: boolean; branch: string }): ConcurrencyPolicy {
+  const layers = [config.services[serviceName]?.concurrency, config.concurrency];
+  if (lane.pullRequest) return layers.find((layer) => layer?.pull_requests)?.pull_requests ?? DEFAULT_CONCURRENCY.pull_requests;
+  for (const layer of layers) {
+    const branches = layer?.branches;
+    if (typeof branches === 'string') return branches;
+    for (const [pattern, policy] of Object.entries(branches ?? {})) {
+      if (picomatch.isMatch(lane.branch, pattern)) return policy;
+    }
+  }
+  return DEFAULT_CONCURRENCY.branches;
+}
+
+const ScheduleFields = {
+  cron: z.string().min(1),
+  timezone: z.string().min(1).default('UTC'),
+  /** The branch, tag or sha to run; each service's own branch when omitted. */
+  ref: z.string().min(1).optional(),
+  variables: Variables.default({}),
+};
+
+function checkSchedule(schedule: { cron: string; timezone: string }, ctx: z.RefinementCtx): void {
+  const problem = validateSchedule(schedule.cron, schedule.timezone);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem, path: [problem.includes('time zone') ? 'timezone' : 'cron'] });
+}
+
+/** A schedule of one service. */
+const ServiceSchedule = z
+  .object({ name: name('a schedule'), ...ScheduleFields })
+  .strict()
+  .superRefine(checkSchedule);
+
+/** A pipeline-wide schedule: runs the listed services (all when omitted) at each tick. */
+const PipelineSchedule = z
+  .object({ name: name('a schedule'), services: z.array(name('a service')).min(1).optional(), ...ScheduleFields })
+  .strict()
+  .superRefine(checkSchedule);
+
+/** A path inside the repository: '/'-separated, relative, without '..'. */
+const RepositoryPath = z
+  .string()
+  .min(1)
+  .refine((path) => !path.startsWith('/') && !path.split('/').includes('..'), 'expected a path inside the repository (relative, without "..")')
+  .transform((path) => path.replace(/\/+$/, '') || '.');
+
 /** A service's replacement for one pipeline stage: a different command, or `skip: true`. */
 const StageOverride = z
   .object({ run: z.string().min(1).optional(), skip: z.boolean().optional(), timeout: Duration.optional() })
@@ -86,7 +170,16 @@ export const Service = z
     repo: z.string().min(1),
     branch: z.string().min(1).default('main'),
     /** The service's folder inside the repository (a monorepo); "." for the whole repo. */
-    path: z.string().min(1).default('.'),
+    path: RepositoryPath.default('.'),
+    /**
+     * Other folders or files of the repository the service is built from (a shared library):
+     * a push changing them runs the service too.
+     */
+    depends_on_paths: z.array(RepositoryPath).default([]),
+    /** Check the repository for new commits this often, where no webhook or hook can reach Slipway. */
+    poll: Duration.optional(),
+    schedules: z.array(ServiceSchedule).default([]),
+    concurrency: Concurrency.optional(),
     /** Image in which command stages run. */
     toolchain: z.string().min(1).optional(),
     lint: z.string().min(1).optional(),
@@ -105,6 +198,28 @@ export const Service = z
   .strict();
 export type Service = z.output<typeof Service>;
 
+/** A repository's own webhook secret, where it differs from the forge-wide one. */
+const ForgeRepository = z.object({ secret: SecretValue }).strict();
+
+/**
+ * One forge Slipway hears from and reports to. Services belong to it when their repo URL is
+ * on the forge's host. Without a token no commit status is reported; without a secret (here
+ * or per repository, in this file or set through the API) its webhooks are refused.
+ */
+export const ForgeSettings = z
+  .object({
+    /** The forge's web address; github.com and gitlab.com by default. */
+    url: z.url({ error: 'expected a URL such as https://git.example.com' }).optional(),
+    /** Its API; derived from `url` when omitted. */
+    api_url: z.url({ error: 'expected a URL' }).optional(),
+    token: SecretValue.optional(),
+    /** The webhook secret for every repository of this forge (an installation-wide secret). */
+    secret: SecretValue.optional(),
+    repositories: z.record(z.string().min(1), ForgeRepository).default({}),
+  })
+  .strict();
+export type ForgeSettings = z.output<typeof ForgeSettings>;
+
 export const Config = z
   .object({
     /** host[:port] of the registry that receives built images. */
@@ -112,6 +227,19 @@ export const Config = z
     pipeline: z.array(PipelineStage).min(1, 'expected at least one stage'),
     environments: z.record(name('an environment'), Environment).default({}),
     services: z.record(name('a service'), Service),
+    server: z
+      .object({
+        /** Where people reach this server: commit statuses link to runs under it. */
+        url: z.url({ error: 'expected a URL such as https://ci.example.com' }).optional(),
+      })
+      .strict()
+      .default({}),
+    forges: z
+      .object({ github: ForgeSettings.optional(), gitlab: ForgeSettings.optional(), gitea: ForgeSettings.optional() })
+      .strict()
+      .default({}),
+    concurrency: Concurrency.optional(),
+    schedules: z.array(PipelineSchedule).default([]),
   })
   .strict()
   .superRefine((config, ctx) => {
@@ -131,6 +259,21 @@ export const Config = z
       if (stage.kind === 'build' && !config.registry) {
         ctx.addIssue({ code: 'custom', path: ['pipeline', index], message: 'a build stage needs a top-level "registry"' });
       }
+    });
+    if (config.forges.gitea && !config.forges.gitea.url) {
+      ctx.addIssue({ code: 'custom', path: ['forges', 'gitea'], message: 'gitea has no public address to default to: set "url"' });
+    }
+    const scheduleNames = new Set<string>();
+    config.schedules.forEach((schedule, index) => {
+      if (scheduleNames.has(schedule.name)) {
+        ctx.addIssue({ code: 'custom', path: ['schedules', index, 'name'], message: `schedule ${schedule.name} appears twice` });
+      }
+      scheduleNames.add(schedule.name);
+      (schedule.services ?? []).forEach((service, serviceIndex) => {
+        if (!Object.hasOwn(config.services, service)) {
+          ctx.addIssue({ code: 'custom', path: ['schedules', index, 'services', serviceIndex], message: `service ${service} is not defined under "services"` });
+        }
+      });
     });
     const deploys = config.pipeline.some((stage) => stage.kind === 'deploy');
     for (const [serviceName, service] of Object.entries(config.services)) {

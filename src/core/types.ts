@@ -21,7 +21,15 @@ export type RunStatus = (typeof RUN_STATUSES)[number];
  */
 export type StageKind = 'checkout' | 'command' | 'build' | 'deploy';
 
-export type TriggerKind = 'manual' | 'push' | 'pull_request' | 'tag' | 'schedule' | 'rerun';
+export type TriggerKind = 'manual' | 'push' | 'pull_request' | 'tag' | 'schedule' | 'rerun' | 'resume';
+
+/**
+ * What happens when a run joins a lane (one service's runs for one branch, pull request or tag)
+ * that already has runs in flight: `queue` waits its turn in order, `supersede` cancels the
+ * older ones, `parallel` runs alongside them.
+ */
+export const CONCURRENCY_POLICIES = ['queue', 'supersede', 'parallel'] as const;
+export type ConcurrencyPolicy = (typeof CONCURRENCY_POLICIES)[number];
 
 export interface Trigger {
   kind: TriggerKind;
@@ -37,6 +45,20 @@ export interface Run {
   /** The full commit sha the ref resolved to; empty until resolved. */
   commitSha: string;
   trigger: Trigger;
+  /**
+   * The run's lane, the unit its concurrency policy works in: the branch name for branch
+   * runs, "pr/<number>" for a pull request, "tag/<name>" for a tag.
+   */
+  lane: string;
+  concurrency: ConcurrencyPolicy;
+  /** A pull-request run: it stops after the build and never deploys. */
+  partial: boolean;
+  /** The git tag a tag push built; the release carries it. */
+  tag: string | null;
+  /** Extra variables given to every step (manual runs, schedules). */
+  variables: Record<string, string>;
+  /** The run this one reruns or resumes. */
+  originRunId: number | null;
   status: RunStatus;
   /** Why the run ended the way it did, in one sentence, when it did not succeed. */
   reason: string | null;
@@ -89,6 +111,8 @@ export interface Release {
   image: string;
   /** The registry's manifest digest, sha256:...; deployments run image@digest. */
   digest: string;
+  /** The git tag the release was built from, when a tag push started its run. */
+  tag: string | null;
   runId: number;
   createdAt: string;
 }
@@ -121,6 +145,31 @@ export interface EventRecord {
   service: string | null;
   data: unknown;
 }
+
+/** A webhook delivery, kept raw and verified, before and after the trigger service read it. */
+export interface Delivery {
+  id: number;
+  forge: string;
+  /** The forge's id for the delivery; a repeated one is answered once. */
+  deliveryId: string;
+  repository: string;
+  /** What the forge adapter made of it: push, tag, pull_request, ping, or ignored. */
+  event: string;
+  /** The verified event as the forge adapter read it (JSON): what the trigger service acts on. */
+  parsed: unknown;
+  /** The request's headers, less those that carry a secret (GitLab's token, for one). */
+  headers: Record<string, string>;
+  /** The body exactly as received (the signature covers these bytes). */
+  body: Buffer;
+  status: DeliveryStatus;
+  /** What the delivery led to, in one sentence ("started run #4 of payment"). */
+  outcome: string | null;
+  receivedAt: string;
+  processedAt: string | null;
+}
+
+export const DELIVERY_STATUSES = ['received', 'processed', 'failed'] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 
 export type Result<T, E = import('./errors.ts').SlipwayError> =
   | { ok: true; value: T }

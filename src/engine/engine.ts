@@ -10,7 +10,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Builder } from '../builders/builder.ts';
-import type { Config, Service } from '../config/model.ts';
+import { concurrencyFor, type Config, type Service } from '../config/model.ts';
 import { describeError, SlipwayError } from '../core/errors.ts';
 import { afterStage, nextRunStatus, nextStageStatus, type RunEvent, type StageEvent } from '../core/transitions.ts';
 import {
@@ -28,8 +28,9 @@ import type { Deployer } from '../deployers/deployer.ts';
 import type { EventBus } from '../events/bus.ts';
 import type { Executor } from '../executors/executor.ts';
 import type { Source } from '../source/source.ts';
-import type { NewLogLine, Store } from '../store/store.ts';
-import { planStages } from './plan.ts';
+import type { NewLogLine, NewRun, Store } from '../store/store.ts';
+import { runsToStart } from './concurrency.ts';
+import { planStages, type PlannedStage } from './plan.ts';
 import { StageLog } from './stage-log.ts';
 
 export interface EngineOptions {
@@ -54,7 +55,17 @@ export interface StartRunRequest {
   service: string;
   /** Branch, tag or sha; the service's branch when omitted. */
   ref?: string;
+  /**
+   * The exact commit, when the caller knows it (a webhook names it): the run builds this
+   * commit even if `ref` has moved on since.
+   */
+  commitSha?: string;
   trigger: Trigger;
+  /** A pull request's number: the run is partial (up to the build) in lane "pr/<number>". */
+  pullRequest?: number;
+  /** A git tag: the run's lane is "tag/<tag>" and its release carries the tag. */
+  tag?: string;
+  variables?: Record<string, string>;
 }
 
 /** How a stage ended, before it is written down. */
@@ -64,12 +75,17 @@ type StageOutcome =
   | { status: 'cancelled'; reason: string; exitCode?: number };
 
 interface ActiveRun {
-  service: string;
+  run: Run;
   controller: AbortController;
   done: Promise<void>;
 }
 
 const STOP_REASON_CANCELLED = 'cancelled by a user';
+const REUSED_PREFIX = 'passed in run #';
+/** A stage passed when it succeeded, or when a resumed run reused it from a run where it had. */
+const hasPassed = (stage: Stage) => stage.status === 'succeeded' || (stage.status === 'skipped' && !!stage.reason?.startsWith(REUSED_PREFIX));
+/** A git tag becomes an image tag only when it is a valid one. */
+const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 
 export class Engine {
   private readonly active = new Map<number, ActiveRun>();
@@ -104,25 +120,122 @@ export class Engine {
     await Promise.all([...this.active.values()].map((run) => run.done));
   }
 
-  /** Resolves the ref, stores the run and its stages as pending, and queues it. */
+  /**
+   * Resolves the ref, stores the run and its stages as pending, and queues it in its lane.
+   * Under `supersede` the lane's older runs are cancelled (without waiting for them to stop).
+   */
   async startRun(request: StartRunRequest): Promise<Result<{ run: Run; stages: Stage[] }>> {
-    const { store, config, source, bus } = this.options;
+    const { config, source } = this.options;
     const service = config.services[request.service];
     if (!service) {
       const known = Object.keys(config.services).join(', ') || 'none';
       return err(new SlipwayError('SERVICE_NOT_FOUND', `unknown service ${request.service} (known services: ${known})`));
     }
-    const ref = request.ref ?? service.branch;
-    const sha = await source.resolve(service.repo, ref);
+    const ref = request.ref ?? request.tag ?? service.branch;
+    const sha = await source.resolve(service.repo, request.commitSha ?? ref);
     if (!sha.ok) return sha;
-    const plan = planStages(config, request.service).map((stage) =>
+    const pullRequest = request.pullRequest !== undefined;
+    const lane = pullRequest ? `pr/${request.pullRequest}` : request.tag !== undefined ? `tag/${request.tag}` : ref;
+    return this.createRun(
+      {
+        service: request.service,
+        ref,
+        commitSha: sha.value,
+        trigger: request.trigger,
+        lane,
+        concurrency: concurrencyFor(config, request.service, { pullRequest, branch: ref }),
+        partial: pullRequest,
+        tag: request.tag ?? null,
+        variables: request.variables ?? {},
+        originRunId: null,
+      },
+      planStages(config, request.service, { partial: pullRequest }),
+    );
+  }
+
+  /** Runs a finished run again from the start: same commit, lane, variables and tag. */
+  async rerun(runId: number, by: string): Promise<Result<{ run: Run; stages: Stage[] }>> {
+    const origin = await this.finishedRun(runId);
+    if (!origin.ok) return origin;
+    const run = origin.value;
+    if (!this.options.config.services[run.service]) return err(this.unknownService(run.service));
+    return this.createRun(
+      { ...this.sameWork(run), trigger: { kind: 'rerun', by } },
+      planStages(this.options.config, run.service, { partial: run.partial }),
+    );
+  }
+
+  /**
+   * Runs a failed or cancelled run again from the stage where it stopped. The checkout runs
+   * again (each run has its own workspace); the stages that passed before are skipped with the
+   * reason, and their outputs are reused: a deploy takes the image the earlier run built.
+   */
+  async resume(runId: number, by: string): Promise<Result<{ run: Run; stages: Stage[] }>> {
+    const origin = await this.finishedRun(runId);
+    if (!origin.ok) return origin;
+    const run = origin.value;
+    if (run.status === 'succeeded') {
+      return err(new SlipwayError('RUN_NOT_RESUMABLE', `run ${runId} succeeded; there is nothing to resume (rerun it instead)`));
+    }
+    if (!this.options.config.services[run.service]) return err(this.unknownService(run.service));
+    const before = await this.options.store.stages.listByRun(run.id);
+    const stoppedAt = before.find((stage) => stage.status === 'failed' || stage.status === 'cancelled');
+    if (!stoppedAt || stoppedAt.kind === 'checkout') {
+      return err(new SlipwayError('RUN_NOT_RESUMABLE', `run ${runId} stopped before any stage passed; rerun it instead`));
+    }
+    const plan = planStages(this.options.config, run.service, { partial: run.partial });
+    const resumeAt = plan.findIndex((stage) => stage.name === stoppedAt.name);
+    if (resumeAt < 0) {
+      return err(new SlipwayError('RUN_NOT_RESUMABLE', `stage ${stoppedAt.name} is no longer in the pipeline; rerun run ${runId} instead`));
+    }
+    const earlier = new Map(before.map((stage) => [stage.name, stage]));
+    const resumed = plan.map((stage, index): PlannedStage => {
+      const passed = earlier.get(stage.name);
+      if (index === 0 || index >= resumeAt || stage.skipReason || !passed || !hasPassed(passed)) return stage;
+      return { ...stage, skipReason: `${REUSED_PREFIX}${run.id}; reused` };
+    });
+    return this.createRun({ ...this.sameWork(run), trigger: { kind: 'resume', by }, originRunId: run.id }, resumed);
+  }
+
+  /** Cancels the lane's runs that have not finished (a deleted branch, a closed pull request). */
+  async cancelLane(service: string, lane: string, reason: string): Promise<Run[]> {
+    const unfinished = await this.options.store.runs.list({ service, lane, statuses: ['pending', 'running'] });
+    const cancelled: Run[] = [];
+    for (const run of unfinished) {
+      const result = await this.cancel(run.id, reason);
+      if (result.ok) cancelled.push(result.value);
+    }
+    return cancelled;
+  }
+
+  private async finishedRun(runId: number): Promise<Result<Run>> {
+    const run = await this.options.store.runs.get(runId);
+    if (!run) return err(new SlipwayError('RUN_NOT_FOUND', `run ${runId} does not exist`));
+    if (!isTerminalRun(run.status)) return err(new SlipwayError('RUN_NOT_FINISHED', `run ${runId} is still ${run.status}`));
+    return ok(run);
+  }
+
+  /** What a rerun or resume keeps of the run it repeats. */
+  private sameWork(run: Run): Omit<NewRun, 'trigger'> {
+    const { service, ref, commitSha, lane, concurrency, partial, tag, variables } = run;
+    return { service, ref, commitSha, lane, concurrency, partial, tag, variables, originRunId: run.id };
+  }
+
+  private unknownService(name: string): SlipwayError {
+    const known = Object.keys(this.options.config.services).join(', ') || 'none';
+    return new SlipwayError('SERVICE_NOT_FOUND', `unknown service ${name} (known services: ${known})`);
+  }
+
+  private async createRun(request: Omit<NewRun, 'createdAt'>, planned: PlannedStage[]): Promise<Result<{ run: Run; stages: Stage[] }>> {
+    const { store, bus } = this.options;
+    const plan = planned.map((stage) =>
       this.options.builder === null && (stage.kind === 'build' || stage.kind === 'deploy') && !stage.skipReason
         ? { ...stage, skipReason: `no container engine on this machine, so nothing is built or deployed (${this.options.noEngineReason ?? 'none found'})` }
         : stage,
     );
     const created = await store.transaction(async (tx) => {
       const { run, stages } = await tx.runs.create(
-        { service: request.service, ref, commitSha: sha.value, trigger: request.trigger, createdAt: this.now().toISOString() },
+        { ...request, createdAt: this.now().toISOString() },
         plan.map(({ skipReason: _skip, ...stage }, position) => ({ ...stage, position })),
       );
       const finalStages: Stage[] = [];
@@ -134,33 +247,44 @@ export class Engine {
         type: 'run.created',
         runId: run.id,
         service: run.service,
-        data: { ref, commitSha: sha.value, trigger: request.trigger },
+        data: { ref: run.ref, commitSha: run.commitSha, trigger: run.trigger, lane: run.lane, concurrency: run.concurrency, originRunId: run.originRunId },
       });
       return { run, stages: finalStages };
     });
     bus.publish({ type: 'run', data: created.run });
     for (const stage of created.stages) bus.publish({ type: 'stage', data: stage });
+    if (created.run.concurrency === 'supersede') this.supersedeOlder(created.run);
     this.schedule();
     return ok(created);
   }
 
+  /** Cancels the older unfinished runs of a new run's lane; the new run waits for them to stop. */
+  private supersedeOlder(newer: Run): void {
+    void (async () => {
+      const unfinished = await this.options.store.runs.list({ service: newer.service, lane: newer.lane, statuses: ['pending', 'running'] });
+      for (const older of unfinished) {
+        if (older.id < newer.id) await this.cancel(older.id, `superseded by run #${newer.id}`);
+      }
+    })().catch((error) => this.log(`superseding older runs of ${newer.service} ${newer.lane}: ${describeError(error)}`));
+  }
+
   /** Cancels a pending or running run; resolves once the run has reached `cancelled`. */
-  async cancel(runId: number): Promise<Result<Run>> {
+  async cancel(runId: number, reason = STOP_REASON_CANCELLED): Promise<Result<Run>> {
     const { store } = this.options;
     const run = await store.runs.get(runId);
     if (!run) return err(new SlipwayError('RUN_NOT_FOUND', `run ${runId} does not exist`));
     if (isTerminalRun(run.status)) return err(new SlipwayError('RUN_NOT_CANCELLABLE', `run ${runId} already ${run.status}`));
     const active = this.active.get(runId);
     if (active) {
-      active.controller.abort(STOP_REASON_CANCELLED);
+      active.controller.abort(reason);
       await active.done;
     } else {
-      await this.finishRun(run, { type: 'cancel', reason: STOP_REASON_CANCELLED }, 'the run was cancelled');
+      await this.finishRun(run, { type: 'cancel', reason }, 'the run was cancelled');
     }
     return ok((await store.runs.get(runId))!);
   }
 
-  /** Takes pending runs, oldest first, while there is room; one run per service at a time. */
+  /** Takes pending runs, oldest first, while there is room, as their lanes' policies allow. */
   private schedule(): void {
     if (this.stopping) return;
     if (this.scheduling) {
@@ -170,12 +294,12 @@ export class Engine {
     this.scheduling = (async () => {
       do {
         this.scheduleAgain = false;
-        const pending = (await this.options.store.runs.list({ statuses: ['pending'], limit: 1000 })).reverse();
-        const busy = new Set([...this.active.values()].map((active) => active.service));
-        for (const run of pending) {
-          if (this.stopping || this.active.size >= this.maxParallelRuns) break;
-          if (busy.has(run.service) || this.active.has(run.id)) continue;
-          busy.add(run.service);
+        const pending = (await this.options.store.runs.list({ statuses: ['pending'], limit: 1000 }))
+          .reverse()
+          .filter((run) => !this.active.has(run.id));
+        const active = [...this.active.values()].map((entry) => entry.run);
+        for (const run of runsToStart(pending, active, this.maxParallelRuns)) {
+          if (this.stopping) break;
           this.launch(run);
         }
       } while (this.scheduleAgain && !this.stopping);
@@ -194,7 +318,7 @@ export class Engine {
         this.active.delete(run.id);
         this.schedule();
       });
-    this.active.set(run.id, { service: run.service, controller, done });
+    this.active.set(run.id, { run, controller, done });
   }
 
   /** Runs (or resumes) a run's stages in order until one fails or all are done. */
@@ -348,6 +472,7 @@ export class Engine {
   private stepEnv(run: Run, service: Service): Record<string, string> {
     return {
       ...service.variables,
+      ...run.variables,
       CI: 'true',
       SLIPWAY: 'true',
       SLIPWAY_RUN_ID: String(run.id),
@@ -370,6 +495,7 @@ export class Engine {
         dockerfile: relative(contextDir, join(serviceDir, service.dockerfile)),
         repository,
         tag: run.commitSha,
+        aliases: run.tag !== null && IMAGE_TAG.test(run.tag) ? [run.tag] : [],
         labels: { 'slipway.service': run.service, 'slipway.commit': run.commitSha, 'slipway.run': String(run.id) },
       },
       (line, stream) => log.line(stream ?? 'stdout', line),
@@ -377,7 +503,14 @@ export class Engine {
     );
     if (!built.ok) return { status: 'failed', reason: built.error };
     const release = await store.transaction(async (tx) => {
-      const created = await tx.releases.create({ service: run.service, commitSha: run.commitSha, image: built.value.image, digest: built.value.digest, runId: run.id });
+      const created = await tx.releases.create({
+        service: run.service,
+        commitSha: run.commitSha,
+        image: built.value.image,
+        digest: built.value.digest,
+        tag: run.tag,
+        runId: run.id,
+      });
       await tx.events.append({ type: 'release.created', runId: run.id, service: run.service, data: { releaseId: created.id, digest: created.digest } });
       return created;
     });
@@ -387,13 +520,13 @@ export class Engine {
   }
 
   private async deploy(run: Run, stage: Stage, service: Service, log: StageLog, signal: AbortSignal): Promise<StageOutcome> {
-    const { deployer, config, store } = this.options;
+    const { deployer, config } = this.options;
     const environmentName = stage.environment!;
     const environment = config.environments[environmentName];
     if (!environment) return { status: 'failed', reason: `environment ${environmentName} is no longer in the configuration` };
     if (!deployer) return { status: 'failed', reason: `cannot deploy: ${this.options.noEngineReason ?? 'no container engine'}` };
     if (service.port === undefined) return { status: 'failed', reason: `service ${run.service} sets no port to deploy with` };
-    const release = (await store.releases.list({ service: run.service, limit: 50 })).find((candidate) => candidate.runId === run.id);
+    const release = await this.releaseOf(run);
     if (!release) return { status: 'failed', reason: 'nothing to deploy: no image was built earlier in this run' };
     const port = service.port;
     return this.exclusiveDeploy(`${run.service}/${environmentName}`, () =>
@@ -447,6 +580,17 @@ export class Engine {
     if (!outcome.trafficMoved) return { status: 'failed', reason: outcome.reason };
     log.system(`Release #${release.id} serves ${environmentName} at ${outcome.url}`);
     return { status: 'succeeded' };
+  }
+
+  /** The release this run built, or for a resumed run the one the run it resumes built. */
+  private async releaseOf(run: Run): Promise<Release | null> {
+    const releases = await this.options.store.releases.list({ service: run.service, limit: 200 });
+    for (let current: Run | null = run; current; ) {
+      const built = releases.find((release) => release.runId === current!.id);
+      if (built) return built;
+      current = current.trigger.kind === 'resume' && current.originRunId !== null ? await this.options.store.runs.get(current.originRunId) : null;
+    }
+    return null;
   }
 
   /** Never two deploys of one service to one environment at once. */

@@ -44,9 +44,24 @@ function lookup(expression: string, serviceName: string, service: Service): stri
   return typeof value === 'string' || typeof value === 'number' ? String(value) : undefined;
 }
 
-export function planStages(config: Config, serviceName: string): PlannedStage[] {
+/**
+ * `partial` plans a pull-request run: everything up to and including the build, and no deploy
+ * (a deploy placed before the build is skipped too).
+ */
+export function planStages(config: Config, serviceName: string, options: { partial?: boolean } = {}): PlannedStage[] {
   const service = config.services[serviceName];
   if (!service) throw new Error(`unknown service ${serviceName}`);
+  const planned = fullPlan(config, serviceName, service);
+  if (!options.partial) return planned;
+  const build = planned.findIndex((stage) => stage.kind === 'build');
+  return planned.map((stage, index) =>
+    !stage.skipReason && (stage.kind === 'deploy' || (build >= 0 && index > build))
+      ? { ...stage, skipReason: 'pull request runs stop after the build and never deploy' }
+      : stage,
+  );
+}
+
+function fullPlan(config: Config, serviceName: string, service: Service): PlannedStage[] {
   const checkout: PlannedStage = {
     name: 'checkout',
     kind: 'checkout',

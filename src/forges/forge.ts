@@ -1,5 +1,5 @@
-// A Forge turns one webhook delivery into a Slipway event. (Reporting commit statuses back
-// arrives with the trigger service.)
+// A Forge turns one webhook delivery into a Slipway event; its StatusReporter (status.ts in
+// each forge's folder) tells the forge how a run at a commit went.
 //
 // Contract of parseWebhook (the conformance suite in test/unit/forge-conformance.ts checks it):
 //   - Pure: no network, no clock, no store. Given the same input it gives the same answer.
@@ -83,7 +83,50 @@ export type WebhookResult =
 /** Header names are lower-case, as Node gives them. */
 export type WebhookHeaders = Record<string, string | string[] | undefined>;
 
+export const FORGE_NAMES = ['github', 'gitlab', 'gitea', 'git'] as const;
+/** `git` is a plain repository whose post-receive hook notifies Slipway (no forge at all). */
+export type ForgeName = (typeof FORGE_NAMES)[number];
+
 export interface Forge {
-  readonly name: 'github' | 'gitlab' | 'gitea';
+  readonly name: ForgeName;
   parseWebhook(headers: WebhookHeaders, rawBody: Buffer, secretFor: (repository: RepositoryRef) => string | null): WebhookResult;
+}
+
+/** How a run at a commit stands, in Slipway's words; each reporter maps it to its forge's states. */
+export type CommitState = 'pending' | 'running' | 'success' | 'failure' | 'error' | 'cancelled';
+
+export interface CommitStatus {
+  /** The repository's full name on the forge ("owner/name"; GitLab: the full namespace path). */
+  repository: string;
+  sha: string;
+  state: CommitState;
+  /** Names the check on the forge; one per service ("slipway/payment"). */
+  context: string;
+  /** One short sentence ("Run #12 failed at stage test"); forges cut it at 140 characters. */
+  description: string;
+  /** Where a person sees the run. */
+  targetUrl: string;
+}
+
+/**
+ * Sets a commit status on one forge.
+ *
+ * Contract (the conformance suite in test/unit/status-reporter-conformance.ts checks it against
+ * a local HTTP server speaking each forge's documented API):
+ *   - report() makes one request (no retries of its own: the caller retries with backoff) and
+ *     resolves once the forge accepted the status.
+ *   - It rejects with an Error whose message names the forge's HTTP status and its message
+ *     (or the network error) when the forge did not accept it; it never hangs past `signal`.
+ *   - Reporting the same state twice is harmless (forges keep the latest status per context).
+ */
+export interface StatusReporter {
+  readonly forge: ForgeName;
+  report(status: CommitStatus, signal?: AbortSignal): Promise<void>;
+}
+
+/** What a forge's status reporter needs, from the `forges:` section of slipway.yml. */
+export interface StatusReporterSettings {
+  /** The forge's API base, e.g. https://api.github.com, https://gitlab.example.com/api/v4. */
+  apiUrl: string;
+  token: string;
 }

@@ -5,21 +5,45 @@
 import { Hono, type Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
-import type { EnvironmentState, RunDetail, ServerInfo, ServiceOverview } from '../client/api.ts';
+import { randomBytes } from 'node:crypto';
+import type { EnvironmentState, GitHookRegistration, RunDetail, ServerInfo, ServiceOverview } from '../client/api.ts';
 import { describeError, SlipwayError } from '../core/errors.ts';
+import type { Run } from '../core/types.ts';
+import { queuePosition } from '../engine/concurrency.ts';
 import type { Engine } from '../engine/engine.ts';
+import { FORGE_NAMES } from '../forges/forge.ts';
+import { servicesOf } from '../triggers/repositories.ts';
+import type { ScheduleRunner } from '../triggers/schedules.ts';
+import type { WebhookSecrets } from '../triggers/secrets.ts';
+import type { WebhookReceiver } from '../triggers/webhooks.ts';
 import { runIdOf, type EventBus, type LiveEvent } from '../events/bus.ts';
 import type { Store } from '../store/store.ts';
+import { webhookRoutes } from './hooks.ts';
 
 export interface AppDeps {
   engine: Engine;
   store: Store;
   bus: EventBus;
   info: ServerInfo;
+  webhooks: { receiver: WebhookReceiver; secrets: WebhookSecrets; maxBytes?: number };
+  schedules: Pick<ScheduleRunner, 'describe'>;
+  /** Where people reach this server; links and the git hook's URL start with it. */
+  publicUrl: () => string;
   log?: (message: string) => void;
 }
 
-const StartRunBody = z.object({ service: z.string().min(1), ref: z.string().min(1).optional() }).strict();
+const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const StartRunBody = z
+  .object({
+    service: z.string().min(1),
+    ref: z.string().min(1).optional(),
+    variables: z.record(z.string().regex(VARIABLE_NAME, 'expected a variable name of letters, digits and _'), z.string()).optional(),
+  })
+  .strict();
+const ForgeName = z.enum(FORGE_NAMES, { error: `expected one of ${FORGE_NAMES.join(', ')}` });
+const SecretBody = z.object({ forge: ForgeName, repository: z.string().min(1), secret: z.string().min(8, 'expected at least 8 characters') }).strict();
+const SecretKey = z.object({ forge: ForgeName, repository: z.string().min(1) }).strict();
+const GitHookBody = z.object({ repository: z.string().min(1) }).strict();
 const Id = z.coerce.number().int().positive();
 const Limit = z.coerce.number().int().min(1).max(1000).optional();
 
@@ -33,7 +57,7 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   throw new SlipwayError('BAD_REQUEST', `${where}: ${issue.message}`);
 }
 
-export function createApp({ engine, store, bus, info, log = () => {} }: AppDeps): Hono {
+export function createApp({ engine, store, bus, info, webhooks, schedules, publicUrl, log = () => {} }: AppDeps): Hono {
   const app = new Hono();
 
   app.onError((error, c) => {
@@ -46,7 +70,19 @@ export function createApp({ engine, store, bus, info, log = () => {} }: AppDeps)
   async function runDetail(id: number): Promise<RunDetail> {
     const run = await store.runs.get(id);
     if (!run) throw new SlipwayError('RUN_NOT_FOUND', `run ${id} does not exist`);
-    return { ...run, stages: await store.stages.listByRun(id) };
+    return { ...run, queuePosition: await positionOf(run), stages: await store.stages.listByRun(id) };
+  }
+
+  async function positionOf(run: Run): Promise<number | null> {
+    if (run.status !== 'pending') return null;
+    return queuePosition(run, await store.runs.list({ service: run.service, lane: run.lane, statuses: ['pending'] }));
+  }
+
+  function started(result: Awaited<ReturnType<Engine['startRun']>>) {
+    if (!result.ok) throw result.error;
+    return Promise.all([result.value.run, positionOf(result.value.run)]).then(
+      ([run, queue]): RunDetail => ({ ...run, queuePosition: queue, stages: result.value.stages }),
+    );
   }
 
   async function serviceOverview(name: string): Promise<ServiceOverview> {
@@ -79,15 +115,17 @@ export function createApp({ engine, store, bus, info, log = () => {} }: AppDeps)
 
   api.post('/runs', async (c) => {
     const body = parse(StartRunBody, await readJson(c), 'body');
-    const started = await engine.startRun({ service: body.service, ref: body.ref, trigger: { kind: 'manual', by: 'api' } });
-    if (!started.ok) throw started.error;
-    return c.json({ ...started.value.run, stages: started.value.stages } satisfies RunDetail, 201);
+    const result = await engine.startRun({ service: body.service, ref: body.ref, variables: body.variables, trigger: { kind: 'manual', by: 'api' } });
+    return c.json(await started(result), 201);
   });
   api.get('/runs', async (c) => {
     const limit = parse(Limit, c.req.query('limit'), 'limit') ?? 50;
     const service = c.req.query('service');
-    return c.json(await store.runs.list({ service, limit }));
+    const runs = await store.runs.list({ service, limit });
+    return c.json(await Promise.all(runs.map(async (run) => ({ ...run, queuePosition: await positionOf(run) }))));
   });
+  api.post('/runs/:id/rerun', async (c) => c.json(await started(await engine.rerun(parse(Id, c.req.param('id'), 'run id'), 'api')), 201));
+  api.post('/runs/:id/resume', async (c) => c.json(await started(await engine.resume(parse(Id, c.req.param('id'), 'run id'), 'api')), 201));
   api.get('/runs/:id', async (c) => c.json(await runDetail(parse(Id, c.req.param('id'), 'run id'))));
   api.post('/runs/:id/cancel', async (c) => {
     const cancelled = await engine.cancel(parse(Id, c.req.param('id'), 'run id'));
@@ -111,6 +149,45 @@ export function createApp({ engine, store, bus, info, log = () => {} }: AppDeps)
     const limit = parse(Limit, c.req.query('limit'), 'limit') ?? 50;
     return c.json(await store.deployments.list({ service: c.req.query('service'), environment: c.req.query('environment'), limit }));
   });
+
+  api.get('/deliveries', async (c) => {
+    const limit = parse(Limit, c.req.query('limit'), 'limit') ?? 50;
+    const deliveries = await store.deliveries.list({ limit });
+    // The raw body stays on the server; people look at what it led to.
+    return c.json(deliveries.map(({ body: _body, headers: _headers, parsed: _parsed, ...delivery }) => delivery));
+  });
+  api.get('/deliveries/:id', async (c) => {
+    const id = parse(Id, c.req.param('id'), 'delivery id');
+    const delivery = await store.deliveries.get(id);
+    if (!delivery) throw new SlipwayError('NOT_FOUND', `delivery ${id} does not exist`);
+    return c.json({ ...delivery, body: delivery.body.toString('utf8') });
+  });
+
+  api.get('/webhooks', async (c) =>
+    c.json({ rejections: webhooks.receiver.counts(), secrets: await webhooks.secrets.list(), url: `${publicUrl()}/hooks/<forge>` }),
+  );
+  api.put('/webhook-secrets', async (c) => {
+    const body = parse(SecretBody, await readJson(c), 'body');
+    await webhooks.secrets.set(body.forge, body.repository, body.secret);
+    return c.body(null, 204);
+  });
+  api.delete('/webhook-secrets', async (c) => {
+    const body = parse(SecretKey, await readJson(c), 'body');
+    if (!(await webhooks.secrets.remove(body.forge, body.repository))) {
+      throw new SlipwayError('NOT_FOUND', `no ${body.forge} webhook secret is set for ${body.repository} through the API`);
+    }
+    return c.body(null, 204);
+  });
+  /** A plain repository's post-receive hook gets its own token (rotated by registering again). */
+  api.post('/git-hooks', async (c) => {
+    const { repository } = parse(GitHookBody, await readJson(c), 'body');
+    const token = randomBytes(24).toString('base64url');
+    await webhooks.secrets.set('git', repository, token);
+    const services = servicesOf(engine.config, { fullName: repository, urls: [repository] });
+    return c.json({ repository, token, hookUrl: `${publicUrl()}/hooks/git`, services } satisfies GitHookRegistration, 201);
+  });
+
+  api.get('/schedules', (c) => c.json(schedules.describe()));
 
   /**
    * Live events as server-sent events. `?run=<id>` narrows to one run. Each event's `id` is
@@ -155,6 +232,7 @@ export function createApp({ engine, store, bus, info, log = () => {} }: AppDeps)
   });
 
   app.route('/api', api);
+  app.route('/hooks', webhookRoutes(webhooks.receiver, webhooks.maxBytes));
   return app;
 }
 

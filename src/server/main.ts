@@ -20,7 +20,9 @@ import { MemoryEventBus } from '../events/bus.ts';
 import { ContainerExecutor } from '../executors/container/executor.ts';
 import type { Executor } from '../executors/executor.ts';
 import { ProcessExecutor } from '../executors/process/executor.ts';
+import { SecretBox } from '../secrets/box.ts';
 import { GitSource } from '../source/git/source.ts';
+import { createTriggers } from '../triggers/triggers.ts';
 import { openSqliteStore } from '../store/sqlite/store.ts';
 import { DEFAULT_PORT, VERSION } from '../core/version.ts';
 import { createApp } from './app.ts';
@@ -34,6 +36,10 @@ export interface ServerOptions {
   host?: string;
   /** Use local processes even when a container engine exists. */
   processExecutor?: boolean;
+  /** Runs of different lanes that may run at once. */
+  maxParallelRuns?: number;
+  /** Largest webhook body accepted, in bytes. */
+  maxWebhookBytes?: number;
   say?: (message: string) => void;
 }
 
@@ -98,18 +104,23 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   const store = await openSqliteStore(join(dataDir, 'slipway.db'));
   const bus = new MemoryEventBus();
+  const source = new GitSource(join(dataDir, 'git'));
   const engine = new Engine({
     store,
     bus,
     config,
-    source: new GitSource(join(dataDir, 'git')),
+    source,
     executor,
     builder,
     deployer,
     noEngineReason: lookup.ok ? undefined : lookup.reason,
     workRoot: join(dataDir, 'workspaces'),
+    maxParallelRuns: options.maxParallelRuns,
     log: (message) => say(message),
   });
+
+  const triggers = await createTriggers({ config, store, bus, engine, source, secretBox: SecretBox.open(join(dataDir, 'secret.key')), log: say });
+  let publicUrl = config.server.url?.replace(/\/+$/, '') ?? '';
   const info: ServerInfo = {
     version: VERSION,
     executor: executor.description,
@@ -119,8 +130,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     configFile,
     notices,
   };
-  const app = createApp({ engine, store, bus, info, log: say });
-  await engine.start();
+  const app = createApp({
+    engine,
+    store,
+    bus,
+    info,
+    webhooks: { receiver: triggers.receiver, secrets: triggers.secrets, maxBytes: options.maxWebhookBytes },
+    schedules: triggers.schedules,
+    publicUrl: () => publicUrl,
+    log: say,
+  });
 
   const host = options.host ?? '127.0.0.1';
   const port = options.port ?? DEFAULT_PORT;
@@ -128,6 +147,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const address = server.address();
   const boundPort = typeof address === 'object' && address ? address.port : port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
+  publicUrl ||= url;
+
+  triggers.open(publicUrl);
+  await engine.start();
+  await triggers.start();
 
   if (demo?.created) {
     for (const service of demo.services) {
@@ -142,7 +166,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     engine,
     async close() {
       await new Promise<void>((resolveClose) => server.close(() => resolveClose()));
+      await triggers.stop();
       await engine.stop();
+      await triggers.close();
       await store.close();
     },
   };

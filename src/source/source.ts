@@ -8,4 +8,12 @@ export interface Source {
   resolve(repo: string, ref: string): Promise<Result<string>>;
   /** Puts the commit's tree (with history) into `dir`, which must not exist yet. */
   checkout(repo: string, sha: string, dir: string): Promise<Result<void>>;
+  /**
+   * The paths (relative to the repository root, '/'-separated) that differ between two
+   * commits, renames counted at both their old and new path; fetches first when either
+   * commit is not known locally. REF_NOT_FOUND when a commit does not exist in the repository.
+   */
+  changedFiles(repo: string, from: string, to: string): Promise<Result<string[]>>;
+  /** The branches the repository has now, branch name -> commit sha, read from the remote. */
+  branches(repo: string): Promise<Result<Record<string, string>>>;
 }

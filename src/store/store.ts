@@ -11,6 +11,8 @@
 //   - events are append-only; there is no update or delete.
 
 import type {
+  Delivery,
+  DeliveryStatus,
   Deployment,
   DeploymentStatus,
   EventRecord,
@@ -32,12 +34,14 @@ export type NewRelease = Omit<Release, 'id' | 'createdAt'>;
 export type NewDeployment = Omit<Deployment, 'id' | 'finishedAt' | 'status' | 'url' | 'reason'>;
 export type DeploymentPatch = Partial<Pick<Deployment, 'status' | 'url' | 'reason' | 'finishedAt'>>;
 export type NewEvent = Omit<EventRecord, 'id' | 'at'> & { at?: string };
+export type NewDelivery = Omit<Delivery, 'id' | 'status' | 'outcome' | 'processedAt'>;
+export type DeliveryPatch = Partial<Pick<Delivery, 'status' | 'outcome' | 'processedAt'>>;
 
 export interface RunRepository {
   create(run: NewRun, stages: NewStage[]): Promise<{ run: Run; stages: Stage[] }>;
   get(id: number): Promise<Run | null>;
   /** Newest first. */
-  list(filter?: { service?: string; statuses?: RunStatus[]; limit?: number; beforeId?: number }): Promise<Run[]>;
+  list(filter?: { service?: string; lane?: string; statuses?: RunStatus[]; limit?: number; beforeId?: number }): Promise<Run[]>;
   update(id: number, patch: RunPatch): Promise<Run | null>;
   /** The newest run of each service. */
   latestPerService(): Promise<Run[]>;
@@ -81,6 +85,34 @@ export interface EventRepository {
   list(filter?: { afterId?: number; runId?: number; limit?: number }): Promise<EventRecord[]>;
 }
 
+export interface DeliveryRepository {
+  /**
+   * Stores each delivery whose (forge, deliveryId) is new, all in one transaction, and answers
+   * in input order with the stored record, or null for a repeat (already stored, or earlier in
+   * the same batch). Batching lets concurrent webhooks share one durable commit.
+   */
+  record(deliveries: NewDelivery[]): Promise<Array<Delivery | null>>;
+  get(id: number): Promise<Delivery | null>;
+  /** Newest first. */
+  list(filter?: { statuses?: DeliveryStatus[]; limit?: number; beforeId?: number }): Promise<Delivery[]>;
+  update(id: number, patch: DeliveryPatch): Promise<Delivery | null>;
+}
+
+/** Webhook secrets set through the API, per forge and repository (sealed by the caller). */
+export interface WebhookSecretRepository {
+  get(forge: string, repository: string): Promise<string | null>;
+  /** Replaces any secret the repository had. */
+  set(forge: string, repository: string, sealed: string): Promise<void>;
+  delete(forge: string, repository: string): Promise<boolean>;
+  list(): Promise<Array<{ forge: string; repository: string; sealed: string }>>;
+}
+
+/** Small durable facts triggers remember across restarts (a schedule's last tick, a polled head). */
+export interface CursorRepository {
+  get(key: string): Promise<string | null>;
+  set(key: string, value: string): Promise<void>;
+}
+
 export interface Store {
   readonly description: string;
   readonly runs: RunRepository;
@@ -89,6 +121,9 @@ export interface Store {
   readonly releases: ReleaseRepository;
   readonly deployments: DeploymentRepository;
   readonly events: EventRepository;
+  readonly deliveries: DeliveryRepository;
+  readonly webhookSecrets: WebhookSecretRepository;
+  readonly cursors: CursorRepository;
   transaction<T>(fn: (store: Store) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }

@@ -70,9 +70,9 @@ function app(version: string, options: { healthz?: boolean; cmd?: string[] } = {
   return files;
 }
 
-async function build(files: Record<string, string>, tag: string, log = capture().log, signal = new AbortController().signal) {
+async function build(files: Record<string, string>, tag: string, log = capture().log, signal = new AbortController().signal, aliases: string[] = []) {
   return builder.build(
-    { contextDir: context(files), dockerfile: 'Dockerfile', repository, tag, labels: { 'slipway.owner': OWNER } },
+    { contextDir: context(files), dockerfile: 'Dockerfile', repository, tag, aliases, labels: { 'slipway.owner': OWNER } },
     log,
     signal,
   );
@@ -87,7 +87,7 @@ async function buildOk(files: Record<string, string>, tag: string): Promise<Buil
 }
 
 function release(id: number, built: BuiltImage): Release {
-  return { id, service: SERVICE, commitSha: `${id}`.padStart(40, '0'), image: built.image, digest: built.digest, runId: id, createdAt: new Date().toISOString() };
+  return { id, service: SERVICE, commitSha: `${id}`.padStart(40, '0'), image: built.image, digest: built.digest, tag: null, runId: id, createdAt: new Date().toISOString() };
 }
 
 function deployRequest(target: Release, healthTimeoutMs = 30_000): DeployRequest {
@@ -147,18 +147,20 @@ describe('engine-api builder and container-host deployer', { timeout: 300_000 },
       'notes/keep.md': 'kept',
     };
     const logs = capture();
-    const result = await timed('build+push v1', () => build(files, 'v1', logs.log));
+    const result = await timed('build+push v1', () => build(files, 'v1', logs.log, undefined, ['v1.0.0']));
     assert.ok(result.ok, result.ok ? '' : `${result.error}\n${logs.lines.join('\n')}`);
     pushed.push({ name: repository.slice(registry.length + 1), digest: result.value.digest });
     assert.equal(result.value.image, `${repository}:v1`);
     assert.match(result.value.digest, /^sha256:[0-9a-f]{64}$/);
     assert.ok(logs.lines.some((line) => line.includes('COPY www /www')), 'build output is streamed to the log');
 
-    const head = await fetch(`http://${repository.replace(registry, `${registry}/v2`)}/manifests/v1`, {
-      method: 'HEAD',
-      headers: { Accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' },
-    });
-    assert.equal(head.headers.get('docker-content-digest'), result.value.digest);
+    for (const tag of ['v1', 'v1.0.0']) {
+      const head = await fetch(`http://${repository.replace(registry, `${registry}/v2`)}/manifests/${tag}`, {
+        method: 'HEAD',
+        headers: { Accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' },
+      });
+      assert.equal(head.headers.get('docker-content-digest'), result.value.digest, `tag ${tag} names the built image`);
+    }
     v1 = release(1, result.value);
   });
 
@@ -277,7 +279,7 @@ describe('engine-api builder and container-host deployer', { timeout: 300_000 },
   it('reports a registry that is down', async () => {
     const down = `127.0.0.1:5999/slipway-test-${suffix}`;
     const result = await builder.build(
-      { contextDir: context(app('v1')), dockerfile: 'Dockerfile', repository: down, tag: 'v1', labels: { 'slipway.owner': OWNER } },
+      { contextDir: context(app('v1')), dockerfile: 'Dockerfile', repository: down, tag: 'v1', aliases: [], labels: { 'slipway.owner': OWNER } },
       () => {},
       new AbortController().signal,
     );
@@ -287,7 +289,7 @@ describe('engine-api builder and container-host deployer', { timeout: 300_000 },
   it('reports an engine that cannot be reached', async () => {
     const gone: ContainerEngine = { docker: new Docker({ socketPath: '/nonexistent/engine.sock' }), name: 'docker 0', endpoint: '/nonexistent/engine.sock' };
     const built = await new EngineApiBuilder(gone).build(
-      { contextDir: context(app('v1')), dockerfile: 'Dockerfile', repository, tag: 'unreachable', labels: {} },
+      { contextDir: context(app('v1')), dockerfile: 'Dockerfile', repository, tag: 'unreachable', aliases: [], labels: {} },
       () => {},
       new AbortController().signal,
     );

@@ -18,6 +18,8 @@ import { createApp } from '../../src/server/app.ts';
 import { FakeSource } from '../../src/source/fake/source.ts';
 import { openSqliteStore } from '../../src/store/sqlite/store.ts';
 import type { Store } from '../../src/store/store.ts';
+import { SecretBox } from '../../src/secrets/box.ts';
+import { createTriggers, type Triggers } from '../../src/triggers/triggers.ts';
 
 const SHA = 'c'.repeat(40);
 let app: Hono;
@@ -25,6 +27,7 @@ let engine: Engine;
 let store: Store;
 let workRoot: string;
 let client: SlipwayClient;
+let triggers: Triggers;
 
 /** A client whose fetch goes straight into the app, with no socket. */
 function inProcessClient(): SlipwayClient {
@@ -45,29 +48,38 @@ before(async () => {
   store = await openSqliteStore(':memory:');
   workRoot = mkdtempSync(join(tmpdir(), 'slipway-api-'));
   const bus = new MemoryEventBus();
+  const source = new FakeSource().setRef('/repos/api.git', 'main', SHA);
   const executor = new FakeExecutor((step) => (step.command === 'make test' ? { lines: [{ stream: 'stdout', text: 'all good' }], delayMs: 20 } : {}));
   engine = new Engine({
     store,
     bus,
     config: parsed.config,
-    source: new FakeSource().setRef('/repos/api.git', 'main', SHA),
+    source,
     executor,
     builder: new FakeBuilder(),
     deployer: new FakeDeployer(),
     workRoot,
   });
+  triggers = await createTriggers({ config: parsed.config, store, bus, engine, source, secretBox: SecretBox.open(join(workRoot, 'secret.key')) });
+  triggers.open('http://slipway.test');
   await engine.start();
+  await triggers.start();
   app = createApp({
     engine,
     store,
     bus,
     info: { version: 'test', executor: 'fake', builder: 'fake', deployer: 'fake', store: store.description, configFile: 'slipway.yml', notices: [] },
+    webhooks: { receiver: triggers.receiver, secrets: triggers.secrets },
+    schedules: triggers.schedules,
+    publicUrl: () => 'http://slipway.test',
   });
   client = inProcessClient();
 });
 
 after(async () => {
+  await triggers.stop();
   await engine.stop();
+  await triggers.close();
   await store.close();
   rmSync(workRoot, { recursive: true, force: true });
 });

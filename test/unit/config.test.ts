@@ -68,6 +68,8 @@ describe('a valid config', () => {
       repo: join(root, 'examples/payment.git'),
       branch: 'main',
       path: '.',
+      depends_on_paths: [],
+      schedules: [],
       toolchain: 'localhost/node:20',
       lint: 'npm run lint',
       test: 'npm test',
@@ -79,6 +81,62 @@ describe('a valid config', () => {
       vars: {},
       stages: {},
     });
+  });
+
+  test('reads triggers: forges with secrets from the environment, schedules, polling, concurrency, monorepo paths', () => {
+    process.env.SLIPWAY_TEST_GITHUB_TOKEN = 'ghp_from_env';
+    try {
+      const config = valid(
+        parseConfig(
+          lines(
+            ...TEST_ONLY,
+            'server:',
+            '  url: https://ci.example.com',
+            'forges:',
+            '  github:',
+            '    token: { env: SLIPWAY_TEST_GITHUB_TOKEN }',
+            '    secret: forge-wide',
+            '    repositories:',
+            '      acme/shop: { secret: only-shop }',
+            '  gitea:',
+            '    url: https://git.example.com',
+            'concurrency:',
+            '  branches: { "release/*": parallel, "*": queue }',
+            'schedules:',
+            '  - name: weekly-production',
+            '    cron: "0 3 * * 1"',
+            '    timezone: Europe/Berlin',
+            '    services: [payment]',
+            'services:',
+            '  payment:',
+            '    repo: https://github.com/acme/shop.git',
+            '    path: services/payment/',
+            '    depends_on_paths: [libs/shared]',
+            '    poll: 2m',
+            '    concurrency: { pull_requests: queue }',
+            '    schedules:',
+            '      - name: nightly',
+            '        cron: "30 1 * * *"',
+            '        variables: { LEVEL: full }',
+          ),
+          'slipway.yml',
+        ),
+      );
+      assert.equal(config.server.url, 'https://ci.example.com');
+      assert.equal(config.forges.github?.token, 'ghp_from_env');
+      assert.equal(config.forges.github?.secret, 'forge-wide');
+      assert.deepEqual(config.forges.github?.repositories, { 'acme/shop': { secret: 'only-shop' } });
+      assert.equal(config.forges.gitea?.url, 'https://git.example.com');
+      assert.deepEqual(config.schedules, [{ name: 'weekly-production', cron: '0 3 * * 1', timezone: 'Europe/Berlin', services: ['payment'], variables: {} }]);
+      const payment = config.services.payment!;
+      assert.equal(payment.path, 'services/payment', 'a trailing slash is dropped');
+      assert.deepEqual(payment.depends_on_paths, ['libs/shared']);
+      assert.equal(payment.poll, 120_000);
+      assert.deepEqual(payment.schedules, [{ name: 'nightly', cron: '30 1 * * *', timezone: 'UTC', variables: { LEVEL: 'full' } }]);
+      assert.deepEqual(payment.concurrency, { pull_requests: 'queue' });
+    } finally {
+      delete process.env.SLIPWAY_TEST_GITHUB_TOKEN;
+    }
   });
 
   test('fills in branch, path and health when left out', () => {
@@ -184,7 +242,7 @@ describe('errors point at file:line:column', () => {
 
   test('unknown key (a typo) lists the keys that are allowed', () => {
     assert.deepEqual(problems(EXAMPLE.replace('    lint: npm', '    lnt: npm')), [
-      'slipway.yml:19:5: services.payment: unknown key "lnt" (expected one of: repo, branch, path, toolchain, lint, test, dockerfile, context, port, health, variables, vars, stages)',
+      'slipway.yml:19:5: services.payment: unknown key "lnt" (expected one of: repo, branch, path, depends_on_paths, poll, schedules, concurrency, toolchain, lint, test, dockerfile, context, port, health, variables, vars, stages)',
     ]);
   });
 
@@ -282,7 +340,7 @@ describe('errors point at file:line:column', () => {
       'slipway.yml:8:11: services.payment.port: expected a number at most 65535, got 99999',
       'slipway.yml:9:13: services.payment.health: expected a path starting with /, got "healthz"',
       'slipway.yml:11:7: services.payment.variables.LEVEL: expected a string, a number or a boolean, got a list',
-      'slipway.yml:12:1: unknown key "extra" (expected one of: registry, pipeline, environments, services)',
+      'slipway.yml:12:1: unknown key "extra" (expected one of: registry, pipeline, environments, services, server, forges, concurrency, schedules)',
     ]);
   });
 
@@ -309,4 +367,66 @@ test('formatConfigErrors writes one file:line:column line per error', () => {
     'slipway.yml:12:5: services.payment.port: expected a number, got "abc"\nslipway.yml:14:3: services.web: missing required key "repo"',
   );
   assert.equal(formatConfigErrors([]), '');
+});
+
+describe('trigger settings that are wrong', () => {
+  test('name the place and what was expected', () => {
+    delete process.env.SLIPWAY_TEST_MISSING;
+    assert.deepEqual(
+      problems(
+        lines(
+          ...TEST_ONLY,
+          'forges:',
+          '  github:',
+          '    token: { env: SLIPWAY_TEST_MISSING }',
+          '  bitbucket: {}',
+          'concurrency:',
+          '  branches: sometimes',
+          'schedules:',
+          '  - name: broken',
+          '    cron: "61 * * * *"',
+          '  - name: elsewhere',
+          '    cron: "0 3 * * *"',
+          '    timezone: Mars/Olympus',
+          'services:',
+          '  api:',
+          '    repo: https://example.com/api.git',
+          '    path: ../outside',
+          '    depends_on_paths: [/etc]',
+        ),
+      ),
+      [
+        'slipway.yml:6:5: forges.github.token: environment variable SLIPWAY_TEST_MISSING is not set',
+        'slipway.yml:7:3: forges: unknown key "bitbucket" (expected one of: github, gitlab, gitea)',
+        'slipway.yml:9:13: concurrency.branches: expected one of queue, supersede, parallel, or branch patterns mapped to them, got "sometimes"',
+        'slipway.yml:12:11: schedules.0.cron: invalid cron expression "61 * * * *": invalid value for minute: 61',
+        'slipway.yml:15:15: schedules.1.timezone: unknown time zone Mars/Olympus',
+        'slipway.yml:19:11: services.api.path: expected a path inside the repository (relative, without "..")',
+        'slipway.yml:20:24: services.api.depends_on_paths.0: expected a path inside the repository (relative, without "..")',
+      ],
+    );
+  });
+
+  test('a schedule naming an unknown service, and a gitea forge without its address', () => {
+    assert.deepEqual(
+      problems(
+        lines(
+          ...TEST_ONLY,
+          'forges:',
+          '  gitea: { token: abc }',
+          'schedules:',
+          '  - name: nightly',
+          '    cron: "0 3 * * *"',
+          '    services: [nobody]',
+          'services:',
+          '  api:',
+          '    repo: https://example.com/api.git',
+        ),
+      ),
+      [
+        'slipway.yml:5:3: forges.gitea: gitea has no public address to default to: set "url"',
+        'slipway.yml:9:16: schedules.0.services.0: service nobody is not defined under "services"',
+      ],
+    );
+  });
 });

@@ -4,13 +4,25 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { LogLine } from '../../src/core/types.ts';
-import type { NewDeployment, NewLogLine, NewRelease, NewRun, NewStage, Store } from '../../src/store/store.ts';
+import type { NewDelivery, NewDeployment, NewLogLine, NewRelease, NewRun, NewStage, Store } from '../../src/store/store.ts';
 
 const AT = '2024-05-01T10:00:00.000Z';
 const LATER = '2024-05-01T10:05:00.000Z';
 
 function newRun(service = 'payment', overrides: Partial<NewRun> = {}): NewRun {
-  return { service, ref: 'main', commitSha: 'a'.repeat(40), trigger: { kind: 'push', by: 'delivery-1' }, ...overrides };
+  return {
+    service,
+    ref: 'main',
+    commitSha: 'a'.repeat(40),
+    trigger: { kind: 'push', by: 'delivery-1' },
+    lane: 'main',
+    concurrency: 'queue',
+    partial: false,
+    tag: null,
+    variables: {},
+    originRunId: null,
+    ...overrides,
+  };
 }
 
 function newStage(position: number, overrides: Partial<NewStage> = {}): NewStage {
@@ -22,11 +34,25 @@ function line(runId: number, stageId: number, text: string, stream: LogLine['str
 }
 
 function newRelease(runId: number, service = 'payment', digest = 'sha256:' + '1'.repeat(64)): NewRelease {
-  return { service, commitSha: 'a'.repeat(40), image: `127.0.0.1:5000/${service}:aaaa`, digest, runId };
+  return { service, commitSha: 'a'.repeat(40), image: `127.0.0.1:5000/${service}:aaaa`, digest, tag: null, runId };
 }
 
 function newDeployment(releaseId: number, overrides: Partial<NewDeployment> = {}): NewDeployment {
   return { service: 'payment', environment: 'staging', releaseId, runId: null, previousReleaseId: null, startedAt: AT, ...overrides };
+}
+
+function newDelivery(deliveryId: string, overrides: Partial<NewDelivery> = {}): NewDelivery {
+  return {
+    forge: 'github',
+    deliveryId,
+    repository: 'acme/payment',
+    event: 'push',
+    parsed: { kind: 'push', branch: 'main', commitCount: 2, forced: false },
+    headers: { 'x-github-event': 'push', 'content-type': 'application/json' },
+    body: Buffer.from('{"ref":"refs/heads/main"}\u00ff'),
+    receivedAt: AT,
+    ...overrides,
+  };
 }
 
 function isIncreasing(ids: number[]): boolean {
@@ -60,6 +86,12 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
           ref: 'main',
           commitSha: 'a'.repeat(40),
           trigger: { kind: 'push', by: 'delivery-1' },
+          lane: 'main',
+          concurrency: 'queue',
+          partial: false,
+          tag: null,
+          variables: {},
+          originRunId: null,
           status: 'pending',
           reason: null,
           createdAt: AT,
@@ -130,6 +162,28 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
         assert.deepEqual(ids(await store.runs.list({ service: 'payment', beforeId: d.id, limit: 1 })), [c.id]);
         assert.deepEqual(await store.runs.list({ statuses: [] }), []);
         assert.deepEqual(await store.runs.list({ service: 'unknown' }), []);
+      });
+
+      it('stores lane, policy, partial, tag, variables and origin as given, and filters by lane', async () => {
+        const { run: first } = await store.runs.create(newRun(), []);
+        const { run } = await store.runs.create(
+          newRun('payment', {
+            lane: 'pr/12',
+            concurrency: 'supersede',
+            partial: true,
+            tag: 'v1.2.0',
+            variables: { LEVEL: 'debug', EMPTY: '' },
+            originRunId: first.id,
+          }),
+          [],
+        );
+        assert.deepEqual(
+          [run.lane, run.concurrency, run.partial, run.tag, run.variables, run.originRunId],
+          ['pr/12', 'supersede', true, 'v1.2.0', { LEVEL: 'debug', EMPTY: '' }, first.id],
+        );
+        assert.deepEqual(await store.runs.get(run.id), run);
+        assert.deepEqual((await store.runs.list({ service: 'payment', lane: 'pr/12' })).map((r) => r.id), [run.id]);
+        assert.deepEqual((await store.runs.list({ lane: 'main' })).map((r) => r.id), [first.id]);
       });
 
       it('update applies a partial patch and returns the whole record', async () => {
@@ -410,6 +464,88 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
 
       it('is append-only: no update or delete', () => {
         assert.deepEqual(Object.keys(store.events).sort(), ['append', 'list']);
+      });
+    });
+
+    describe('deliveries', () => {
+      it('record stores new deliveries with their raw bytes and answers null for repeats, in input order', async () => {
+        const [first] = await store.deliveries.record([newDelivery('d-1')]);
+        assert.ok(first);
+        assert.deepEqual(first, {
+          id: first.id,
+          ...newDelivery('d-1'),
+          status: 'received',
+          outcome: null,
+          processedAt: null,
+        });
+        assert.ok(Buffer.isBuffer(first.body));
+        assert.deepEqual(await store.deliveries.get(first.id), first);
+
+        const batch = await store.deliveries.record([
+          newDelivery('d-2'),
+          newDelivery('d-1'),
+          newDelivery('d-1', { forge: 'gitlab' }),
+          newDelivery('d-2'),
+        ]);
+        assert.deepEqual(
+          batch.map((d) => (d ? [d.forge, d.deliveryId] : null)),
+          [['github', 'd-2'], null, ['gitlab', 'd-1'], null],
+        );
+        assert.ok(isIncreasing([first.id, batch[0]!.id, batch[2]!.id]));
+      });
+
+      it('list is newest first and filters by statuses; update records the outcome', async () => {
+        const [a, b, c] = await store.deliveries.record([newDelivery('a'), newDelivery('b'), newDelivery('c')]);
+        const processed = await store.deliveries.update(b!.id, { status: 'processed', outcome: 'started run #1', processedAt: LATER });
+        assert.deepEqual(processed, { ...b!, status: 'processed', outcome: 'started run #1', processedAt: LATER });
+        assert.deepEqual((await store.deliveries.list()).map((d) => d.id), [c!.id, b!.id, a!.id]);
+        assert.deepEqual((await store.deliveries.list({ statuses: ['received'] })).map((d) => d.id), [c!.id, a!.id]);
+        assert.deepEqual((await store.deliveries.list({ beforeId: c!.id, limit: 1 })).map((d) => d.id), [b!.id]);
+        assert.deepEqual(await store.deliveries.list({ statuses: [] }), []);
+        assert.equal(await store.deliveries.update(999, { status: 'failed' }), null);
+        assert.equal(await store.deliveries.get(999), null);
+      });
+
+      it('record inside a failed transaction stores nothing', async () => {
+        await assert.rejects(
+          store.transaction(async (tx) => {
+            await tx.deliveries.record([newDelivery('lost')]);
+            throw new Error('boom');
+          }),
+        );
+        assert.deepEqual(await store.deliveries.list(), []);
+        assert.ok((await store.deliveries.record([newDelivery('lost')]))[0], 'the id is free again');
+      });
+    });
+
+    describe('webhook secrets', () => {
+      it('set replaces, get finds by forge and repository, delete removes, list is sorted', async () => {
+        assert.equal(await store.webhookSecrets.get('github', 'acme/payment'), null);
+        await store.webhookSecrets.set('github', 'acme/payment', 'sealed-1');
+        await store.webhookSecrets.set('github', 'acme/payment', 'sealed-2');
+        await store.webhookSecrets.set('gitea', 'acme/payment', 'sealed-3');
+        await store.webhookSecrets.set('git', '/srv/git/a.git', 'sealed-4');
+        assert.equal(await store.webhookSecrets.get('github', 'acme/payment'), 'sealed-2');
+        assert.equal(await store.webhookSecrets.get('gitea', 'acme/payment'), 'sealed-3');
+        assert.deepEqual(await store.webhookSecrets.list(), [
+          { forge: 'git', repository: '/srv/git/a.git', sealed: 'sealed-4' },
+          { forge: 'gitea', repository: 'acme/payment', sealed: 'sealed-3' },
+          { forge: 'github', repository: 'acme/payment', sealed: 'sealed-2' },
+        ]);
+        assert.equal(await store.webhookSecrets.delete('github', 'acme/payment'), true);
+        assert.equal(await store.webhookSecrets.delete('github', 'acme/payment'), false);
+        assert.equal(await store.webhookSecrets.get('github', 'acme/payment'), null);
+      });
+    });
+
+    describe('cursors', () => {
+      it('get gives null until set; set replaces', async () => {
+        assert.equal(await store.cursors.get('schedule:nightly'), null);
+        await store.cursors.set('schedule:nightly', AT);
+        await store.cursors.set('schedule:nightly', LATER);
+        await store.cursors.set('poll:/srv/a.git#main', 'b'.repeat(40));
+        assert.equal(await store.cursors.get('schedule:nightly'), LATER);
+        assert.equal(await store.cursors.get('poll:/srv/a.git#main'), 'b'.repeat(40));
       });
     });
 

@@ -25,7 +25,18 @@ storeConformance('sqlite in memory', () => openSqliteStore(':memory:'));
 storeConformance('sqlite file', () => openSqliteStore(freshPath()));
 
 describe('sqlite file store', () => {
-  const run = { service: 'payment', ref: 'main', commitSha: 'abc', trigger: { kind: 'manual', by: 'ada' } } as const;
+  const run = {
+    service: 'payment',
+    ref: 'main',
+    commitSha: 'abc',
+    trigger: { kind: 'manual', by: 'ada' },
+    lane: 'main',
+    concurrency: 'queue',
+    partial: false,
+    tag: null,
+    variables: {},
+    originRunId: null,
+  } as const;
 
   it('describes itself by its path and uses WAL', async () => {
     const path = freshPath();

@@ -33,9 +33,13 @@ export class EngineApiBuilder implements Builder {
       if (signal.aborted) return err('build cancelled');
       const image = `${request.repository}:${request.tag}`;
       await this.buildImage(request, image, log, signal);
-      const pushDigest = await this.push(request, log, signal);
+      const pushDigest = await this.push(request.repository, request.tag, log, signal);
       const digest = await this.manifestDigest(request, pushDigest, log, signal);
       log(`pushed ${image} as ${digest}`);
+      for (const alias of request.aliases) {
+        await this.engine.docker.getImage(image).tag({ repo: request.repository, tag: alias });
+        await this.push(request.repository, alias, log, signal);
+      }
       return ok({ image, digest });
     } catch (error) {
       if (signal.aborted) return err('build cancelled');
@@ -86,13 +90,13 @@ export class EngineApiBuilder implements Builder {
   }
 
   /** Resolves with the digest the push stream reported, when it reported one. */
-  private async push(request: BuildRequest, log: BuildLog, signal: AbortSignal): Promise<string | null> {
-    const { host } = splitRepository(request.repository);
-    log(`pushing ${request.repository}:${request.tag}`);
+  private async push(repository: string, tag: string, log: BuildLog, signal: AbortSignal): Promise<string | null> {
+    const { host } = splitRepository(repository);
+    log(`pushing ${repository}:${tag}`);
     let digest: string | null = null;
     try {
       // Podman answers "tag does not exist" when the tag is part of the name as well.
-      const output = await this.engine.docker.getImage(request.repository).push({ tag: request.tag, abortSignal: signal });
+      const output = await this.engine.docker.getImage(repository).push({ tag, abortSignal: signal });
       await followProgress(this.engine.docker, output, (event: ProgressEvent) => {
         digest ??= event.aux?.Digest ?? /digest: (sha256:[0-9a-f]{64})/.exec(event.status ?? '')?.[1] ?? null;
         if (event.status && !event.progress) log(event.status);

@@ -1,7 +1,9 @@
 // Reads services' repositories with git itself: one bare mirror per repository in a cache
-// folder (fetched before each ref resolution), and a workspace per run cloned from the mirror
-// with hard-linked objects, so the checkout is a complete repository (tools may run git in it)
-// and costs little disk.
+// folder, and a workspace per run cloned from the mirror with hard-linked objects, so the
+// checkout is a complete repository (tools may run git in it) and costs little disk.
+//
+// Fetching is the slow part, so a commit the mirror already has is answered from it, and
+// callers that ask while a fetch of the same mirror is under way share the one fetch after it.
 
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -22,7 +24,7 @@ function git(args: string[], cwd?: string): Promise<GitOutput> {
     execFile(
       'git',
       args,
-      { cwd, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' } },
+      { cwd, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' } },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
         resolve({ code, stdout: stdout.toString(), stderr: stderr.toString() });
@@ -31,13 +33,36 @@ function git(args: string[], cwd?: string): Promise<GitOutput> {
   });
 }
 
+/** Git on the mirror itself: never on a repository found by searching upwards from a half-made mirror. */
+function gitIn(mirror: string, args: string[]): Promise<GitOutput> {
+  return git(['--git-dir', mirror, ...args]);
+}
+
 function lastLine(text: string): string {
   const lines = text.trim().split('\n').filter(Boolean);
   return (lines.at(-1) ?? 'no output').replace(/^(fatal|error): /, '');
 }
 
+const FULL_SHA = /^([0-9a-f]{40}|[0-9a-f]{64})$/;
+
+/**
+ * Branches and tags, and the heads of pull and merge requests: a pull request from a fork has
+ * its head commit only under refs/pull (GitHub, Gitea) or refs/merge-requests (GitLab).
+ * Refspecs that match nothing on the remote are no error.
+ */
+const MIRRORED_REFS = ['+refs/heads/*:refs/heads/*', '+refs/tags/*:refs/tags/*', '+refs/pull/*:refs/pull/*', '+refs/merge-requests/*:refs/merge-requests/*'];
+
+/** A fetch of one mirror under way, and those who asked for a fetch while it ran. */
+interface FetchInFlight {
+  waiting: Array<(following: Promise<Result<string>>) => void>;
+}
+
+function refNotFound(ref: string, repo: string): Result<never> {
+  return err(new SlipwayError('REF_NOT_FOUND', `ref ${ref} does not exist in ${repo}`));
+}
+
 export class GitSource implements Source {
-  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly fetches = new Map<string, FetchInFlight>();
 
   constructor(private readonly cacheDir: string) {
     mkdirSync(cacheDir, { recursive: true });
@@ -47,47 +72,116 @@ export class GitSource implements Source {
     return join(this.cacheDir, `${createHash('sha256').update(repo).digest('hex').slice(0, 16)}.git`);
   }
 
-  /** One git operation per mirror at a time; fetches into one mirror must not overlap. */
-  private exclusive<T>(repo: string, work: () => Promise<T>): Promise<T> {
-    const previous = this.locks.get(repo) ?? Promise.resolve();
-    const next = previous.then(work, work);
-    this.locks.set(repo, next.catch(() => undefined));
-    return next;
+  /**
+   * Brings the mirror up to date with a fetch that starts after this call. A fetch already under
+   * way may have started before the caller's commit reached the remote, so the caller waits for
+   * the next one, which everyone arriving meanwhile shares: fetches into one mirror never overlap
+   * and a burst of callers costs at most two.
+   */
+  private sync(repo: string): Promise<Result<string>> {
+    const inFlight = this.fetches.get(repo);
+    if (inFlight) return new Promise((resolve) => inFlight.waiting.push(resolve));
+    return this.fetchThenFollow(repo, { waiting: [] });
   }
 
-  private sync(repo: string): Promise<Result<string>> {
-    return this.exclusive(repo, async () => {
-      const mirror = this.mirrorOf(repo);
-      const output = existsSync(mirror)
-        ? await git(['fetch', '--prune', '--quiet', '--force', 'origin', '+refs/heads/*:refs/heads/*', '+refs/tags/*:refs/tags/*'], mirror)
-        : await git(['clone', '--mirror', '--quiet', repo, mirror]);
-      if (output.code !== 0) {
-        if (!existsSync(join(mirror, 'HEAD'))) rmSync(mirror, { recursive: true, force: true });
-        return err(new SlipwayError('REPOSITORY_UNAVAILABLE', `cannot read repository ${repo}: ${lastLine(output.stderr)}`));
+  private async fetchThenFollow(repo: string, fetch: FetchInFlight): Promise<Result<string>> {
+    this.fetches.set(repo, fetch);
+    try {
+      return await this.fetch(repo);
+    } finally {
+      if (fetch.waiting.length === 0) this.fetches.delete(repo);
+      else {
+        const following = this.fetchThenFollow(repo, { waiting: [] });
+        for (const resolve of fetch.waiting) resolve(following);
       }
-      return ok(mirror);
-    });
+    }
+  }
+
+  private async fetch(repo: string): Promise<Result<string>> {
+    const mirror = this.mirrorOf(repo);
+    const output = existsSync(mirror)
+      ? await gitIn(mirror, ['fetch', '--prune', '--quiet', '--force', 'origin', ...MIRRORED_REFS])
+      : await git(['clone', '--mirror', '--quiet', '--', repo, mirror]);
+    if (output.code !== 0) {
+      if (!existsSync(join(mirror, 'HEAD'))) rmSync(mirror, { recursive: true, force: true });
+      return err(new SlipwayError('REPOSITORY_UNAVAILABLE', `cannot read repository ${repo}: ${lastLine(output.stderr)}`));
+    }
+    return ok(mirror);
+  }
+
+  /** The commit `ref` names in the mirror, or null. */
+  private async commitIn(mirror: string, ref: string): Promise<string | null> {
+    const output = await gitIn(mirror, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`]);
+    return output.code === 0 ? output.stdout.trim() : null;
+  }
+
+  /**
+   * The mirror and the commits `shas` name in it, fetching first unless every one is a full sha
+   * the mirror already has (a sha names the same commit forever; a branch name may have moved).
+   */
+  private async withCommits(repo: string, shas: string[]): Promise<Result<{ mirror: string; commits: string[] }>> {
+    const invalid = shas.find((sha) => sha.startsWith('-'));
+    if (invalid !== undefined) return refNotFound(invalid, repo);
+    const mirror = this.mirrorOf(repo);
+    if (existsSync(mirror) && shas.every((sha) => FULL_SHA.test(sha))) {
+      const commits = await Promise.all(shas.map((sha) => this.commitIn(mirror, sha)));
+      if (commits.every((commit): commit is string => commit !== null)) return ok({ mirror, commits });
+    }
+    const synced = await this.sync(repo);
+    if (!synced.ok) return synced;
+    const commits: string[] = [];
+    for (const sha of shas) {
+      const commit = await this.commitIn(synced.value, sha);
+      if (commit === null) return refNotFound(sha, repo);
+      commits.push(commit);
+    }
+    return ok({ mirror: synced.value, commits });
   }
 
   async resolve(repo: string, ref: string): Promise<Result<string>> {
-    if (ref.startsWith('-')) return err(new SlipwayError('REF_NOT_FOUND', `ref ${ref} is not a valid git ref`));
+    if (FULL_SHA.test(ref)) {
+      const found = await this.withCommits(repo, [ref]);
+      return found.ok ? ok(found.value.commits[0]!) : found;
+    }
+    if (ref.startsWith('-')) return refNotFound(ref, repo);
     const mirror = await this.sync(repo);
     if (!mirror.ok) return mirror;
-    const candidates = [`refs/heads/${ref}`, `refs/tags/${ref}`, ref];
-    for (const candidate of candidates) {
-      const output = await git(['rev-parse', '--verify', '--quiet', `${candidate}^{commit}`], mirror.value);
-      if (output.code === 0) return ok(output.stdout.trim());
+    for (const candidate of [`refs/heads/${ref}`, `refs/tags/${ref}`, ref]) {
+      const commit = await this.commitIn(mirror.value, candidate);
+      if (commit !== null) return ok(commit);
     }
-    return err(new SlipwayError('REF_NOT_FOUND', `ref ${ref} does not exist in ${repo}`));
+    return refNotFound(ref, repo);
   }
 
   async checkout(repo: string, sha: string, dir: string): Promise<Result<void>> {
-    const mirror = await this.sync(repo);
-    if (!mirror.ok) return mirror;
-    const clone = await git(['clone', '--quiet', '--local', '--no-checkout', mirror.value, dir]);
+    const found = await this.withCommits(repo, [sha]);
+    if (!found.ok) return found;
+    const clone = await git(['clone', '--quiet', '--local', '--no-checkout', '--', found.value.mirror, dir]);
     if (clone.code !== 0) return err(new SlipwayError('REPOSITORY_UNAVAILABLE', `cannot clone ${repo}: ${lastLine(clone.stderr)}`));
-    const checkout = await git(['-c', 'advice.detachedHead=false', 'checkout', '--quiet', '--detach', sha], dir);
+    const checkout = await git(['-c', 'advice.detachedHead=false', 'checkout', '--quiet', '--detach', found.value.commits[0]!], dir);
     if (checkout.code !== 0) return err(new SlipwayError('REF_NOT_FOUND', `cannot check out ${sha} of ${repo}: ${lastLine(checkout.stderr)}`));
     return ok(undefined);
+  }
+
+  async changedFiles(repo: string, from: string, to: string): Promise<Result<string[]>> {
+    const found = await this.withCommits(repo, [from, to]);
+    if (!found.ok) return found;
+    const [fromCommit, toCommit] = found.value.commits as [string, string];
+    // Without rename detection a rename is a deletion and an addition: both paths are listed.
+    // -z: paths verbatim, not quoted and escaped.
+    const diff = await gitIn(found.value.mirror, ['diff-tree', '-r', '-z', '--name-only', '--no-renames', fromCommit, toCommit]);
+    if (diff.code !== 0) return err(new SlipwayError('REPOSITORY_UNAVAILABLE', `cannot compare ${from} and ${to} in ${repo}: ${lastLine(diff.stderr)}`));
+    return ok(diff.stdout.split('\0').filter(Boolean));
+  }
+
+  async branches(repo: string): Promise<Result<Record<string, string>>> {
+    const output = await git(['ls-remote', '--heads', '--', repo]);
+    if (output.code !== 0) return err(new SlipwayError('REPOSITORY_UNAVAILABLE', `cannot read repository ${repo}: ${lastLine(output.stderr)}`));
+    const branches: Array<[string, string]> = [];
+    for (const line of output.stdout.split('\n')) {
+      const match = /^([0-9a-f]+)\trefs\/heads\/(.+)$/.exec(line);
+      if (match) branches.push([match[2]!, match[1]!]);
+    }
+    return ok(Object.fromEntries(branches));
   }
 }

@@ -2,7 +2,7 @@
 // changes: later schema changes are new entries. Migrations take Kysely<any> on purpose, so
 // they describe the schema as it was then, not as schema.ts describes it now.
 
-import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
 const initial: Migration = {
   async up(db: Kysely<any>): Promise<void> {
@@ -103,8 +103,56 @@ const initial: Migration = {
   },
 };
 
+const triggers: Migration = {
+  async up(db: Kysely<any>): Promise<void> {
+    // Runs from before lanes existed ran one per service in order: their branch lane, queued.
+    await db.schema.alterTable('runs').addColumn('lane', 'text', (c) => c.notNull().defaultTo('')).execute();
+    await db.updateTable('runs').set({ lane: sql`ref` }).execute();
+    await db.schema.alterTable('runs').addColumn('concurrency', 'text', (c) => c.notNull().defaultTo('queue')).execute();
+    await db.schema.alterTable('runs').addColumn('partial', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+    await db.schema.alterTable('runs').addColumn('tag', 'text').execute();
+    await db.schema.alterTable('runs').addColumn('variables', 'text', (c) => c.notNull().defaultTo('{}')).execute();
+    await db.schema.alterTable('runs').addColumn('origin_run_id', 'integer').execute();
+    await db.schema.createIndex('runs_service_lane_id').on('runs').columns(['service', 'lane', 'id desc']).execute();
+    await db.schema.alterTable('releases').addColumn('tag', 'text').execute();
+
+    await db.schema
+      .createTable('deliveries')
+      .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+      .addColumn('forge', 'text', (c) => c.notNull())
+      .addColumn('delivery_id', 'text', (c) => c.notNull())
+      .addColumn('repository', 'text', (c) => c.notNull())
+      .addColumn('event', 'text', (c) => c.notNull())
+      .addColumn('parsed', 'text', (c) => c.notNull())
+      .addColumn('headers', 'text', (c) => c.notNull())
+      .addColumn('body', 'blob', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('outcome', 'text')
+      .addColumn('received_at', 'text', (c) => c.notNull())
+      .addColumn('processed_at', 'text')
+      .execute();
+    await db.schema.createIndex('deliveries_forge_delivery_id').unique().on('deliveries').columns(['forge', 'delivery_id']).execute();
+    await db.schema.createIndex('deliveries_status').on('deliveries').columns(['status', 'id']).execute();
+
+    await db.schema
+      .createTable('webhook_secrets')
+      .addColumn('forge', 'text', (c) => c.notNull())
+      .addColumn('repository', 'text', (c) => c.notNull())
+      .addColumn('sealed', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('webhook_secrets_pk', ['forge', 'repository'])
+      .execute();
+
+    await db.schema
+      .createTable('cursors')
+      .addColumn('key', 'text', (c) => c.primaryKey())
+      .addColumn('value', 'text', (c) => c.notNull())
+      .execute();
+  },
+};
+
 export const migrations: Record<string, Migration> = {
   '0001_initial': initial,
+  '0002_triggers': triggers,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -4,6 +4,9 @@
 
 import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
 import type {
+  ConcurrencyPolicy,
+  Delivery,
+  DeliveryStatus,
   Deployment,
   DeploymentStatus,
   EventRecord,
@@ -19,6 +22,8 @@ import type {
 } from '../../core/types.ts';
 import type {
   DeploymentPatch,
+  DeliveryPatch,
+  NewDelivery,
   NewDeployment,
   NewEvent,
   NewRelease,
@@ -35,6 +40,14 @@ export interface RunTable {
   commit_sha: string;
   trigger_kind: TriggerKind;
   trigger_by: string;
+  lane: string;
+  concurrency: ConcurrencyPolicy;
+  /** 0 or 1: SQLite has no boolean. */
+  partial: number;
+  tag: string | null;
+  /** JSON object of strings. */
+  variables: string;
+  origin_run_id: number | null;
   status: RunStatus;
   reason: string | null;
   created_at: string;
@@ -74,6 +87,7 @@ export interface ReleaseTable {
   commit_sha: string;
   image: string;
   digest: string;
+  tag: string | null;
   run_id: number;
   created_at: string;
 }
@@ -102,6 +116,34 @@ export interface EventTable {
   data: string;
 }
 
+export interface DeliveryTable {
+  id: Generated<number>;
+  forge: string;
+  delivery_id: string;
+  repository: string;
+  event: string;
+  /** JSON. */
+  parsed: string;
+  /** JSON object. */
+  headers: string;
+  body: Buffer;
+  status: DeliveryStatus;
+  outcome: string | null;
+  received_at: string;
+  processed_at: string | null;
+}
+
+export interface WebhookSecretTable {
+  forge: string;
+  repository: string;
+  sealed: string;
+}
+
+export interface CursorTable {
+  key: string;
+  value: string;
+}
+
 export interface Database {
   runs: RunTable;
   stages: StageTable;
@@ -109,6 +151,9 @@ export interface Database {
   releases: ReleaseTable;
   deployments: DeploymentTable;
   events: EventTable;
+  deliveries: DeliveryTable;
+  webhook_secrets: WebhookSecretTable;
+  cursors: CursorTable;
 }
 
 export type RunRow = Selectable<RunTable>;
@@ -117,6 +162,7 @@ export type LogLineRow = Selectable<LogLineTable>;
 export type ReleaseRow = Selectable<ReleaseTable>;
 export type DeploymentRow = Selectable<DeploymentTable>;
 export type EventRow = Selectable<EventTable>;
+export type DeliveryRow = Selectable<DeliveryTable>;
 
 export function runToRow(run: NewRun, createdAt: string): Insertable<RunTable> {
   return {
@@ -125,6 +171,12 @@ export function runToRow(run: NewRun, createdAt: string): Insertable<RunTable> {
     commit_sha: run.commitSha,
     trigger_kind: run.trigger.kind,
     trigger_by: run.trigger.by,
+    lane: run.lane,
+    concurrency: run.concurrency,
+    partial: run.partial ? 1 : 0,
+    tag: run.tag,
+    variables: JSON.stringify(run.variables),
+    origin_run_id: run.originRunId,
     status: 'pending',
     reason: null,
     created_at: createdAt,
@@ -151,6 +203,12 @@ export function rowToRun(row: RunRow): Run {
     ref: row.ref,
     commitSha: row.commit_sha,
     trigger: { kind: row.trigger_kind, by: row.trigger_by },
+    lane: row.lane,
+    concurrency: row.concurrency,
+    partial: row.partial === 1,
+    tag: row.tag,
+    variables: JSON.parse(row.variables) as Record<string, string>,
+    originRunId: row.origin_run_id,
     status: row.status,
     reason: row.reason,
     createdAt: row.created_at,
@@ -222,6 +280,7 @@ export function releaseToRow(release: NewRelease, createdAt: string): Insertable
     commit_sha: release.commitSha,
     image: release.image,
     digest: release.digest,
+    tag: release.tag,
     run_id: release.runId,
     created_at: createdAt,
   };
@@ -234,6 +293,7 @@ export function rowToRelease(row: ReleaseRow): Release {
     commitSha: row.commit_sha,
     image: row.image,
     digest: row.digest,
+    tag: row.tag,
     runId: row.run_id,
     createdAt: row.created_at,
   };
@@ -293,5 +353,42 @@ export function rowToEvent(row: EventRow): EventRecord {
     runId: row.run_id,
     service: row.service,
     data: JSON.parse(row.data) as unknown,
+  };
+}
+
+export function deliveryToRow(delivery: NewDelivery): Insertable<DeliveryTable> {
+  return {
+    forge: delivery.forge,
+    delivery_id: delivery.deliveryId,
+    repository: delivery.repository,
+    event: delivery.event,
+    parsed: JSON.stringify(delivery.parsed ?? null),
+    headers: JSON.stringify(delivery.headers),
+    body: delivery.body,
+    status: 'received',
+    outcome: null,
+    received_at: delivery.receivedAt,
+    processed_at: null,
+  };
+}
+
+export function deliveryPatchToRow(patch: DeliveryPatch): Updateable<DeliveryTable> {
+  return { status: patch.status, outcome: patch.outcome, processed_at: patch.processedAt };
+}
+
+export function rowToDelivery(row: DeliveryRow): Delivery {
+  return {
+    id: row.id,
+    forge: row.forge,
+    deliveryId: row.delivery_id,
+    repository: row.repository,
+    event: row.event,
+    parsed: JSON.parse(row.parsed) as unknown,
+    headers: JSON.parse(row.headers) as Record<string, string>,
+    body: Buffer.from(row.body),
+    status: row.status,
+    outcome: row.outcome,
+    receivedAt: row.received_at,
+    processedAt: row.processed_at,
   };
 }

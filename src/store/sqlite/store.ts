@@ -12,6 +12,8 @@ import { Kysely, Migrator, SqliteDialect, type Transaction } from 'kysely';
 import { describeError } from '../../core/errors.ts';
 import type { LogLine } from '../../core/types.ts';
 import type {
+  CursorRepository,
+  DeliveryRepository,
   DeploymentRepository,
   EventRepository,
   LogRepository,
@@ -19,14 +21,18 @@ import type {
   RunRepository,
   StageRepository,
   Store,
+  WebhookSecretRepository,
 } from '../store.ts';
 import { migrationProvider } from './migrations.ts';
 import {
+  deliveryPatchToRow,
+  deliveryToRow,
   deploymentPatchToRow,
   deploymentToRow,
   eventToRow,
   logLineToRow,
   releaseToRow,
+  rowToDelivery,
   rowToDeployment,
   rowToEvent,
   rowToLogLine,
@@ -97,6 +103,9 @@ function repositories(db: Kysely<Database>, atomic: Atomic): Repositories {
     releases: releaseRepository(db),
     deployments: deploymentRepository(db),
     events: eventRepository(db),
+    deliveries: deliveryRepository(db, atomic),
+    webhookSecrets: webhookSecretRepository(db),
+    cursors: cursorRepository(db),
   };
 }
 
@@ -132,6 +141,7 @@ function runRepository(db: Kysely<Database>, atomic: Atomic): RunRepository {
       if (filter.statuses?.length === 0) return [];
       let query = db.selectFrom('runs').selectAll().orderBy('id', 'desc');
       if (filter.service !== undefined) query = query.where('service', '=', filter.service);
+      if (filter.lane !== undefined) query = query.where('lane', '=', filter.lane);
       if (filter.statuses !== undefined) query = query.where('status', 'in', filter.statuses);
       if (filter.beforeId !== undefined) query = query.where('id', '<', filter.beforeId);
       if (filter.limit !== undefined) query = query.limit(filter.limit);
@@ -313,6 +323,96 @@ function eventRepository(db: Kysely<Database>): EventRepository {
       if (filter.runId !== undefined) query = query.where('run_id', '=', filter.runId);
       if (filter.limit !== undefined) query = query.limit(filter.limit);
       return (await query.execute()).map(rowToEvent);
+    },
+  };
+}
+
+function deliveryRepository(db: Kysely<Database>, atomic: Atomic): DeliveryRepository {
+  const get = async (id: number) => {
+    const row = await db.selectFrom('deliveries').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? rowToDelivery(row) : null;
+  };
+  return {
+    record: (deliveries) =>
+      atomic(async (tx) => {
+        const stored: Array<ReturnType<typeof rowToDelivery> | null> = [];
+        for (const delivery of deliveries) {
+          // The unique (forge, delivery_id) index decides what is a repeat, also within the batch.
+          const row = await tx
+            .insertInto('deliveries')
+            .values(deliveryToRow(delivery))
+            .onConflict((conflict) => conflict.columns(['forge', 'delivery_id']).doNothing())
+            .returningAll()
+            .executeTakeFirst();
+          stored.push(row ? rowToDelivery(row) : null);
+        }
+        return stored;
+      }),
+
+    get,
+
+    async list(filter = {}) {
+      if (filter.statuses?.length === 0) return [];
+      let query = db.selectFrom('deliveries').selectAll().orderBy('id', 'desc');
+      if (filter.statuses !== undefined) query = query.where('status', 'in', filter.statuses);
+      if (filter.beforeId !== undefined) query = query.where('id', '<', filter.beforeId);
+      if (filter.limit !== undefined) query = query.limit(filter.limit);
+      return (await query.execute()).map(rowToDelivery);
+    },
+
+    async update(id, patch) {
+      const changes = deliveryPatchToRow(patch);
+      if (isEmpty(changes)) return get(id);
+      const row = await db.updateTable('deliveries').set(changes).where('id', '=', id).returningAll().executeTakeFirst();
+      return row ? rowToDelivery(row) : null;
+    },
+  };
+}
+
+function webhookSecretRepository(db: Kysely<Database>): WebhookSecretRepository {
+  return {
+    async get(forge, repository) {
+      const row = await db
+        .selectFrom('webhook_secrets')
+        .select('sealed')
+        .where('forge', '=', forge)
+        .where('repository', '=', repository)
+        .executeTakeFirst();
+      return row?.sealed ?? null;
+    },
+
+    async set(forge, repository, sealed) {
+      await db
+        .insertInto('webhook_secrets')
+        .values({ forge, repository, sealed })
+        .onConflict((conflict) => conflict.columns(['forge', 'repository']).doUpdateSet({ sealed }))
+        .execute();
+    },
+
+    async delete(forge, repository) {
+      const result = await db.deleteFrom('webhook_secrets').where('forge', '=', forge).where('repository', '=', repository).executeTakeFirst();
+      return Number(result.numDeletedRows) > 0;
+    },
+
+    async list() {
+      return db.selectFrom('webhook_secrets').selectAll().orderBy('forge').orderBy('repository').execute();
+    },
+  };
+}
+
+function cursorRepository(db: Kysely<Database>): CursorRepository {
+  return {
+    async get(key) {
+      const row = await db.selectFrom('cursors').select('value').where('key', '=', key).executeTakeFirst();
+      return row?.value ?? null;
+    },
+
+    async set(key, value) {
+      await db
+        .insertInto('cursors')
+        .values({ key, value })
+        .onConflict((conflict) => conflict.column('key').doUpdateSet({ value }))
+        .execute();
     },
   };
 }

@@ -1,0 +1,86 @@
+// A plain git repository, no forge at all: the post-receive hook that `slipway hook install`
+// puts into a bare repository (src/cli/hook.ts) POSTs one delivery per updated ref:
+//
+//   X-Slipway-Token     the repository's token, as the server handed it out (compared, not a signature)
+//   X-Slipway-Delivery  a random id, the same for no two deliveries (the hook does not retry)
+//   { "repository": the URL or path services use for it, "ref": "refs/heads/main",
+//     "before": sha, "after": sha (zeros for a creation / a deletion),
+//     "commit": for a tag the commit it names (for a deleted tag, the one it named), else `after`,
+//     "forced": before is not an ancestor of after, "commits": how many commits are new,
+//     "pusher": who pushed }
+//
+// Like GitLab's token, the token proves the sender but not that the body is unmodified.
+
+import { z } from 'zod';
+import type { Forge, RepositoryRef, WebhookHeaders, WebhookResult } from '../forge.ts';
+import { badSignature, bodyDigest, header, ignored, invalid, isZeroSha, malformed, parseJson, sameSecret, withoutPrefix, type Delivered } from '../webhook.ts';
+
+const Sha = z.string().regex(/^([0-9a-f]{40}|[0-9a-f]{64})$/, 'expected a commit sha');
+
+const Named = z.object({ repository: z.string().min(1) });
+
+const RefUpdate = z.object({
+  ref: z.string().min(1),
+  before: Sha,
+  after: Sha,
+  commit: Sha,
+  forced: z.boolean(),
+  commits: z.number().int().nonnegative(),
+  pusher: z.string().min(1),
+});
+
+export class GitForge implements Forge {
+  readonly name = 'git' as const;
+
+  parseWebhook(headers: WebhookHeaders, rawBody: Buffer, secretFor: (repository: RepositoryRef) => string | null): WebhookResult {
+    const body = parseJson(rawBody);
+    if (body === undefined) return malformed('the body is not JSON');
+    const named = Named.safeParse(body);
+    if (!named.success) return invalid('the body names no repository', named.error);
+    const repository: RepositoryRef = { fullName: named.data.repository, urls: [named.data.repository] };
+
+    const secret = secretFor(repository);
+    if (secret === null) {
+      return { kind: 'rejected', reason: 'unknown_repository', message: `no hook token is known for ${repository.fullName}` };
+    }
+    const token = header(headers, 'x-slipway-token');
+    if (token === undefined) return badSignature('the X-Slipway-Token header is missing');
+    if (!sameSecret(token, secret)) return badSignature(`X-Slipway-Token is not the hook token for ${repository.fullName}`);
+
+    const parsed = RefUpdate.safeParse(body);
+    if (!parsed.success) return invalid('ref update', parsed.error);
+    const delivered = { deliveryId: header(headers, 'x-slipway-delivery') ?? bodyDigest(rawBody), repository };
+    return fromRefUpdate(parsed.data, delivered);
+  }
+}
+
+function fromRefUpdate(update: z.infer<typeof RefUpdate>, delivered: Delivered): WebhookResult {
+  const sender = update.pusher;
+  const deleted = isZeroSha(update.after);
+
+  const branch = withoutPrefix(update.ref, 'refs/heads/');
+  if (branch !== undefined) {
+    return {
+      kind: 'event',
+      event: {
+        kind: 'push',
+        ...delivered,
+        sender,
+        branch,
+        before: update.before,
+        after: update.after,
+        created: isZeroSha(update.before),
+        deleted,
+        forced: update.forced,
+        commitCount: deleted ? 0 : update.commits,
+      },
+    };
+  }
+  const tag = withoutPrefix(update.ref, 'refs/tags/');
+  if (tag !== undefined) {
+    // A hook that could not peel a deleted tag sends zeros; `before` is then the best name left.
+    const sha = deleted && isZeroSha(update.commit) ? update.before : update.commit;
+    return { kind: 'event', event: { kind: 'tag', ...delivered, sender, tag, sha, deleted } };
+  }
+  return ignored(delivered, `update of ${update.ref}, which is neither a branch nor a tag`);
+}

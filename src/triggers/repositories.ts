@@ -1,0 +1,97 @@
+// Which services a repository is, and which forge a service's repository lives on. Pure: the
+// same config and URL always give the same answer.
+//
+// A repository has many spellings (https and ssh clone URLs, the web URL, with or without
+// ".git", a user name, a port), so both sides are reduced to "host/path" before comparing.
+// Forges treat owner and repository names case-insensitively, so the comparison does too.
+
+import { resolve } from 'node:path';
+import type { Config, ForgeSettings } from '../config/model.ts';
+import { assertNever } from '../core/types.ts';
+import type { ForgeName, RepositoryRef } from '../forges/forge.ts';
+
+const SCP_LIKE = /^(?:[^@/]+@)?([^:/]+):(?!\/)(.+)$/;
+const URL_SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
+
+/** "host/owner/name" for URLs, the absolute path for local repositories; lower-case, no ".git". */
+export function repositoryKey(url: string): string {
+  const trimmed = url.trim();
+  let key: string;
+  if (URL_SCHEME.test(trimmed)) {
+    const parsed = new URL(trimmed);
+    key = parsed.protocol === 'file:' ? decodeURIComponent(parsed.pathname) : `${parsed.hostname}${decodeURIComponent(parsed.pathname)}`;
+  } else {
+    const scp = SCP_LIKE.exec(trimmed);
+    key = scp && !trimmed.startsWith('/') && !trimmed.startsWith('.') ? `${scp[1]}/${scp[2]}` : resolve(trimmed);
+  }
+  return key.replace(/\/+$/, '').replace(/\.git$/, '').replace(/\/+$/, '').toLowerCase();
+}
+
+/** The services built from this repository, in config order. */
+export function servicesOf(config: Config, repository: RepositoryRef): string[] {
+  const keys = new Set(repository.urls.map(safeKey).filter((key): key is string => key !== null));
+  return Object.entries(config.services)
+    .filter(([, service]) => keys.has(safeKey(service.repo) ?? ''))
+    .map(([name]) => name);
+}
+
+function safeKey(url: string): string | null {
+  try {
+    return repositoryKey(url);
+  } catch {
+    return null;
+  }
+}
+
+type HostedForge = Exclude<ForgeName, 'git'>;
+
+const DEFAULT_WEB_URL: Record<HostedForge, string | null> = {
+  github: 'https://github.com',
+  gitlab: 'https://gitlab.com',
+  gitea: null,
+};
+
+export interface ForgeOfRepository {
+  forge: HostedForge;
+  settings: ForgeSettings;
+  /** "owner/name" (GitLab: the full namespace path), as the forge's API spells it. */
+  fullName: string;
+}
+
+/** The configured forge whose host serves this repository URL, or null. */
+export function forgeOf(config: Config, repoUrl: string): ForgeOfRepository | null {
+  const key = safeKey(repoUrl);
+  if (key === null) return null;
+  for (const forge of ['github', 'gitlab', 'gitea'] as const) {
+    const settings = config.forges[forge];
+    const webUrl = settings?.url ?? DEFAULT_WEB_URL[forge];
+    if (!settings || !webUrl) continue;
+    const base = repositoryKey(webUrl);
+    if (key.startsWith(`${base}/`)) return { forge, settings, fullName: fullNameIn(repoUrl, key.length - base.length) };
+  }
+  return null;
+}
+
+/** The repository's path as written (forges' APIs keep its case), without the host part. */
+function fullNameIn(repoUrl: string, length: number): string {
+  const path = URL_SCHEME.test(repoUrl) ? decodeURIComponent(new URL(repoUrl).pathname) : (SCP_LIKE.exec(repoUrl)?.[2] ?? repoUrl);
+  const cleaned = path.replace(/\/+$/, '').replace(/\.git$/, '');
+  return cleaned.slice(cleaned.length - length + 1);
+}
+
+/** The forge's API base: configured, or derived from its web address. */
+export function apiUrlOf(forge: HostedForge, settings: ForgeSettings): string | null {
+  if (settings.api_url) return settings.api_url.replace(/\/+$/, '');
+  const webUrl = (settings.url ?? DEFAULT_WEB_URL[forge])?.replace(/\/+$/, '');
+  if (!webUrl) return null;
+  switch (forge) {
+    case 'github':
+      return new URL(webUrl).hostname === 'github.com' ? 'https://api.github.com' : `${webUrl}/api/v3`;
+    case 'gitlab':
+      return `${webUrl}/api/v4`;
+    case 'gitea':
+      return `${webUrl}/api/v1`;
+    default:
+      return assertNever(forge, 'forge');
+  }
+}

@@ -1,0 +1,86 @@
+// Webhook secrets: from slipway.yml (per repository, or forge-wide) and from the API (sealed in
+// the store). Lookups are synchronous and in memory, because every webhook, forged or not,
+// asks for one before anything else happens.
+
+import type { Config } from '../config/model.ts';
+import type { ForgeName, RepositoryRef } from '../forges/forge.ts';
+import type { SecretBox } from '../secrets/box.ts';
+import type { Store } from '../store/store.ts';
+import { repositoryKey, servicesOf } from './repositories.ts';
+
+export interface SecretEntry {
+  forge: ForgeName;
+  repository: string;
+  /** Where the secret is set; a repository's own secret wins over its forge's. */
+  source: 'config' | 'api' | 'config (forge-wide)';
+}
+
+export class WebhookSecrets {
+  private readonly stored = new Map<string, string>();
+
+  constructor(
+    private readonly config: Config,
+    private readonly store: Store,
+    private readonly box: SecretBox,
+  ) {}
+
+  /** Reads the secrets set through the API; a secret that cannot be unsealed is reported, not used. */
+  async load(log: (message: string) => void = () => {}): Promise<void> {
+    for (const { forge, repository, sealed } of await this.store.webhookSecrets.list()) {
+      try {
+        this.stored.set(storedKey(forge as ForgeName, repository), this.box.unseal(sealed));
+      } catch {
+        log(`the webhook secret of ${forge} repository ${repository} cannot be unsealed with this data folder's key; set it again`);
+      }
+    }
+  }
+
+  /**
+   * The secret a delivery about `repository` must be signed with; null when no service is built
+   * from that repository (it is unknown here) or no secret is set for it.
+   */
+  secretFor(forge: ForgeName, repository: RepositoryRef): string | null {
+    if (servicesOf(this.config, repository).length === 0) return null;
+    const fromApi = this.stored.get(storedKey(forge, forge === 'git' ? (repository.urls[0] ?? repository.fullName) : repository.fullName));
+    if (forge === 'git') return fromApi ?? null;
+    const settings = this.config.forges[forge];
+    const own = Object.entries(settings?.repositories ?? {}).find(([name]) => name.toLowerCase() === repository.fullName.toLowerCase());
+    return own?.[1].secret ?? fromApi ?? settings?.secret ?? null;
+  }
+
+  async set(forge: ForgeName, repository: string, secret: string): Promise<void> {
+    const name = canonical(forge, repository);
+    await this.store.webhookSecrets.set(forge, name, this.box.seal(secret));
+    this.stored.set(storedKey(forge, name), secret);
+  }
+
+  async remove(forge: ForgeName, repository: string): Promise<boolean> {
+    const name = canonical(forge, repository);
+    this.stored.delete(storedKey(forge, name));
+    return this.store.webhookSecrets.delete(forge, name);
+  }
+
+  /** Where secrets are set, never the secrets themselves. */
+  async list(): Promise<SecretEntry[]> {
+    const entries: SecretEntry[] = (await this.store.webhookSecrets.list()).map(({ forge, repository }) => ({
+      forge: forge as ForgeName,
+      repository,
+      source: 'api',
+    }));
+    for (const forge of ['github', 'gitlab', 'gitea'] as const) {
+      const settings = this.config.forges[forge];
+      for (const repository of Object.keys(settings?.repositories ?? {})) entries.push({ forge, repository, source: 'config' });
+      if (settings?.secret) entries.push({ forge, repository: '*', source: 'config (forge-wide)' });
+    }
+    return entries;
+  }
+}
+
+/** A plain repository is named by its URL or path, in any spelling; forges by "owner/name". */
+function canonical(forge: ForgeName, repository: string): string {
+  return forge === 'git' ? repositoryKey(repository) : repository;
+}
+
+function storedKey(forge: ForgeName, repository: string): string {
+  return `${forge}\u0000${forge === 'git' ? repositoryKey(repository) : repository.toLowerCase()}`;
+}

@@ -1,0 +1,204 @@
+// The trigger service: turns a forge event into the runs it calls for, for exactly the
+// services it affects, and says what it did in one sentence (kept with the delivery).
+//
+//   push         to a service's branch: a full run of each service whose path (or a path it
+//                depends on) changed between before and after, by git's own diff. A new
+//                branch or a forced push compares with the service's last successful run on
+//                the branch, or runs it when there is none. A deleted branch cancels the
+//                lane's unfinished runs.
+//   pull_request into a service's branch: a partial run (up to the build) of the services
+//                the pull request's head changes against that branch.
+//   tag          a run of each service of the repository, whose release carries the tag.
+//   ping         nothing.
+// Services that a push leaves alone get a "trigger.skipped" event saying why.
+
+import type { Config, Service } from '../config/model.ts';
+import { assertNever, type Run } from '../core/types.ts';
+import type { Engine, StartRunRequest } from '../engine/engine.ts';
+import type { ForgeEvent, ForgeName } from '../forges/forge.ts';
+import type { Source } from '../source/source.ts';
+import type { Store } from '../store/store.ts';
+import { servicesOf } from './repositories.ts';
+
+export interface TriggerOutcome {
+  runs: Run[];
+  /** One sentence for people: what the event led to. */
+  summary: string;
+}
+
+type PushEvent = Extract<ForgeEvent, { kind: 'push' }>;
+type PullRequestEvent = Extract<ForgeEvent, { kind: 'pull_request' }>;
+type TagEvent = Extract<ForgeEvent, { kind: 'tag' }>;
+
+/** What a push changed for one service: its changed files, or everything (no base to compare). */
+type Changes = { files: string[]; since: string } | { files: 'all'; why: string };
+
+export interface TriggerServiceOptions {
+  engine: Pick<Engine, 'config' | 'startRun' | 'cancelLane'>;
+  store: Store;
+  source: Source;
+}
+
+export class TriggerService {
+  constructor(private readonly options: TriggerServiceOptions) {}
+
+  private get config(): Config {
+    return this.options.engine.config;
+  }
+
+  async handle(event: ForgeEvent, forge: ForgeName): Promise<TriggerOutcome> {
+    switch (event.kind) {
+      case 'push':
+        return this.push(event, forge);
+      case 'pull_request':
+        return this.pullRequest(event, forge);
+      case 'tag':
+        return this.tag(event, forge);
+      case 'ping':
+        return { runs: [], summary: 'ping answered' };
+      default:
+        return assertNever(event, 'forge event');
+    }
+  }
+
+  private async push(event: PushEvent, forge: ForgeName): Promise<TriggerOutcome> {
+    const services = servicesOf(this.config, event.repository).filter((name) => this.service(name).branch === event.branch);
+    if (services.length === 0) return nothing(`no service builds branch ${event.branch} of ${event.repository.fullName}`);
+    if (event.deleted) {
+      const cancelled: Run[] = [];
+      for (const name of services) {
+        cancelled.push(...(await this.options.engine.cancelLane(name, event.branch, `branch ${event.branch} was deleted`)));
+      }
+      return {
+        runs: [],
+        summary: cancelled.length
+          ? `branch ${event.branch} was deleted; cancelled ${list(cancelled.map((run) => `run #${run.id}`))}`
+          : `branch ${event.branch} was deleted; no run of it was in flight`,
+      };
+    }
+
+    const linear = !event.created && !event.forced && !/^0+$/.test(event.before);
+    const diffs = new Map<string, Promise<Changes>>();
+    const started: Run[] = [];
+    const notes: string[] = [];
+    for (const name of services) {
+      const service = this.service(name);
+      let changes: Changes;
+      if (linear) {
+        // One diff per repository serves all of its services.
+        if (!diffs.has(service.repo)) diffs.set(service.repo, this.diff(service.repo, event.before, event.after));
+        changes = await diffs.get(service.repo)!;
+        if (changes.files === 'all') changes = await this.sinceLastSuccess(name, service, event.branch, event.after);
+      } else {
+        changes = await this.sinceLastSuccess(name, service, event.branch, event.after);
+      }
+      const reason = untouched(changes, service);
+      if (reason) {
+        await this.skipped(name, forge, event.deliveryId, event.after, reason);
+        notes.push(`${name}: ${reason}`);
+        continue;
+      }
+      const run = await this.start(
+        { service: name, ref: event.branch, commitSha: event.after, trigger: { kind: 'push', by: event.sender } },
+        notes,
+      );
+      if (run) started.push(run);
+    }
+    return outcome(started, notes, `push to ${event.branch}`);
+  }
+
+  private async pullRequest(event: PullRequestEvent, forge: ForgeName): Promise<TriggerOutcome> {
+    const services = servicesOf(this.config, event.repository).filter((name) => this.service(name).branch === event.baseBranch);
+    if (services.length === 0) {
+      return nothing(`no service builds pull requests into ${event.baseBranch} of ${event.repository.fullName}`);
+    }
+    const started: Run[] = [];
+    const notes: string[] = [];
+    for (const name of services) {
+      const service = this.service(name);
+      const base = await this.options.source.resolve(service.repo, event.baseBranch);
+      const changes: Changes = base.ok ? await this.diff(service.repo, base.value, event.headSha) : { files: 'all', why: base.error.message };
+      const reason = untouched(changes, service);
+      if (reason) {
+        await this.skipped(name, forge, event.deliveryId, event.headSha, reason);
+        notes.push(`${name}: ${reason}`);
+        continue;
+      }
+      const run = await this.start(
+        {
+          service: name,
+          ref: event.headBranch,
+          commitSha: event.headSha,
+          pullRequest: event.number,
+          trigger: { kind: 'pull_request', by: event.sender },
+        },
+        notes,
+      );
+      if (run) started.push(run);
+    }
+    return outcome(started, notes, `pull request #${event.number}`);
+  }
+
+  private async tag(event: TagEvent, _forge: ForgeName): Promise<TriggerOutcome> {
+    const services = servicesOf(this.config, event.repository);
+    if (services.length === 0) return nothing(`no service builds ${event.repository.fullName}`);
+    if (event.deleted) return nothing(`tag ${event.tag} was deleted; its releases stay`);
+    const started: Run[] = [];
+    const notes: string[] = [];
+    for (const name of services) {
+      const run = await this.start({ service: name, tag: event.tag, commitSha: event.sha, trigger: { kind: 'tag', by: event.sender } }, notes);
+      if (run) started.push(run);
+    }
+    return outcome(started, notes, `tag ${event.tag}`);
+  }
+
+  private service(name: string): Service {
+    return this.config.services[name]!;
+  }
+
+  private async start(request: StartRunRequest, notes: string[]): Promise<Run | null> {
+    const started = await this.options.engine.startRun(request);
+    if (started.ok) return started.value.run;
+    notes.push(`${request.service}: not started: ${started.error.message}`);
+    return null;
+  }
+
+  private async diff(repo: string, from: string, to: string): Promise<Changes> {
+    const files = await this.options.source.changedFiles(repo, from, to);
+    return files.ok ? { files: files.value, since: from } : { files: 'all', why: files.error.message };
+  }
+
+  /** For a new branch or a rewritten one: what changed since the service last succeeded on it. */
+  private async sinceLastSuccess(name: string, service: Service, branch: string, to: string): Promise<Changes> {
+    const [last] = await this.options.store.runs.list({ service: name, lane: branch, statuses: ['succeeded'], limit: 1 });
+    if (!last) return { files: 'all', why: `no earlier successful run of ${name} on ${branch}` };
+    return this.diff(service.repo, last.commitSha, to);
+  }
+
+  private async skipped(service: string, forge: ForgeName, deliveryId: string, commitSha: string, reason: string): Promise<void> {
+    await this.options.store.events.append({ type: 'trigger.skipped', runId: null, service, data: { forge, deliveryId, commitSha, reason } });
+  }
+}
+
+/** Why a service need not run for these changes, or null when it must. */
+function untouched(changes: Changes, service: Service): string | null {
+  if (changes.files === 'all') return null;
+  if (changes.files.length === 0) return `no file changed since ${changes.since.slice(0, 12)}`;
+  const watched = [service.path, ...service.depends_on_paths];
+  const touched = changes.files.some((file) => watched.some((path) => path === '.' || file === path || file.startsWith(`${path}/`)));
+  return touched ? null : `no change under ${list(watched)} since ${changes.since.slice(0, 12)}`;
+}
+
+function nothing(summary: string): TriggerOutcome {
+  return { runs: [], summary };
+}
+
+function outcome(started: Run[], notes: string[], what: string): TriggerOutcome {
+  const runs = started.map((run) => `run #${run.id} of ${run.service}`);
+  const head = runs.length ? `${what} started ${list(runs)}` : `${what} started no run`;
+  return { runs: started, summary: notes.length ? `${head} (${notes.join('; ')})` : head };
+}
+
+function list(items: string[]): string {
+  return items.length <= 1 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`;
+}
