@@ -41,6 +41,50 @@ export function withoutPrefix(ref: string, prefix: string): string | undefined {
   return ref.startsWith(prefix) && ref.length > prefix.length ? ref.slice(prefix.length) : undefined;
 }
 
+/** One ref update as a forge reports it, read out of its payload. */
+export type RefUpdate = {
+  ref: string;
+  before: string;
+  after: string;
+  deleted: boolean;
+  forced: boolean;
+  commitCount: number;
+  /** The commit a tag names (not an annotated tag's object); for a deleted tag, the one it named. */
+  tagCommit: string;
+  sender: string;
+};
+
+/**
+ * The push event for an update of refs/heads/*, the tag event for refs/tags/*, and for any
+ * other ref an ignored result whose reason starts with `what` ("push to", "update of").
+ */
+export function fromRefUpdate(delivered: Delivered, update: RefUpdate, what: string): WebhookResult {
+  const { ref, before, after, deleted, sender } = update;
+  const branch = withoutPrefix(ref, 'refs/heads/');
+  if (branch !== undefined) {
+    return {
+      kind: 'event',
+      event: {
+        kind: 'push',
+        ...delivered,
+        sender,
+        branch,
+        before,
+        after,
+        created: isZeroSha(before),
+        deleted,
+        forced: update.forced,
+        commitCount: update.commitCount,
+      },
+    };
+  }
+  const tag = withoutPrefix(ref, 'refs/tags/');
+  if (tag !== undefined) {
+    return { kind: 'event', event: { kind: 'tag', ...delivered, sender, tag, sha: update.tagCommit, deleted } };
+  }
+  return ignored(delivered, `${what} ${ref}, which is neither a branch nor a tag`);
+}
+
 export function ignored(delivered: Delivered, reason: string): WebhookResult {
   return { kind: 'ignored', ...delivered, reason };
 }

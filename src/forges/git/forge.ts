@@ -13,7 +13,7 @@
 
 import { z } from 'zod';
 import type { Forge, RepositoryRef, WebhookHeaders, WebhookResult } from '../forge.ts';
-import { badSignature, bodyDigest, header, ignored, invalid, isZeroSha, malformed, parseJson, sameSecret, withoutPrefix, type Delivered } from '../webhook.ts';
+import { badSignature, bodyDigest, fromRefUpdate, header, invalid, isZeroSha, malformed, parseJson, sameSecret, type Delivered } from '../webhook.ts';
 
 const Sha = z.string().regex(/^([0-9a-f]{40}|[0-9a-f]{64})$/, 'expected a commit sha');
 
@@ -50,37 +50,15 @@ export class GitForge implements Forge {
     const parsed = RefUpdate.safeParse(body);
     if (!parsed.success) return invalid('ref update', parsed.error);
     const delivered = { deliveryId: header(headers, 'x-slipway-delivery') ?? bodyDigest(rawBody), repository };
-    return fromRefUpdate(parsed.data, delivered);
+    return fromUpdate(parsed.data, delivered);
   }
 }
 
-function fromRefUpdate(update: z.infer<typeof RefUpdate>, delivered: Delivered): WebhookResult {
-  const sender = update.pusher;
+function fromUpdate(update: z.infer<typeof RefUpdate>, delivered: Delivered): WebhookResult {
   const deleted = isZeroSha(update.after);
-
-  const branch = withoutPrefix(update.ref, 'refs/heads/');
-  if (branch !== undefined) {
-    return {
-      kind: 'event',
-      event: {
-        kind: 'push',
-        ...delivered,
-        sender,
-        branch,
-        before: update.before,
-        after: update.after,
-        created: isZeroSha(update.before),
-        deleted,
-        forced: update.forced,
-        commitCount: deleted ? 0 : update.commits,
-      },
-    };
-  }
-  const tag = withoutPrefix(update.ref, 'refs/tags/');
-  if (tag !== undefined) {
-    // A hook that could not peel a deleted tag sends zeros; `before` is then the best name left.
-    const sha = deleted && isZeroSha(update.commit) ? update.before : update.commit;
-    return { kind: 'event', event: { kind: 'tag', ...delivered, sender, tag, sha, deleted } };
-  }
-  return ignored(delivered, `update of ${update.ref}, which is neither a branch nor a tag`);
+  // A hook that could not peel a deleted tag sends zeros; `before` is then the best name left.
+  const tagCommit = deleted && isZeroSha(update.commit) ? update.before : update.commit;
+  const { ref, before, after, forced } = update;
+  const commitCount = deleted ? 0 : update.commits;
+  return fromRefUpdate(delivered, { ref, before, after, deleted, forced, commitCount, tagCommit, sender: update.pusher }, 'update of');
 }

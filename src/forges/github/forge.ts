@@ -5,7 +5,7 @@
 import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import type { Forge, ForgeEvent, RepositoryRef, WebhookHeaders, WebhookResult } from '../forge.ts';
-import { badSignature, bodyDigest, header, ignored, invalid, isZeroSha, malformed, parseJson, sameSecret, withoutPrefix, type Delivered } from '../webhook.ts';
+import { badSignature, bodyDigest, fromRefUpdate, header, ignored, invalid, isZeroSha, malformed, parseJson, sameSecret, type Delivered } from '../webhook.ts';
 
 type PullRequestAction = Extract<ForgeEvent, { kind: 'pull_request' }>['action'];
 
@@ -102,34 +102,11 @@ function fromPush(body: unknown, delivered: Delivered): WebhookResult {
   const parsed = Push.safeParse(body);
   if (!parsed.success) return invalid('push event', parsed.error);
   const push = parsed.data;
-  const sender = push.sender.login;
   const deleted = push.deleted || isZeroSha(push.after);
-
-  const branch = withoutPrefix(push.ref, 'refs/heads/');
-  if (branch !== undefined) {
-    return {
-      kind: 'event',
-      event: {
-        kind: 'push',
-        ...delivered,
-        sender,
-        branch,
-        before: push.before,
-        after: push.after,
-        created: isZeroSha(push.before),
-        deleted,
-        forced: push.forced,
-        commitCount: push.commits.length,
-      },
-    };
-  }
-  const tag = withoutPrefix(push.ref, 'refs/tags/');
-  if (tag !== undefined) {
-    // `after` is the tag object for an annotated tag; head_commit is the commit it names.
-    const sha = deleted ? push.before : (push.head_commit?.id ?? push.after);
-    return { kind: 'event', event: { kind: 'tag', ...delivered, sender, tag, sha, deleted } };
-  }
-  return ignored(delivered, `push to ${push.ref}, which is neither a branch nor a tag`);
+  // `after` is the tag object for an annotated tag; head_commit is the commit it names.
+  const tagCommit = deleted ? push.before : (push.head_commit?.id ?? push.after);
+  const { ref, before, after, forced } = push;
+  return fromRefUpdate(delivered, { ref, before, after, deleted, forced, commitCount: push.commits.length, tagCommit, sender: push.sender.login }, 'push to');
 }
 
 function fromPullRequest(body: unknown, delivered: Delivered): WebhookResult {

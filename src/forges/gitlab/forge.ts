@@ -5,7 +5,7 @@
 
 import { z } from 'zod';
 import type { Forge, ForgeEvent, RepositoryRef, WebhookHeaders, WebhookResult } from '../forge.ts';
-import { badSignature, bodyDigest, header, ignored, invalid, isZeroSha, malformed, parseJson, sameSecret, withoutPrefix, type Delivered } from '../webhook.ts';
+import { badSignature, bodyDigest, fromRefUpdate, header, ignored, invalid, isZeroSha, malformed, parseJson, sameSecret, type Delivered } from '../webhook.ts';
 
 type PullRequestAction = Extract<ForgeEvent, { kind: 'pull_request' }>['action'];
 
@@ -89,35 +89,13 @@ function fromPush(body: unknown, delivered: Delivered): WebhookResult {
   const parsed = Push.safeParse(body);
   if (!parsed.success) return invalid('push event', parsed.error);
   const push = parsed.data;
-  const sender = push.user_username ?? push.user_name;
   const deleted = isZeroSha(push.after);
-
-  const branch = withoutPrefix(push.ref, 'refs/heads/');
-  if (branch !== undefined) {
-    return {
-      kind: 'event',
-      event: {
-        kind: 'push',
-        ...delivered,
-        sender,
-        branch,
-        before: push.before,
-        after: push.after,
-        created: isZeroSha(push.before),
-        deleted,
-        forced: false,
-        // `commits` holds at most 20; the count is the real number.
-        commitCount: push.total_commits_count,
-      },
-    };
-  }
-  const tag = withoutPrefix(push.ref, 'refs/tags/');
-  if (tag !== undefined) {
-    // `after` is the tag object for an annotated tag; checkout_sha is the commit it names.
-    const sha = deleted ? push.before : (push.checkout_sha ?? push.after);
-    return { kind: 'event', event: { kind: 'tag', ...delivered, sender, tag, sha, deleted } };
-  }
-  return ignored(delivered, `push to ${push.ref}, which is neither a branch nor a tag`);
+  // `after` is the tag object for an annotated tag; checkout_sha is the commit it names.
+  const tagCommit = deleted ? push.before : (push.checkout_sha ?? push.after);
+  const { ref, before, after } = push;
+  const sender = push.user_username ?? push.user_name;
+  // `commits` holds at most 20; total_commits_count is the real number.
+  return fromRefUpdate(delivered, { ref, before, after, deleted, forced: false, commitCount: push.total_commits_count, tagCommit, sender }, 'push to');
 }
 
 function fromMergeRequest(body: unknown, delivered: Delivered): WebhookResult {
