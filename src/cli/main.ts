@@ -1,13 +1,15 @@
 // The `slipway` command. `up` starts the server in this process; every other command talks
 // to a running server through the typed client, like the dashboard does.
 
+import { randomBytes } from 'node:crypto';
 import { Command, InvalidArgumentError } from 'commander';
 import { ApiError, SlipwayClient } from '../client/client.ts';
-import type { Deployment, LogLine, RunDetail, ServiceOverview, Stage } from '../client/api.ts';
-import { isTerminalRun, isTerminalStage } from '../core/types.ts';
+import type { Deployment, ForgeName, LogLine, Run, RunDetail, RunSummary, ServiceOverview, Stage, WebhookSecretSource, WebhookStatus } from '../client/api.ts';
+import { assertNever, isTerminalRun, isTerminalStage } from '../core/types.ts';
+import { FORGE_NAMES } from '../forges/forge.ts';
 import { DEFAULT_PORT, VERSION } from '../core/version.ts';
 import { registerHookCommands } from './hook.ts';
-import { ago, bold, cyan, dim, duration, red, shortSha, statusSymbol, statusWord, table, yellow } from './format.ts';
+import { ago, bold, clockTime, cyan, deliveryStatusWord, dim, duration, fromNow, red, runState, shortSha, statusSymbol, statusWord, table, triggerText, yellow } from './format.ts';
 
 // `slipway logs 3 | head` closes the pipe early; that is not an error.
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {
@@ -27,9 +29,9 @@ const client = () => new SlipwayClient(program.opts<{ server: string }>().server
 const print = (text: string): void => void process.stdout.write(`${text}\n`);
 const printJson = (value: unknown) => print(JSON.stringify(value, null, 2));
 
-function positiveInt(value: string): number {
+function positiveInt(value: string, what = 'a run number such as 12'): number {
   const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed <= 0) throw new InvalidArgumentError('expected a run number such as 12');
+  if (!Number.isInteger(parsed) || parsed <= 0) throw new InvalidArgumentError(`expected ${what}, got "${value}"`);
   return parsed;
 }
 
@@ -81,39 +83,119 @@ program
     process.once('SIGTERM', shutdown);
   });
 
+const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Commander calls this once per --var; the pairs are checked in the action, where fail() reports. */
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+/** KEY=VALUE pairs (the value may hold "=" or be empty); a later KEY wins, as with `env`. */
+function parseVariables(pairs: string[]): Record<string, string> {
+  const variables: Record<string, string> = {};
+  for (const pair of pairs) {
+    const equals = pair.indexOf('=');
+    if (equals < 0) fail(`--var ${pair}: expected KEY=VALUE, e.g. --var LOG_LEVEL=debug`);
+    const key = pair.slice(0, equals);
+    if (!VARIABLE_NAME.test(key)) {
+      fail(`--var ${pair}: ${key ? `"${key}" is not a variable name` : 'the name is missing'} (letters, digits and _, not starting with a digit)`);
+    }
+    variables[key] = pair.slice(equals + 1);
+  }
+  return variables;
+}
+
+interface LaunchOptions {
+  wait?: boolean;
+  json?: boolean;
+}
+
+const WAIT_HELP = 'show each stage as it happens; exit non-zero when the run fails';
+
 program
   .command('run <service>')
   .description('start a run of the pipeline for a service')
   .option('--ref <ref>', 'branch, tag or commit (default: the service branch)')
-  .option('--wait', 'show each stage as it happens; exit non-zero when the run fails')
+  .option('--var <KEY=VALUE>', 'a variable for every step of the run (repeatable)', collect, [] as string[])
+  .option('--wait', WAIT_HELP)
   .option('--json', 'print JSON')
-  .action(async (service: string, options: { ref?: string; wait?: boolean; json?: boolean }) => {
-    const api = client();
-    if (!options.wait) {
-      const run = await api.startRun({ service, ref: options.ref });
-      if (options.json) return printJson(run);
-      print(`Run ${bold(`#${run.id}`)} of ${service} at ${shortSha(run.commitSha)} (${run.ref}) queued`);
-      print(dim(`  follow it: npx slipway logs ${run.id} -f`));
-      return;
-    }
-    const finished = await startAndWatch(api, service, options.ref, !options.json);
-    if (options.json) printJson(finished);
-    process.exitCode = finished.status === 'succeeded' ? 0 : 1;
+  .action(async (service: string, options: LaunchOptions & { ref?: string; var: string[] }) => {
+    const variables = options.var.length > 0 ? parseVariables(options.var) : undefined;
+    await launch((api) => api.startRun({ service, ref: options.ref, variables }), options);
   });
 
-/** Starts a run and prints its stages as they change until it ends. */
-async function startAndWatch(api: SlipwayClient, service: string, ref: string | undefined, human: boolean): Promise<RunDetail> {
+program
+  .command('rerun <run>')
+  .description('run a finished run again from the start: same commit, lane and variables')
+  .option('--wait', WAIT_HELP)
+  .option('--json', 'print JSON')
+  .action(async (runArg: string, options: LaunchOptions) => {
+    const runId = positiveInt(runArg);
+    await launch((api) => api.rerun(runId), options);
+  });
+
+program
+  .command('resume <run>')
+  .description('run a failed or cancelled run again from the stage where it stopped, reusing the stages that passed')
+  .option('--wait', WAIT_HELP)
+  .option('--json', 'print JSON')
+  .action(async (runArg: string, options: LaunchOptions) => {
+    const runId = positiveInt(runArg);
+    await launch((api) => api.resume(runId), options);
+  });
+
+/** Starts a run (by run, rerun or resume) and either says so or, with --wait, follows it to its end. */
+async function launch(start: (api: SlipwayClient) => Promise<RunDetail>, options: LaunchOptions): Promise<void> {
+  const api = client();
+  if (!options.wait) {
+    const run = await start(api);
+    if (options.json) return printJson(run);
+    print(`${runTitle(run)}: ${runState(run)}`);
+    printRunContext(run);
+    print(dim(`  follow it: npx slipway logs ${run.id} -f`));
+    return;
+  }
+  const finished = await watchRun(api, () => start(api), !options.json);
+  if (options.json) printJson(finished);
+  process.exitCode = finished.status === 'succeeded' ? 0 : 1;
+}
+
+/** "Run #7 of api at 3f2a1b4c (main)", and what it repeats: ", resume of #4". */
+function runTitle(run: Run): string {
+  const repeats = run.trigger.kind === 'rerun' || run.trigger.kind === 'resume' ? `, ${triggerText(run)}` : '';
+  return `Run ${bold(`#${run.id}`)} of ${run.service} at ${shortSha(run.commitSha)} (${run.ref})${repeats}`;
+}
+
+/** What a newly started run carries over: its variables, and for a resumed run the stages it reuses. */
+function printRunContext(run: RunDetail, { resumeSummary = true } = {}): void {
+  const variables = Object.entries(run.variables);
+  if (variables.length > 0) print(dim(`  variables: ${variables.map(([key, value]) => `${key}=${value}`).join(' ')}`));
+  if (resumeSummary && run.trigger.kind === 'resume') {
+    const reused = run.stages.filter((stage) => stage.status === 'skipped' && stage.reason?.includes(`#${run.originRunId}`));
+    const from = run.stages.find((stage, index) => index > 0 && stage.status === 'pending');
+    if (from) print(dim(`  resumes at ${from.name}${reused.length ? `; reuses ${reused.map((stage) => stage.name).join(', ')} from #${run.originRunId}` : ''}`));
+  }
+}
+
+/**
+ * Starts a run through `start` and prints its stages as they change until it ends. The event
+ * stream opens before the run is started, so no stage change is missed.
+ */
+async function watchRun(api: SlipwayClient, start: () => Promise<RunDetail>, human: boolean): Promise<RunDetail> {
   const abort = new AbortController();
   const events = api.events({}, abort.signal)[Symbol.asyncIterator]();
   await events.next(); // the stream is open: nothing from here on is missed
   let run: RunDetail;
   try {
-    run = await api.startRun({ service, ref });
+    run = await start();
   } catch (error) {
     abort.abort();
     throw error;
   }
-  if (human) print(`Run ${bold(`#${run.id}`)} of ${service} at ${shortSha(run.commitSha)} (${run.ref})`);
+  if (human) {
+    print(runTitle(run));
+    printRunContext(run, { resumeSummary: false });
+    // Place 1 is usually about to start; further back, say why nothing happens yet.
+    if (run.status === 'pending' && (run.queuePosition ?? 0) > 1) print(`  ${statusSymbol('pending')} ${runState(run)}`);
+  }
   const shown = new Map<number, string>();
   const show = async (stage: Stage) => {
     if (!human || shown.get(stage.id) === stage.status) return;
@@ -125,12 +207,22 @@ async function startAndWatch(api: SlipwayClient, service: string, ref: string | 
       if (stage.status === 'failed') await printLogTail(api, stage);
     }
   };
+  // Stages skipped from the start (reused by a resume, or not for this run) appear in their
+  // place, once the stages before them have had their say.
+  const skippedFromStart = run.stages.filter((stage) => stage.status === 'skipped');
+  const skippedBefore = async (position: number) => {
+    for (const stage of skippedFromStart) if (stage.position < position) await show(stage);
+  };
   const deployments: Deployment[] = [];
   try {
-    for (const stage of run.stages) if (stage.status === 'skipped') await show(stage);
     for (let next = await events.next(); !next.done; next = await events.next()) {
       const event = next.value;
-      if (event.type === 'stage' && event.data.runId === run.id) await show(event.data);
+      const stageEvent = event.type === 'stage' && event.data.runId === run.id;
+      // A stage's 'pending' is its creation; those skipped from the start are placed by skippedBefore.
+      if (stageEvent && event.data.status !== 'pending' && !skippedFromStart.some((stage) => stage.id === event.data.id)) {
+        await skippedBefore(event.data.position);
+        await show(event.data);
+      }
       if (event.type === 'deployment' && event.data.runId === run.id && event.data.status === 'succeeded') deployments.push(event.data);
       if (event.type === 'run' && event.data.id === run.id && isTerminalRun(event.data.status)) break;
     }
@@ -201,55 +293,97 @@ program
 
 program
   .command('status')
-  .description('each service with its last run and what is deployed where')
+  .description('each service with its last run, the runs waiting in its lanes, and what is deployed where')
   .option('--json', 'print JSON')
   .action(async (options: { json?: boolean }) => {
-    const services = await client().services();
+    const api = client();
+    // Waiting runs are the newest of their lanes, so the newest few hundred runs hold them all.
+    const [services, recent] = await Promise.all([api.services(), options.json ? [] : api.runs({ limit: 500 })]);
     if (options.json) return printJson(services);
     if (services.length === 0) return print('No services are configured.');
+    const waiting = waitingByService(recent);
     const environments = services[0]!.environments.map((environment) => environment.environment);
-    const rows = [['SERVICE', 'LAST RUN', 'STAGES', ...environments.map((name) => name.toUpperCase())].map(bold)];
-    for (const service of services) rows.push(statusRow(service, environments));
+    const showQueued = waiting.size > 0;
+    const rows = [['SERVICE', 'LAST RUN', 'STAGES', ...(showQueued ? ['QUEUED'] : []), ...environments.map((name) => name.toUpperCase())].map(bold)];
+    for (const service of services) rows.push(statusRow(service, environments, showQueued ? (waiting.get(service.name) ?? dim('—')) : null));
     print(table(rows));
   });
 
-function statusRow(service: ServiceOverview, environments: string[]): string[] {
+/** Per service, its pending runs counted per lane with the lane's policy: "2 in main (queue)". */
+function waitingByService(runs: RunSummary[]): Map<string, string> {
+  const lanes = new Map<string, Map<string, { count: number; concurrency: string }>>();
+  for (const run of runs) {
+    if (run.status !== 'pending') continue;
+    const ofService = lanes.get(run.service) ?? new Map<string, { count: number; concurrency: string }>();
+    lanes.set(run.service, ofService);
+    const lane = ofService.get(run.lane) ?? { count: 0, concurrency: run.concurrency };
+    lane.count += 1;
+    ofService.set(run.lane, lane);
+  }
+  const cells = new Map<string, string>();
+  for (const [service, ofService] of lanes) {
+    cells.set(service, [...ofService].map(([lane, { count, concurrency }]) => `${count} in ${lane} ${dim(`(${concurrency})`)}`).join(', '));
+  }
+  return cells;
+}
+
+function statusRow(service: ServiceOverview, environments: string[], queued: string | null): string[] {
   const run = service.lastRun;
-  const lastRun = run ? `#${run.id} ${statusSymbol(run.status)} ${statusWord(run.status)} ${shortSha(run.commitSha)} ${dim(ago(run.createdAt))}` : dim('never run');
+  const lastRun = run
+    ? `#${run.id} ${statusSymbol(run.status)} ${runState(run)} ${shortSha(run.commitSha)} on ${run.lane} ${dim(ago(run.createdAt))}`
+    : dim('never run');
   const stages = run ? run.stages.map((stage) => statusSymbol(stage.status)).join('') : '';
   const cells = environments.map((name) => {
     const state = service.environments.find((environment) => environment.environment === name);
     if (!state?.current || !state.release) return dim('—');
     return `release #${state.release.id} ${shortSha(state.release.commitSha)} ${state.current.url ?? ''} ${dim(ago(state.current.finishedAt))}`;
   });
-  return [bold(service.name), lastRun, stages, ...cells];
+  return [bold(service.name), lastRun, stages, ...(queued === null ? [] : [queued]), ...cells];
 }
 
 program
   .command('runs')
-  .description('recent runs')
+  .description('recent runs, with their lane, what started them, and where queued ones wait')
   .option('--service <name>', 'only this service')
-  .option('--limit <n>', 'how many', (value) => positiveInt(value), 20)
+  .option('--limit <n>', 'how many', (value) => positiveInt(value, 'a positive number'), 20)
   .option('--json', 'print JSON')
   .action(async (options: { service?: string; limit: number; json?: boolean }) => {
     const runs = await client().runs({ service: options.service, limit: options.limit });
     if (options.json) return printJson(runs);
     if (runs.length === 0) return print('No runs yet.');
-    const rows = [['RUN', 'SERVICE', 'STATUS', 'COMMIT', 'REF', 'TRIGGER', 'STARTED', 'TOOK'].map(bold)];
+    const rows = [['RUN', 'SERVICE', 'STATUS', 'COMMIT', 'LANE', 'TRIGGER', 'STARTED', 'TOOK'].map(bold)];
     for (const run of runs) {
-      rows.push([`#${run.id}`, run.service, `${statusSymbol(run.status)} ${statusWord(run.status)}`, shortSha(run.commitSha), run.ref, run.trigger.kind, ago(run.createdAt), duration(run.startedAt, run.finishedAt)]);
+      rows.push([
+        `#${run.id}`,
+        run.service,
+        `${statusSymbol(run.status)} ${runState(run)}`,
+        shortSha(run.commitSha),
+        run.lane,
+        triggerText(run),
+        ago(run.createdAt),
+        duration(run.startedAt, run.finishedAt),
+      ]);
     }
     print(table(rows));
   });
 
 program
   .command('show <run>')
-  .description('one run and its stages')
+  .description('one run: what started it, its lane and variables, and its stages')
   .option('--json', 'print JSON')
   .action(async (runArg: string, options: { json?: boolean }) => {
     const run = await client().run(positiveInt(runArg));
     if (options.json) return printJson(run);
-    print(`Run ${bold(`#${run.id}`)} of ${run.service} at ${shortSha(run.commitSha)} (${run.ref}): ${statusWord(run.status)}${run.reason ? ` — ${run.reason}` : ''}`);
+    print(`${runTitle(run)}: ${runState(run)}${run.reason ? ` — ${run.reason}` : ''}`);
+    const by = run.trigger.kind === 'schedule' ? '' : ` ${dim(`by ${run.trigger.by}`)}`;
+    const facts = [
+      ['  trigger', `${triggerText(run)}${by}`],
+      ['  lane', `${run.lane} ${dim(`(${run.concurrency})`)}${run.partial ? dim(', partial: stops after the build') : ''}`],
+      ['  created', `${ago(run.createdAt)} ${dim(`(${clockTime(run.createdAt)})`)}`],
+    ];
+    const variables = Object.entries(run.variables);
+    if (variables.length > 0) facts.push(['  variables', variables.map(([key, value]) => `${key}=${value}`).join(' ')]);
+    print(table(facts));
     const rows = run.stages.map((stage) => [
       `  ${statusSymbol(stage.status)}`,
       stage.name,
@@ -302,6 +436,204 @@ program
     print(table(rows));
   });
 
+program
+  .command('deliveries')
+  .description('recent webhook deliveries, newest first: what arrived and what it led to')
+  .option('--limit <n>', 'how many', (value) => positiveInt(value, 'a positive number'), 20)
+  .option('--json', 'print JSON')
+  .action(async (options: { limit: number; json?: boolean }) => {
+    const deliveries = await client().deliveries({ limit: options.limit });
+    if (options.json) return printJson(deliveries);
+    if (deliveries.length === 0) return print(`No webhook deliveries yet. ${dim('(slipway webhook status says where forges send them)')}`);
+    const rows = [['DELIVERY', 'FORGE', 'EVENT', 'REPOSITORY', 'STATUS', 'RECEIVED', 'OUTCOME'].map(bold)];
+    for (const delivery of deliveries) {
+      rows.push([
+        `#${delivery.id}`,
+        delivery.forge,
+        delivery.event,
+        delivery.repository,
+        deliveryStatusWord(delivery.status),
+        ago(delivery.receivedAt),
+        delivery.outcome ?? dim('—'),
+      ]);
+    }
+    print(table(rows));
+  });
+
+/** The forges that are told a URL; a plain repository's hook learns it from `slipway hook install`. */
+const HOSTED_FORGES = FORGE_NAMES.filter((forge) => forge !== 'git');
+
+const webhook = program.command('webhook').description('webhooks from forges: where to send them, their secrets, what was refused');
+
+webhook
+  .command('status')
+  .description('the URL to give each forge, where webhook secrets are set (never the secrets), and refused deliveries')
+  .option('--json', 'print JSON')
+  .action(async (options: { json?: boolean }) => {
+    const status = await client().webhooks();
+    if (options.json) return printJson(status);
+    print(bold('Webhook URL') + dim(' (content type application/json)'));
+    print(table(HOSTED_FORGES.map((forge) => [`  ${forge}`, hookUrl(status, forge)])));
+    print(dim(`  plain git repositories: slipway hook install <bare-repo>`));
+    print('');
+    print(bold('Secrets') + dim(' (where each is set; the values are never shown)'));
+    if (status.secrets.length === 0) {
+      print(`  none: every delivery is refused until one is set ${dim('(slipway webhook secret set <forge> <repository>)')}`);
+    } else {
+      const rows = [['  FORGE', 'REPOSITORY', 'SET IN'].map(bold)];
+      for (const secret of status.secrets) rows.push([`  ${secret.forge}`, secret.repository === '*' ? dim('* (every repository)') : secret.repository, secretSource(secret)]);
+      print(table(rows));
+    }
+    print('');
+    print(bold('Refused deliveries') + dim(' (since the server started)'));
+    const rejections = Object.entries(status.rejections).sort(([a], [b]) => a.localeCompare(b));
+    if (rejections.length === 0) print(`  none`);
+    else {
+      const rows = [['  FORGE', 'REASON', 'COUNT'].map(bold)];
+      for (const [key, count] of rejections) {
+        const space = key.indexOf(' ');
+        const [forge, reason] = space < 0 ? [key, ''] : [key.slice(0, space), key.slice(space + 1)];
+        rows.push([`  ${forge}`, reason.replaceAll('_', ' '), red(String(count))]);
+      }
+      print(table(rows));
+    }
+  });
+
+function hookUrl(status: WebhookStatus, forge: ForgeName): string {
+  return status.url.replace('<forge>', forge);
+}
+
+function secretSource(secret: WebhookSecretSource): string {
+  switch (secret.source) {
+    case 'api':
+      return 'the API (slipway webhook secret set)';
+    case 'config':
+      return 'slipway.yml';
+    case 'config (forge-wide)':
+      return 'slipway.yml, for the whole forge';
+    default:
+      return assertNever(secret.source, 'secret source');
+  }
+}
+
+function forgeName(value: string): ForgeName {
+  const forge = FORGE_NAMES.find((name) => name === value.toLowerCase());
+  if (!forge) fail(`unknown forge ${value}; expected one of ${FORGE_NAMES.join(', ')}`);
+  return forge;
+}
+
+/** The server's minimum, checked here too so the message speaks of the secret, not of a request body. */
+const MIN_SECRET_LENGTH = 8;
+
+const secret = webhook.command('secret').description('webhook secrets set through the API (sealed on the server)');
+
+secret
+  .command('set <forge> <repository>')
+  .description('set the secret a forge signs deliveries about a repository with; reads it from stdin')
+  .option('--generate', 'make up a random secret and print it, once, to paste into the forge')
+  .addHelpText('after', '\nExamples:\n  printf %s "$SECRET" | slipway webhook secret set github acme/payment\n  slipway webhook secret set gitea acme/payment --generate')
+  .action(async (forgeArg: string, repository: string, options: { generate?: boolean }) => {
+    const forge = forgeName(forgeArg);
+    const value = options.generate ? randomBytes(32).toString('hex') : await readSecret();
+    if (value.length < MIN_SECRET_LENGTH) fail(`the secret is too short: expected at least ${MIN_SECRET_LENGTH} characters`);
+    const api = client();
+    await api.setWebhookSecret({ forge, repository, secret: value });
+    const status = await api.webhooks();
+    // With --generate the secret is alone on stdout, so it can be captured; the words around it go to stderr.
+    const note = (text: string) => void process.stderr.write(`${text}\n`);
+    if (options.generate) {
+      note(`Set a new ${forge} webhook secret for ${repository}. Copy it into the forge's webhook settings now; it is not shown again:`);
+      print(value);
+    } else {
+      note(`Set the ${forge} webhook secret for ${repository}.`);
+    }
+    if (forge !== 'git') note(dim(`  the forge's webhook URL: ${hookUrl(status, forge)}`));
+  });
+
+secret
+  .command('rm <forge> <repository>')
+  .description('remove a webhook secret set through the API (those in slipway.yml stay)')
+  .action(async (forgeArg: string, repository: string) => {
+    const forge = forgeName(forgeArg);
+    const api = client();
+    await api.removeWebhookSecret({ forge, repository });
+    print(`Removed the ${forge} webhook secret for ${repository}.`);
+    const { secrets } = await api.webhooks();
+    const fallback = secrets.find((entry) => entry.forge === forge && entry.source !== 'api' && (entry.repository === '*' || entry.repository.toLowerCase() === repository.toLowerCase()));
+    if (fallback) print(dim(`  ${fallback.repository === '*' ? 'the forge-wide secret in slipway.yml' : 'its secret in slipway.yml'} applies to it now`));
+    else print(dim(`  deliveries about it are refused until a secret is set again`));
+  });
+
+/** The secret from stdin: piped in, or typed (not echoed) at a terminal. */
+async function readSecret(): Promise<string> {
+  const text = process.stdin.isTTY ? await readHidden('Secret (not shown as you type): ') : await readAll(process.stdin);
+  const value = text.trim();
+  if (value === '') fail('no secret on stdin; pipe one in (printf %s "$SECRET" | slipway webhook secret set …) or use --generate');
+  if (/[\r\n]/.test(value)) fail('the secret on stdin spans several lines; expected one line');
+  return value;
+}
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function readHidden(prompt: string): Promise<string> {
+  const input = process.stdin;
+  process.stderr.write(prompt);
+  input.setRawMode(true);
+  input.resume();
+  input.setEncoding('utf8');
+  return new Promise((resolve) => {
+    let typed = '';
+    const done = (exitCode?: number) => {
+      input.off('data', onData);
+      input.setRawMode(false);
+      input.pause();
+      process.stderr.write('\n');
+      if (exitCode !== undefined) process.exit(exitCode);
+      resolve(typed);
+    };
+    const onData = (chunk: string) => {
+      for (const character of chunk) {
+        if (character === '\r' || character === '\n' || character === '\u0004') return done();
+        if (character === '\u0003') return done(130);
+        if (character === '\u007f' || character === '\b') typed = typed.slice(0, -1);
+        else typed += character;
+      }
+    };
+    input.on('data', onData);
+  });
+}
+
+program
+  .command('schedules')
+  .description('cron schedules: when each runs next and last ran')
+  .option('--json', 'print JSON')
+  .action(async (options: { json?: boolean }) => {
+    const schedules = await client().schedules();
+    if (options.json) return printJson(schedules);
+    if (schedules.length === 0) return print(`No schedules are configured. ${dim('(add them under "schedules:" in slipway.yml)')}`);
+    const rows = [['SCHEDULE', 'CRON', 'TIME ZONE', 'SERVICES', 'NEXT', 'LAST'].map(bold)];
+    for (const schedule of schedules) {
+      rows.push([
+        schedule.name,
+        schedule.cron,
+        schedule.timezone,
+        schedule.services.join(', '),
+        tick(schedule.nextAt, schedule.timezone, 'never again', fromNow),
+        tick(schedule.lastAt, schedule.timezone, 'not yet', ago),
+      ]);
+    }
+    print(table(rows));
+  });
+
+/** "in 5h (2025-03-11 03:00)", the clock time as it reads in the schedule's own time zone. */
+function tick(at: string | null, timezone: string, none: string, relative: (at: string) => string): string {
+  return at ? `${relative(at)} ${dim(`(${clockTime(at, timezone)})`)}` : dim(none);
+}
+
 registerHookCommands(program, client);
 
 function fail(message: string): never {
@@ -312,6 +644,7 @@ function fail(message: string): never {
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
-  if (error instanceof ApiError) fail(error.message);
+  // An argument checked inside an action (a run number) is reported like a server's refusal.
+  if (error instanceof ApiError || error instanceof InvalidArgumentError) fail(error.message);
   throw error;
 }

@@ -1,7 +1,8 @@
 // The HTTP API's response shapes, shared by the server, the CLI and (later) the dashboard.
 
-import type { Deployment, LogLine, Release, Run, Stage } from '../core/types.ts';
+import type { Delivery as DeliveryRecord, Deployment, LogLine, Release, Run, Stage } from '../core/types.ts';
 import type { ErrorCode } from '../core/errors.ts';
+import type { ForgeName } from '../forges/forge.ts';
 
 export interface RunSummary extends Run {
   /** A pending run's place in its lane's line (1: next to start); null otherwise. */
@@ -67,3 +68,63 @@ export interface GitHookRegistration {
   /** The services built from this repository (empty: the hook's pushes start nothing yet). */
   services: string[];
 }
+
+/**
+ * A webhook delivery as GET /api/deliveries lists it: what arrived and what it led to. The raw
+ * body, the headers and the parsed event stay on the server (GET /api/deliveries/:id has them).
+ */
+export type Delivery = Omit<DeliveryRecord, 'body' | 'headers' | 'parsed'>;
+
+/** GET /api/deliveries/:id: the delivery with its headers (less any that carry a secret) and body. */
+export interface DeliveryDetail extends Delivery {
+  headers: Record<string, string>;
+  /** The verified event as the forge adapter read it. */
+  parsed: unknown;
+  /** The body as received, as text. */
+  body: string;
+}
+
+/** Where one webhook secret is set; the secret itself never leaves the server. */
+export interface WebhookSecretSource {
+  forge: ForgeName;
+  /** "owner/name" for forges, the URL or path for plain git; "*" for a forge-wide secret. */
+  repository: string;
+  /** A repository's own secret (from slipway.yml or the API) wins over its forge's. */
+  source: 'config' | 'api' | 'config (forge-wide)';
+}
+
+/** GET /api/webhooks. */
+export interface WebhookStatus {
+  /** Refused deliveries since the server started, by "<forge> <reason>", e.g. "github bad_signature". */
+  rejections: Record<string, number>;
+  secrets: WebhookSecretSource[];
+  /** Where forges send deliveries, with "<forge>" standing for the forge's name. */
+  url: string;
+}
+
+/** PUT /api/webhook-secrets (204): replaces any secret the repository had. */
+export interface SetWebhookSecretBody {
+  forge: ForgeName;
+  repository: string;
+  /** At least 8 characters. */
+  secret: string;
+}
+
+/** DELETE /api/webhook-secrets (204; 404 when no secret was set through the API). */
+export interface WebhookSecretKey {
+  forge: ForgeName;
+  repository: string;
+}
+
+/** GET /api/schedules: each cron schedule with its next tick and the last tick acted on. */
+export interface Schedule {
+  name: string;
+  cron: string;
+  /** IANA time zone the cron expression is read in. */
+  timezone: string;
+  services: string[];
+  nextAt: string | null;
+  lastAt: string | null;
+}
+
+export type { ForgeName };

@@ -5,6 +5,8 @@ import type { ErrorCode } from '../core/errors.ts';
 import type { LiveEvent, LiveEventMap } from '../events/bus.ts';
 import type {
   ApiErrorBody,
+  Delivery,
+  DeliveryDetail,
   Deployment,
   GitHookRegistration,
   LogLine,
@@ -12,9 +14,14 @@ import type {
   Release,
   Run,
   RunDetail,
+  RunSummary,
+  Schedule,
   ServerInfo,
   ServiceOverview,
+  SetWebhookSecretBody,
   StartRunBody,
+  WebhookSecretKey,
+  WebhookStatus,
 } from './api.ts';
 
 export class ApiError extends Error {
@@ -76,7 +83,16 @@ export class SlipwayClient {
   startRun(body: StartRunBody): Promise<RunDetail> {
     return this.request('POST', '/runs', { body });
   }
-  runs(query: { service?: string; limit?: number } = {}): Promise<Run[]> {
+  /** Runs the pipeline again for a finished run: same commit, lane, variables and tag. */
+  rerun(id: number): Promise<RunDetail> {
+    return this.request('POST', `/runs/${id}/rerun`);
+  }
+  /** Runs a failed or cancelled run again from the stage where it stopped, reusing the stages that passed. */
+  resume(id: number): Promise<RunDetail> {
+    return this.request('POST', `/runs/${id}/resume`);
+  }
+  /** Newest first. */
+  runs(query: { service?: string; limit?: number } = {}): Promise<RunSummary[]> {
     return this.request('GET', '/runs', { query });
   }
   run(id: number): Promise<RunDetail> {
@@ -93,6 +109,28 @@ export class SlipwayClient {
   }
   deployments(query: { service?: string; environment?: string; limit?: number } = {}): Promise<Deployment[]> {
     return this.request('GET', '/deployments', { query });
+  }
+
+  /** Webhook deliveries, newest first, without their bodies. */
+  deliveries(query: { limit?: number } = {}): Promise<Delivery[]> {
+    return this.request('GET', '/deliveries', { query });
+  }
+  delivery(id: number): Promise<DeliveryDetail> {
+    return this.request('GET', `/deliveries/${id}`);
+  }
+  /** Rejection counts, where webhook secrets are set (never the secrets), and the URL forges post to. */
+  webhooks(): Promise<WebhookStatus> {
+    return this.request('GET', '/webhooks');
+  }
+  setWebhookSecret(body: SetWebhookSecretBody): Promise<void> {
+    return this.request('PUT', '/webhook-secrets', { body });
+  }
+  /** Removes a secret set through the API (NOT_FOUND when there is none; slipway.yml's stay). */
+  removeWebhookSecret(body: WebhookSecretKey): Promise<void> {
+    return this.request('DELETE', '/webhook-secrets', { body });
+  }
+  schedules(): Promise<Schedule[]> {
+    return this.request('GET', '/schedules');
   }
 
   /**

@@ -90,6 +90,7 @@ const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 export class Engine {
   private readonly active = new Map<number, ActiveRun>();
   private readonly deployLocks = new Map<string, Promise<unknown>>();
+  private readonly cancelling = new Set<number>();
   private readonly now: () => Date;
   private readonly log: (message: string) => void;
   private readonly maxParallelRuns: number;
@@ -279,7 +280,13 @@ export class Engine {
       active.controller.abort(reason);
       await active.done;
     } else {
-      await this.finishRun(run, { type: 'cancel', reason }, 'the run was cancelled');
+      // Kept from the scheduler while its stages are skipped one by one, so it cannot start meanwhile.
+      this.cancelling.add(runId);
+      try {
+        await this.finishRun(run, { type: 'cancel', reason }, 'the run was cancelled');
+      } finally {
+        this.cancelling.delete(runId);
+      }
     }
     return ok((await store.runs.get(runId))!);
   }
@@ -296,7 +303,7 @@ export class Engine {
         this.scheduleAgain = false;
         const pending = (await this.options.store.runs.list({ statuses: ['pending'], limit: 1000 }))
           .reverse()
-          .filter((run) => !this.active.has(run.id));
+          .filter((run) => !this.active.has(run.id) && !this.cancelling.has(run.id));
         const active = [...this.active.values()].map((entry) => entry.run);
         for (const run of runsToStart(pending, active, this.maxParallelRuns)) {
           if (this.stopping) break;

@@ -37,7 +37,14 @@ const StartRunBody = z
   .object({
     service: z.string().min(1),
     ref: z.string().min(1).optional(),
-    variables: z.record(z.string().regex(VARIABLE_NAME, 'expected a variable name of letters, digits and _'), z.string()).optional(),
+    variables: z
+      .record(z.string(), z.string())
+      .superRefine((variables, ctx) => {
+        for (const name of Object.keys(variables).filter((key) => !VARIABLE_NAME.test(key))) {
+          ctx.addIssue({ code: 'custom', path: [name], message: `"${name}" is not a variable name (letters, digits and _, not starting with a digit)` });
+        }
+      })
+      .optional(),
   })
   .strict();
 const ForgeName = z.enum(FORGE_NAMES, { error: `expected one of ${FORGE_NAMES.join(', ')}` });

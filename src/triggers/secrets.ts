@@ -41,7 +41,7 @@ export class WebhookSecrets {
    */
   secretFor(forge: ForgeName, repository: RepositoryRef): string | null {
     if (servicesOf(this.config, repository).length === 0) return null;
-    const fromApi = this.stored.get(storedKey(forge, forge === 'git' ? (repository.urls[0] ?? repository.fullName) : repository.fullName));
+    const fromApi = this.stored.get(storedKey(forge, canonical(forge, forge === 'git' ? (repository.urls[0] ?? repository.fullName) : repository.fullName)));
     if (forge === 'git') return fromApi ?? null;
     const settings = this.config.forges[forge];
     const own = Object.entries(settings?.repositories ?? {}).find(([name]) => name.toLowerCase() === repository.fullName.toLowerCase());
@@ -50,14 +50,18 @@ export class WebhookSecrets {
 
   async set(forge: ForgeName, repository: string, secret: string): Promise<void> {
     const name = canonical(forge, repository);
-    await this.store.webhookSecrets.set(forge, name, this.box.seal(secret));
+    await this.store.transaction(async (tx) => {
+      // A secret set before under another casing of the name is replaced, not kept beside it.
+      await removeStored(tx, forge, name);
+      await tx.webhookSecrets.set(forge, name, this.box.seal(secret));
+    });
     this.stored.set(storedKey(forge, name), secret);
   }
 
   async remove(forge: ForgeName, repository: string): Promise<boolean> {
     const name = canonical(forge, repository);
     this.stored.delete(storedKey(forge, name));
-    return this.store.webhookSecrets.delete(forge, name);
+    return this.store.transaction((tx) => removeStored(tx, forge, name));
   }
 
   /** Where secrets are set, never the secrets themselves. */
@@ -76,11 +80,29 @@ export class WebhookSecrets {
   }
 }
 
+/**
+ * Deletes the repository's stored secret under every spelling of its name: the lookup ignores
+ * case (and, for plain repositories, the spelling of the path), the store's key does not.
+ */
+async function removeStored(store: Store, forge: ForgeName, name: string): Promise<boolean> {
+  let removed = false;
+  for (const row of await store.webhookSecrets.list()) {
+    if (row.forge === forge && storedKey(forge, row.repository) === storedKey(forge, name)) {
+      removed = (await store.webhookSecrets.delete(forge, row.repository)) || removed;
+    }
+  }
+  return removed;
+}
+
 /** A plain repository is named by its URL or path, in any spelling; forges by "owner/name". */
 function canonical(forge: ForgeName, repository: string): string {
   return forge === 'git' ? repositoryKey(repository) : repository;
 }
 
-function storedKey(forge: ForgeName, repository: string): string {
-  return `${forge}\u0000${forge === 'git' ? repositoryKey(repository) : repository.toLowerCase()}`;
+/**
+ * `name` is canonical (as stored): keying a plain repository's key again would read
+ * "host/path" as a relative path.
+ */
+function storedKey(forge: ForgeName, name: string): string {
+  return `${forge}\u0000${name.toLowerCase()}`;
 }
