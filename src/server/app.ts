@@ -196,6 +196,14 @@ export function createApp({ engine, store, bus, info, webhooks, schedules, publi
 
   api.get('/schedules', (c) => c.json(schedules.describe()));
 
+  /** The append-only event log (audit trail), oldest first: `?after=<id>&run=<id>&limit=`. */
+  api.get('/event-log', async (c) => {
+    const afterId = parse(z.coerce.number().int().min(0).optional(), c.req.query('after'), 'after');
+    const runId = c.req.query('run') ? parse(Id, c.req.query('run'), 'run') : undefined;
+    const limit = parse(Limit, c.req.query('limit'), 'limit') ?? 100;
+    return c.json(await store.events.list({ afterId, runId, limit }));
+  });
+
   /**
    * Live events as server-sent events. `?run=<id>` narrows to one run. Each event's `id` is
    * its kind and record id, so a client can tell repeats apart; the store stays the source

@@ -22,7 +22,11 @@ export function webhookRoutes(receiver: WebhookReceiver, maxBytes = DEFAULT_MAX_
     '/:forge',
     bodyLimit({
       maxSize: maxBytes,
-      onError: () => {
+      onError: (c) => {
+        // The body is left unread, and @hono/node-server destroys a socket whose unread body
+        // does not drain within 500 ms, cutting whatever request is on it by then: close the
+        // connection with this answer instead of keeping it alive.
+        c.header('Connection', 'close');
         throw new SlipwayError('PAYLOAD_TOO_LARGE', `the body is over the limit of ${maxBytes} bytes`);
       },
     }),

@@ -268,6 +268,19 @@ describe('HTTP API', () => {
   });
 
 
+  it('reads the event log oldest first, after an id and for one run', async () => {
+    const [run] = await client.runs({ service: 'api', limit: 1 });
+    const response = await app.request(`/api/event-log?run=${run!.id}`);
+    assert.equal(response.status, 200);
+    const events = (await response.json()) as Array<{ id: number; type: string; runId: number }>;
+    assert.equal(events[0]?.type, 'run.created');
+    assert.ok(events.every((event) => event.runId === run!.id));
+    assert.ok(events.some((event) => event.type === 'run.succeeded'));
+    const later = (await (await app.request(`/api/event-log?after=${events[0]!.id}&run=${run!.id}&limit=1`)).json()) as Array<{ id: number }>;
+    assert.deepEqual(later.map((event) => event.id), [events[1]!.id]);
+    await expectError('/api/event-log?after=-1', {}, 400, 'BAD_REQUEST', 'after: Too small: expected number to be >=0');
+  });
+
   it('resumes a failed run from the stage where it stopped, reusing the stages that passed', async () => {
     gateOpen = false;
     const failing = await finished((await client.startRun({ service: 'api', variables: { GATED: '1' } })).id);
