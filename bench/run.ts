@@ -1,6 +1,7 @@
-// `npm run bench [-- --only process|container] [-- --iterations N]`
+// `npm run bench [-- --only process|container|webhooks] [-- --iterations N]`
 // Prints what the engine costs per stage next to the cheapest way to do the same work on this
-// machine, as a table and then one JSON line with every figure. It reports numbers and never
+// machine, and what a webhook costs end to end (delivery -> first command, and intake per
+// second), as tables and then one JSON line with every figure. It reports numbers and never
 // fails on them: timings depend on the host, so a judgement belongs to whoever reads them.
 
 import { cpus, release, totalmem } from 'node:os';
@@ -8,16 +9,20 @@ import { parseArgs } from 'node:util';
 import { findContainerEngine } from '../src/docker/connect.ts';
 import { benchContainer, type ContainerResult } from './container.ts';
 import { benchProcess, type ProcessResult } from './process.ts';
+import { benchWebhooks, formatWebhooks, type WebhooksResult } from './webhooks.ts';
 import type { Summary } from './stats.ts';
 
-const DEFAULT_ITERATIONS = { process: 40, container: 20 };
+/** For webhooks: the number of idle deliveries (the concurrent and intake parts are fixed). */
+const DEFAULT_ITERATIONS = { process: 40, container: 20, webhooks: 30 };
+const PARTS = ['process', 'container', 'webhooks'] as const;
 
 const { values } = parseArgs({ options: { only: { type: 'string' }, iterations: { type: 'string' } } });
 const only = values.only;
-if (only !== undefined && only !== 'process' && only !== 'container') {
-  console.error(`--only takes "process" or "container", not "${only}"`);
+if (only !== undefined && !(PARTS as readonly string[]).includes(only)) {
+  console.error(`--only takes ${PARTS.map((part) => `"${part}"`).join(', ')}, not "${only}"`);
   process.exit(2);
 }
+const runs = (part: (typeof PARTS)[number]) => only === undefined || only === part;
 const iterations = values.iterations === undefined ? null : Number(values.iterations);
 if (iterations !== null && !(Number.isInteger(iterations) && iterations > 0)) {
   console.error(`--iterations takes a positive whole number, not "${values.iterations}"`);
@@ -25,7 +30,7 @@ if (iterations !== null && !(Number.isInteger(iterations) && iterations > 0)) {
 }
 const progress = (line: string) => console.error(`  ... ${line}`);
 
-const lookup = await findContainerEngine({ startPodman: only !== 'process' });
+const lookup = await findContainerEngine({ startPodman: runs('container') });
 const machine = {
   cores: cpus().length,
   cpu: cpus()[0]?.model.trim() ?? 'unknown',
@@ -41,9 +46,9 @@ console.log('');
 const rows: string[][] = [];
 const row = (name: string, s: Summary) => rows.push([name, String(s.n), s.medianMs.toFixed(2), s.p90Ms.toFixed(2), s.minMs.toFixed(2), s.maxMs.toFixed(2)]);
 const notes: string[] = [];
-const results: { machine: typeof machine; process?: ProcessResult; container?: ContainerResult | { skipped: string } } = { machine };
+const results: { machine: typeof machine; process?: ProcessResult; container?: ContainerResult | { skipped: string }; webhooks?: WebhooksResult } = { machine };
 
-if (only !== 'container') {
+if (runs('process')) {
   const r = await benchProcess(iterations ?? DEFAULT_ITERATIONS.process, progress);
   results.process = r;
   row(`process: engine, ${r.stages}-stage run / ${r.stages}`, r.engine);
@@ -54,7 +59,7 @@ if (only !== 'container') {
   notes.push(`process: of which node's own spawn costs (node spawns - shell loop) = ${(r.nodeSpawn.medianMs - r.shellLoop.medianMs).toFixed(2)} ms`);
 }
 
-if (only !== 'process') {
+if (runs('container')) {
   if (!lookup.ok) {
     results.container = { skipped: lookup.reason };
     notes.push(`container: skipped, ${lookup.reason} (bash scripts/setup-host.sh starts Podman)`);
@@ -68,12 +73,23 @@ if (only !== 'process') {
   }
 }
 
+const webhookLines: string[] = [];
+if (runs('webhooks')) {
+  const r = await benchWebhooks(iterations ?? DEFAULT_ITERATIONS.webhooks, progress);
+  results.webhooks = r;
+  webhookLines.push(...formatWebhooks(r));
+}
+
 const header = ['per stage, ms', 'n', 'median', 'p90', 'min', 'max'];
 const widths = header.map((title, i) => Math.max(title.length, ...rows.map((r) => r[i]!.length)));
 const line = (cells: string[]) => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
-console.log(line(header));
-console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-for (const r of rows) console.log(line(r));
-console.log('');
+if (rows.length > 0) {
+  console.log(line(header));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const r of rows) console.log(line(r));
+  console.log('');
+}
 for (const note of notes) console.log(note);
+if (notes.length > 0 && webhookLines.length > 0) console.log('');
+for (const webhookLine of webhookLines) console.log(webhookLine);
 console.log(JSON.stringify(results));
