@@ -7,7 +7,8 @@
 // The engine reaches the world only through its interfaces: Store, EventBus, Source,
 // Executor, Builder, Deployer.
 
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import type { Builder } from '../builders/builder.ts';
 import { concurrencyFor, type Config, type Service } from '../config/model.ts';
@@ -351,7 +352,7 @@ export class Engine {
       }
       await this.finishRun(run, { type: 'succeed' }, '');
     } finally {
-      rmSync(workspace, { recursive: true, force: true });
+      await rm(workspace, { recursive: true, force: true });
     }
   }
 
@@ -415,7 +416,7 @@ export class Engine {
   }
 
   private async checkout(run: Run, service: Service, workspace: string, log: StageLog): Promise<StageOutcome> {
-    rmSync(workspace, { recursive: true, force: true });
+    await rm(workspace, { recursive: true, force: true });
     log.system(`Checking out ${run.commitSha.slice(0, 12)} (${run.ref}) from ${service.repo}`);
     const result = await this.options.source.checkout(service.repo, run.commitSha, workspace);
     if (!result.ok) return { status: 'failed', reason: result.error.message };

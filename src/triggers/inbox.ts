@@ -89,7 +89,8 @@ export class DeliveryInbox {
   private enqueue(delivery: Delivery): void {
     if (this.stopped) return;
     const key = `${delivery.forge}\u0000${delivery.repository}`;
-    const previous = this.chains.get(key) ?? Promise.resolve();
+    // Handling starts git; the turn after this one lets the 202 go out first.
+    const previous = this.chains.get(key) ?? new Promise<void>((resolve) => setImmediate(resolve));
     const next = previous.then(() => this.process(delivery));
     this.chains.set(key, next);
     this.inFlight.add(next);

@@ -27,12 +27,22 @@ export function repositoryKey(url: string): string {
   return key.replace(/\/+$/, '').replace(/\.git$/, '').replace(/\/+$/, '').toLowerCase();
 }
 
+/** Each config's services by repository key, worked out once: every webhook asks. */
+const servicesByKey = new WeakMap<Config, Map<string, string[]>>();
+
 /** The services built from this repository, in config order. */
 export function servicesOf(config: Config, repository: RepositoryRef): string[] {
-  const keys = new Set(repository.urls.map(safeKey).filter((key): key is string => key !== null));
-  return Object.entries(config.services)
-    .filter(([, service]) => keys.has(safeKey(service.repo) ?? ''))
-    .map(([name]) => name);
+  let byKey = servicesByKey.get(config);
+  if (!byKey) {
+    byKey = new Map();
+    for (const [name, service] of Object.entries(config.services)) {
+      const key = safeKey(service.repo);
+      if (key !== null) byKey.set(key, [...(byKey.get(key) ?? []), name]);
+    }
+    servicesByKey.set(config, byKey);
+  }
+  const found = new Set(repository.urls.flatMap((url) => byKey.get(safeKey(url) ?? '') ?? []));
+  return Object.keys(config.services).filter((name) => found.has(name));
 }
 
 function safeKey(url: string): string | null {

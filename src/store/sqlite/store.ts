@@ -8,7 +8,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect, type Transaction } from 'kysely';
+import { Kysely, Migrator, SqliteDialect, type SqliteDatabase as SqliteDialectDatabase, type Transaction } from 'kysely';
 import { describeError } from '../../core/errors.ts';
 import type { LogLine } from '../../core/types.ts';
 import type {
@@ -61,13 +61,39 @@ export async function openSqliteStore(path: string): Promise<Store> {
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
 
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   const { error } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();
   if (error !== undefined) {
     await db.destroy();
     throw new Error(`cannot migrate ${location}: ${describeError(error)}`, { cause: error });
   }
   return rootStore(db, `sqlite (${location})`);
+}
+
+/** Statements kept prepared; the hot paths (webhooks, log lines, transitions) repeat a few dozen. */
+const PREPARED_STATEMENTS = 256;
+
+/**
+ * better-sqlite3 compiles a statement on every prepare(), and Kysely prepares each query anew:
+ * reusing the compiled statement for the same SQL text spares that on every query.
+ */
+function withStatementCache(sqlite: SqliteDatabase.Database): SqliteDialectDatabase {
+  const statements = new Map<string, SqliteDatabase.Statement>();
+  return {
+    close: () => sqlite.close(),
+    prepare(text: string) {
+      let statement = statements.get(text);
+      if (statement) {
+        // Map order is insertion order: re-inserting keeps the most used at the end.
+        statements.delete(text);
+      } else {
+        statement = sqlite.prepare(text);
+        if (statements.size >= PREPARED_STATEMENTS) statements.delete(statements.keys().next().value!);
+      }
+      statements.set(text, statement);
+      return statement;
+    },
+  };
 }
 
 /** Runs fn atomically: in a new transaction, or in the one the store is already bound to. */
