@@ -19,6 +19,9 @@ interface GitOutput {
   stderr: string;
 }
 
+/** Bounds the memory of known commits; past it, git is asked (correct, one process slower). */
+const KNOWN_COMMITS_PER_MIRROR = 10_000;
+
 function git(args: string[], cwd?: string): Promise<GitOutput> {
   return new Promise((resolve) => {
     execFile(
@@ -63,6 +66,8 @@ function refNotFound(ref: string, repo: string): Result<never> {
 
 export class GitSource implements Source {
   private readonly fetches = new Map<string, FetchInFlight>();
+  /** Per mirror, full commit shas it is known to have. */
+  private readonly knownCommits = new Map<string, Set<string>>();
 
   constructor(private readonly cacheDir: string) {
     mkdirSync(cacheDir, { recursive: true });
@@ -111,8 +116,19 @@ export class GitSource implements Source {
 
   /** The commit `ref` names in the mirror, or null. */
   private async commitIn(mirror: string, ref: string): Promise<string | null> {
+    const known = this.knownCommits.get(mirror);
+    if (known?.has(ref)) return ref;
     const output = await gitIn(mirror, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`]);
-    return output.code === 0 ? output.stdout.trim() : null;
+    if (output.code !== 0) return null;
+    const commit = output.stdout.trim();
+    // A sha names one commit forever, and fetches do not delete objects (only gc prunes
+    // unreachable ones, weeks later): asking git about the same sha again (each webhook asks
+    // several times) would cost a process for nothing.
+    if (FULL_SHA.test(ref) && ref === commit) {
+      if (!known) this.knownCommits.set(mirror, new Set([commit]));
+      else if (known.size < KNOWN_COMMITS_PER_MIRROR) known.add(commit);
+    }
+    return commit;
   }
 
   /**
