@@ -1,9 +1,11 @@
 // What every forge adapter needs to read a delivery: headers, JSON, shas, refs, the
 // constant-time secret comparison, and the result shapes of the Forge contract.
 
-import { createHash, timingSafeEqual } from 'node:crypto';
-import type { z } from 'zod';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
 import type { RepositoryRef, WebhookHeaders, WebhookResult } from './forge.ts';
+
+export const Sha = z.string().regex(/^([0-9a-f]{40}|[0-9a-f]{64})$/, 'expected a commit sha');
 
 export type Delivered = { deliveryId: string; repository: RepositoryRef };
 
@@ -27,6 +29,38 @@ export function parseJson(rawBody: Buffer): unknown {
   } catch {
     return undefined;
   }
+}
+
+/** The hex HMAC-SHA256 of the raw body under the secret, as GitHub and Gitea sign. */
+export function hmacSha256Hex(secret: string, rawBody: Buffer): string {
+  return createHmac('sha256', secret).update(rawBody).digest('hex');
+}
+
+export type Located<N> = { body: unknown; named: N; repository: RepositoryRef; secret: string } | { rejected: WebhookResult };
+
+/**
+ * The first steps of every adapter, in the contract's order of precedence: read the JSON, find
+ * the repository it names (not trusted yet: the signature is checked with its secret next), and
+ * ask for that repository's secret. `what` names the field in messages ("repository", "project").
+ */
+export function locate<N>(
+  rawBody: Buffer,
+  schema: z.ZodType<N>,
+  what: string,
+  refOf: (named: N) => RepositoryRef,
+  secretFor: (repository: RepositoryRef) => string | null,
+  secretName = 'webhook secret',
+): Located<N> {
+  const body = parseJson(rawBody);
+  if (body === undefined) return { rejected: malformed('the body is not JSON') };
+  const named = schema.safeParse(body);
+  if (!named.success) return { rejected: invalid(`the body names no ${what}`, named.error) };
+  const repository = refOf(named.data);
+  const secret = secretFor(repository);
+  if (secret === null) {
+    return { rejected: { kind: 'rejected', reason: 'unknown_repository', message: `no ${secretName} is known for ${repository.fullName}` } };
+  }
+  return { body, named: named.data, repository, secret };
 }
 
 export function bodyDigest(rawBody: Buffer): string {

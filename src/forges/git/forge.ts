@@ -13,9 +13,7 @@
 
 import { z } from 'zod';
 import type { Forge, RepositoryRef, WebhookHeaders, WebhookResult } from '../forge.ts';
-import { badSignature, bodyDigest, fromRefUpdate, header, invalid, isZeroSha, malformed, parseJson, sameSecret, type Delivered } from '../webhook.ts';
-
-const Sha = z.string().regex(/^([0-9a-f]{40}|[0-9a-f]{64})$/, 'expected a commit sha');
+import { badSignature, bodyDigest, fromRefUpdate, header, invalid, isZeroSha, locate, sameSecret, Sha, type Delivered } from '../webhook.ts';
 
 const Named = z.object({ repository: z.string().min(1) });
 
@@ -33,16 +31,10 @@ export class GitForge implements Forge {
   readonly name = 'git' as const;
 
   parseWebhook(headers: WebhookHeaders, rawBody: Buffer, secretFor: (repository: RepositoryRef) => string | null): WebhookResult {
-    const body = parseJson(rawBody);
-    if (body === undefined) return malformed('the body is not JSON');
-    const named = Named.safeParse(body);
-    if (!named.success) return invalid('the body names no repository', named.error);
-    const repository: RepositoryRef = { fullName: named.data.repository, urls: [named.data.repository] };
-
-    const secret = secretFor(repository);
-    if (secret === null) {
-      return { kind: 'rejected', reason: 'unknown_repository', message: `no hook token is known for ${repository.fullName}` };
-    }
+    const refOf = (named: z.infer<typeof Named>): RepositoryRef => ({ fullName: named.repository, urls: [named.repository] });
+    const located = locate(rawBody, Named, 'repository', refOf, secretFor, 'hook token');
+    if ('rejected' in located) return located.rejected;
+    const { body, repository, secret } = located;
     const token = header(headers, 'x-slipway-token');
     if (token === undefined) return badSignature('the X-Slipway-Token header is missing');
     if (!sameSecret(token, secret)) return badSignature(`X-Slipway-Token is not the hook token for ${repository.fullName}`);

@@ -3,16 +3,14 @@
 // Gitea's push payload has no `forced` flag, and a branch deletion arrives as a `delete` event,
 // which carries no sha.
 
-import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import type { Forge, ForgeEvent, RepositoryRef, WebhookHeaders, WebhookResult } from '../forge.ts';
-import { badSignature, bodyDigest, fromRefUpdate, header, ignored, invalid, isZeroSha, malformed, parseJson, sameSecret, withoutPrefix, type Delivered } from '../webhook.ts';
+import { badSignature, bodyDigest, fromRefUpdate, header, hmacSha256Hex, ignored, invalid, isZeroSha, locate, malformed, sameSecret, Sha, withoutPrefix, type Delivered } from '../webhook.ts';
 
 type PullRequestAction = Extract<ForgeEvent, { kind: 'pull_request' }>['action'];
 
 const ZERO_SHA = '0'.repeat(40);
 
-const Sha = z.string().regex(/^([0-9a-f]{40}|[0-9a-f]{64})$/, 'expected a commit sha');
 const Sender = z.object({ login: z.string().min(1) });
 
 const Repository = z.object({
@@ -61,16 +59,9 @@ export class GiteaForge implements Forge {
   readonly name = 'gitea' as const;
 
   parseWebhook(headers: WebhookHeaders, rawBody: Buffer, secretFor: (repository: RepositoryRef) => string | null): WebhookResult {
-    const body = parseJson(rawBody);
-    if (body === undefined) return malformed('the body is not JSON');
-    const named = Named.safeParse(body);
-    if (!named.success) return invalid('the body names no repository', named.error);
-    const repository = repositoryRef(named.data.repository);
-
-    const secret = secretFor(repository);
-    if (secret === null) {
-      return { kind: 'rejected', reason: 'unknown_repository', message: `no webhook secret is known for ${repository.fullName}` };
-    }
+    const located = locate(rawBody, Named, 'repository', (named) => repositoryRef(named.repository), secretFor);
+    if ('rejected' in located) return located.rejected;
+    const { body, named, repository, secret } = located;
     const signature = header(headers, 'x-gitea-signature') ?? header(headers, 'x-forgejo-signature');
     if (signature === undefined) return badSignature('the X-Gitea-Signature header is missing');
     if (!signatureMatches(signature, rawBody, secret)) {
@@ -87,7 +78,7 @@ export class GiteaForge implements Forge {
       case 'delete':
         return fromDelete(body, delivered);
       case 'pull_request':
-        return fromPullRequest(body, named.data.repository, delivered);
+        return fromPullRequest(body, named.repository, delivered);
       case 'create':
         return ignored(delivered, 'create event (the push event for the same ref is the one acted on)');
       default:
@@ -167,5 +158,5 @@ function repositoryRef(repository: z.infer<typeof Repository>): RepositoryRef {
 }
 
 function signatureMatches(signature: string, rawBody: Buffer, secret: string): boolean {
-  return sameSecret(signature, createHmac('sha256', secret).update(rawBody).digest('hex'));
+  return sameSecret(signature, hmacSha256Hex(secret, rawBody));
 }

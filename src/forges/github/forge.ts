@@ -2,14 +2,12 @@
 // the hex HMAC-SHA256 of the raw body under the hook's secret; X-GitHub-Delivery stays the
 // same when GitHub redelivers.
 
-import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import type { Forge, ForgeEvent, RepositoryRef, WebhookHeaders, WebhookResult } from '../forge.ts';
-import { badSignature, bodyDigest, fromRefUpdate, header, ignored, invalid, isZeroSha, malformed, parseJson, sameSecret, type Delivered } from '../webhook.ts';
+import { badSignature, bodyDigest, fromRefUpdate, header, hmacSha256Hex, ignored, invalid, isZeroSha, locate, malformed, sameSecret, Sha, type Delivered } from '../webhook.ts';
 
 type PullRequestAction = Extract<ForgeEvent, { kind: 'pull_request' }>['action'];
 
-const Sha = z.string().regex(/^([0-9a-f]{40}|[0-9a-f]{64})$/, 'expected a commit sha');
 const Sender = z.object({ login: z.string().min(1) });
 
 const Repository = z.object({
@@ -55,18 +53,11 @@ export class GitHubForge implements Forge {
   readonly name = 'github' as const;
 
   parseWebhook(headers: WebhookHeaders, rawBody: Buffer, secretFor: (repository: RepositoryRef) => string | null): WebhookResult {
-    const body = parseJson(rawBody);
-    if (body === undefined) return malformed('the body is not JSON');
-    const named = Named.safeParse(body);
     // Organization and app hooks also deliver events about no repository (an organization
     // hook's ping, installations): there is no repository to take a secret from.
-    if (!named.success) return invalid('the body names no repository', named.error);
-    const repository = repositoryRef(named.data.repository);
-
-    const secret = secretFor(repository);
-    if (secret === null) {
-      return { kind: 'rejected', reason: 'unknown_repository', message: `no webhook secret is known for ${repository.fullName}` };
-    }
+    const located = locate(rawBody, Named, 'repository', (named) => repositoryRef(named.repository), secretFor);
+    if ('rejected' in located) return located.rejected;
+    const { body, repository, secret } = located;
     const signature = header(headers, 'x-hub-signature-256');
     if (signature === undefined) return badSignature('the X-Hub-Signature-256 header is missing');
     if (!signatureMatches(signature, rawBody, secret)) {
@@ -146,5 +137,5 @@ function isApiUrl(url: string): boolean {
 }
 
 function signatureMatches(signature: string, rawBody: Buffer, secret: string): boolean {
-  return sameSecret(signature, `sha256=${createHmac('sha256', secret).update(rawBody).digest('hex')}`);
+  return sameSecret(signature, `sha256=${hmacSha256Hex(secret, rawBody)}`);
 }

@@ -5,11 +5,9 @@
 
 import { z } from 'zod';
 import type { Forge, ForgeEvent, RepositoryRef, WebhookHeaders, WebhookResult } from '../forge.ts';
-import { badSignature, bodyDigest, fromRefUpdate, header, ignored, invalid, isZeroSha, malformed, parseJson, sameSecret, type Delivered } from '../webhook.ts';
+import { badSignature, bodyDigest, fromRefUpdate, header, ignored, invalid, isZeroSha, locate, malformed, sameSecret, Sha, type Delivered } from '../webhook.ts';
 
 type PullRequestAction = Extract<ForgeEvent, { kind: 'pull_request' }>['action'];
-
-const Sha = z.string().regex(/^([0-9a-f]{40}|[0-9a-f]{64})$/, 'expected a commit sha');
 
 const Project = z.object({
   path_with_namespace: z.string().min(1),
@@ -52,16 +50,9 @@ export class GitLabForge implements Forge {
   readonly name = 'gitlab' as const;
 
   parseWebhook(headers: WebhookHeaders, rawBody: Buffer, secretFor: (repository: RepositoryRef) => string | null): WebhookResult {
-    const body = parseJson(rawBody);
-    if (body === undefined) return malformed('the body is not JSON');
-    const named = Named.safeParse(body);
-    if (!named.success) return invalid('the body names no project', named.error);
-    const repository = repositoryRef(named.data.project);
-
-    const secret = secretFor(repository);
-    if (secret === null) {
-      return { kind: 'rejected', reason: 'unknown_repository', message: `no webhook secret is known for ${repository.fullName}` };
-    }
+    const located = locate(rawBody, Named, 'project', (named) => repositoryRef(named.project), secretFor);
+    if ('rejected' in located) return located.rejected;
+    const { body, repository, secret } = located;
     const token = header(headers, 'x-gitlab-token');
     if (token === undefined) return badSignature('the X-Gitlab-Token header is missing');
     if (!sameSecret(token, secret)) return badSignature(`X-Gitlab-Token is not the secret token for ${repository.fullName}`);
