@@ -297,11 +297,10 @@ program
   .option('--json', 'print JSON')
   .action(async (options: { json?: boolean }) => {
     const api = client();
-    // Waiting runs are the newest of their lanes, so the newest few hundred runs hold them all.
-    const [services, recent] = await Promise.all([api.services(), options.json ? [] : api.runs({ limit: 500 })]);
+    const [services, pending] = await Promise.all([api.services(), options.json ? [] : api.runs({ status: ['pending'], limit: 1000 })]);
     if (options.json) return printJson(services);
     if (services.length === 0) return print('No services are configured.');
-    const waiting = waitingByService(recent);
+    const waiting = waitingByService(pending);
     const environments = services[0]!.environments.map((environment) => environment.environment);
     const showQueued = waiting.size > 0;
     const rows = [['SERVICE', 'LAST RUN', 'STAGES', ...(showQueued ? ['QUEUED'] : []), ...environments.map((name) => name.toUpperCase())].map(bold)];
@@ -309,11 +308,10 @@ program
     print(table(rows));
   });
 
-/** Per service, its pending runs counted per lane with the lane's policy: "2 in main (queue)". */
+/** Per service, pending runs counted per lane with the lane's policy: "2 in main (queue)". */
 function waitingByService(runs: RunSummary[]): Map<string, string> {
   const lanes = new Map<string, Map<string, { count: number; concurrency: string }>>();
   for (const run of runs) {
-    if (run.status !== 'pending') continue;
     const ofService = lanes.get(run.service) ?? new Map<string, { count: number; concurrency: string }>();
     lanes.set(run.service, ofService);
     const lane = ofService.get(run.lane) ?? { count: 0, concurrency: run.concurrency };

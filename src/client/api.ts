@@ -1,8 +1,9 @@
 // The HTTP API's response shapes, shared by the server, the CLI and (later) the dashboard.
 
-import type { Delivery as DeliveryRecord, Deployment, LogLine, Release, Run, Stage } from '../core/types.ts';
+import type { Delivery as DeliveryRecord, Deployment, LogLine, Release, Run, RunStatus, Stage } from '../core/types.ts';
 import type { ErrorCode } from '../core/errors.ts';
 import type { ForgeName } from '../forges/forge.ts';
+import type { SecretEntry } from '../triggers/secrets.ts';
 
 export interface RunSummary extends Run {
   /** A pending run's place in its lane's line (1: next to start); null otherwise. */
@@ -51,7 +52,7 @@ export interface StartRunBody {
   variables?: Record<string, string>;
 }
 
-export type { Deployment, LogLine, Release, Run, Stage };
+export type { Deployment, LogLine, Release, Run, RunStatus, Stage };
 
 export interface RegisterGitHookBody {
   /** The repository as services name it: the URL or path they clone it from. */
@@ -85,19 +86,13 @@ export interface DeliveryDetail extends Delivery {
 }
 
 /** Where one webhook secret is set; the secret itself never leaves the server. */
-export interface WebhookSecretSource {
-  forge: ForgeName;
-  /** "owner/name" for forges, the URL or path for plain git; "*" for a forge-wide secret. */
-  repository: string;
-  /** A repository's own secret (from slipway.yml or the API) wins over its forge's. */
-  source: 'config' | 'api' | 'config (forge-wide)';
-}
+export type { SecretEntry as WebhookSecretSource } from '../triggers/secrets.ts';
 
 /** GET /api/webhooks. */
 export interface WebhookStatus {
   /** Refused deliveries since the server started, by "<forge> <reason>", e.g. "github bad_signature". */
   rejections: Record<string, number>;
-  secrets: WebhookSecretSource[];
+  secrets: SecretEntry[];
   /** Where forges send deliveries, with "<forge>" standing for the forge's name. */
   url: string;
 }
@@ -117,14 +112,6 @@ export interface WebhookSecretKey {
 }
 
 /** GET /api/schedules: each cron schedule with its next tick and the last tick acted on. */
-export interface Schedule {
-  name: string;
-  cron: string;
-  /** IANA time zone the cron expression is read in. */
-  timezone: string;
-  services: string[];
-  nextAt: string | null;
-  lastAt: string | null;
-}
+export type { ScheduleDescription as Schedule } from '../triggers/schedules.ts';
 
 export type { ForgeName };

@@ -14,6 +14,7 @@ import type {
   Release,
   Run,
   RunDetail,
+  RunStatus,
   RunSummary,
   Schedule,
   ServerInfo,
@@ -92,8 +93,9 @@ export class SlipwayClient {
     return this.request('POST', `/runs/${id}/resume`);
   }
   /** Newest first. */
-  runs(query: { service?: string; limit?: number } = {}): Promise<RunSummary[]> {
-    return this.request('GET', '/runs', { query });
+  runs(query: { service?: string; status?: RunStatus[]; limit?: number } = {}): Promise<RunSummary[]> {
+    const { status, ...rest } = query;
+    return this.request('GET', '/runs', { query: { ...rest, status: status?.join(',') } });
   }
   run(id: number): Promise<RunDetail> {
     return this.request('GET', `/runs/${id}`);

@@ -6,9 +6,9 @@ import { Hono, type Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
 import { randomBytes } from 'node:crypto';
-import type { EnvironmentState, GitHookRegistration, RunDetail, ServerInfo, ServiceOverview } from '../client/api.ts';
+import type { EnvironmentState, GitHookRegistration, RunDetail, RunSummary, ServerInfo, ServiceOverview } from '../client/api.ts';
 import { describeError, SlipwayError } from '../core/errors.ts';
-import type { Run } from '../core/types.ts';
+import { RUN_STATUSES, type Run } from '../core/types.ts';
 import { queuePosition } from '../engine/concurrency.ts';
 import type { Engine } from '../engine/engine.ts';
 import { FORGE_NAMES } from '../forges/forge.ts';
@@ -53,6 +53,8 @@ const SecretKey = z.object({ forge: ForgeName, repository: z.string().min(1) }).
 const GitHookBody = z.object({ repository: z.string().min(1) }).strict();
 const Id = z.coerce.number().int().positive();
 const Limit = z.coerce.number().int().min(1).max(1000).optional();
+/** "pending" or "pending,running". */
+const Statuses = z.string().transform((text) => text.split(',')).pipe(z.array(z.enum(RUN_STATUSES)));
 
 const SSE_HEARTBEAT_MS = 15_000;
 
@@ -77,19 +79,20 @@ export function createApp({ engine, store, bus, info, webhooks, schedules, publi
   async function runDetail(id: number): Promise<RunDetail> {
     const run = await store.runs.get(id);
     if (!run) throw new SlipwayError('RUN_NOT_FOUND', `run ${id} does not exist`);
-    return { ...run, queuePosition: await positionOf(run), stages: await store.stages.listByRun(id) };
+    const [summary] = await withQueuePositions([run]);
+    return { ...summary!, stages: await store.stages.listByRun(id) };
   }
 
-  async function positionOf(run: Run): Promise<number | null> {
-    if (run.status !== 'pending') return null;
-    return queuePosition(run, await store.runs.list({ service: run.service, lane: run.lane, statuses: ['pending'] }));
+  /** Each run with its place in its lane's line; one read of the pending runs serves them all. */
+  async function withQueuePositions(runs: Run[]): Promise<RunSummary[]> {
+    const pending = runs.some((run) => run.status === 'pending') ? await store.runs.list({ statuses: ['pending'] }) : [];
+    return runs.map((run) => ({ ...run, queuePosition: run.status === 'pending' ? queuePosition(run, pending) : null }));
   }
 
-  function started(result: Awaited<ReturnType<Engine['startRun']>>) {
+  async function started(result: Awaited<ReturnType<Engine['startRun']>>): Promise<RunDetail> {
     if (!result.ok) throw result.error;
-    return Promise.all([result.value.run, positionOf(result.value.run)]).then(
-      ([run, queue]): RunDetail => ({ ...run, queuePosition: queue, stages: result.value.stages }),
-    );
+    const [summary] = await withQueuePositions([result.value.run]);
+    return { ...summary!, stages: result.value.stages };
   }
 
   async function serviceOverview(name: string): Promise<ServiceOverview> {
@@ -128,8 +131,8 @@ export function createApp({ engine, store, bus, info, webhooks, schedules, publi
   api.get('/runs', async (c) => {
     const limit = parse(Limit, c.req.query('limit'), 'limit') ?? 50;
     const service = c.req.query('service');
-    const runs = await store.runs.list({ service, limit });
-    return c.json(await Promise.all(runs.map(async (run) => ({ ...run, queuePosition: await positionOf(run) }))));
+    const statuses = c.req.query('status') ? parse(Statuses, c.req.query('status'), 'status') : undefined;
+    return c.json(await withQueuePositions(await store.runs.list({ service, statuses, limit })));
   });
   api.post('/runs/:id/rerun', async (c) => c.json(await started(await engine.rerun(parse(Id, c.req.param('id'), 'run id'), 'api')), 201));
   api.post('/runs/:id/resume', async (c) => c.json(await started(await engine.resume(parse(Id, c.req.param('id'), 'run id'), 'api')), 201));

@@ -6,6 +6,7 @@
 // matters: one sender per key sends them in order, and a state still waiting for its retry
 // when a newer one arrives is dropped for it.
 
+import { describeError } from '../core/errors.ts';
 import { assertNever, type Run, type Stage } from '../core/types.ts';
 import type { EventBus } from '../events/bus.ts';
 import type { CommitState, CommitStatus, StatusReporter } from '../forges/forge.ts';
@@ -121,7 +122,7 @@ export class CommitStatusNotifier {
     try {
       target = this.options.targetOf(run);
     } catch (error) {
-      this.log(`commit status of run ${run.id}: cannot tell where to report it: ${messageOf(error)}`);
+      this.log(`commit status of run ${run.id}: cannot tell where to report it: ${describeError(error)}`);
       return;
     }
     if (!target) return;
@@ -137,7 +138,7 @@ export class CommitStatusNotifier {
     const created: Slot = { target, next: run, wake: null };
     this.slots.set(key, created);
     const sender = this.send(key, created)
-      .catch((error: unknown) => this.log(`commit statuses of ${run.service} at ${run.commitSha.slice(0, 12)}: ${messageOf(error)}`))
+      .catch((error: unknown) => this.log(`commit statuses of ${run.service} at ${run.commitSha.slice(0, 12)}: ${describeError(error)}`))
       .finally(() => this.senders.delete(sender));
     this.senders.add(sender);
   }
@@ -165,7 +166,7 @@ export class CommitStatusNotifier {
       } catch (error) {
         if (this.stopping.signal.aborted || slot.next) return;
         if (attempt >= this.retry.maxAttempts) {
-          const message = messageOf(error);
+          const message = describeError(error);
           this.log(
             `gave up reporting ${status.state} for ${status.repository}@${status.sha.slice(0, 12)} (${status.context}) to ${reporter.forge} after ${attempt} attempts: ${message}`,
           );
@@ -208,7 +209,7 @@ export class CommitStatusNotifier {
       const stages = await this.options.store.stages.listByRun(run.id);
       return stages.find((stage) => stage.status === 'failed') ?? null;
     } catch (error) {
-      this.log(`commit status of run ${run.id}: cannot read its stages: ${messageOf(error)}`);
+      this.log(`commit status of run ${run.id}: cannot read its stages: ${describeError(error)}`);
       return null;
     }
   }
@@ -229,7 +230,7 @@ export class CommitStatusNotifier {
         },
       });
     } catch (failure) {
-      this.log(`commit status of run ${run.id}: cannot record the outcome: ${messageOf(failure)}`);
+      this.log(`commit status of run ${run.id}: cannot record the outcome: ${describeError(failure)}`);
     }
   }
 }
@@ -238,6 +239,3 @@ function contextOf(run: Run): string {
   return `slipway/${run.service}`;
 }
 
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}

@@ -41,6 +41,7 @@ export interface ScheduleRunnerOptions {
 export interface ScheduleDescription {
   name: string;
   cron: string;
+  /** IANA time zone the cron expression is read in. */
   timezone: string;
   services: string[];
   nextAt: string | null;

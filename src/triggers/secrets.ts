@@ -10,6 +10,7 @@ import { repositoryKey, servicesOf } from './repositories.ts';
 
 export interface SecretEntry {
   forge: ForgeName;
+  /** "owner/name" for forges, the URL or path for plain git; "*" for a forge-wide secret. */
   repository: string;
   /** Where the secret is set; a repository's own secret wins over its forge's. */
   source: 'config' | 'api' | 'config (forge-wide)';
