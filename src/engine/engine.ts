@@ -592,9 +592,8 @@ export class Engine {
 
   /** The release this run built, or for a resumed run the one the run it resumes built. */
   private async releaseOf(run: Run): Promise<Release | null> {
-    const releases = await this.options.store.releases.list({ service: run.service, limit: 200 });
     for (let current: Run | null = run; current; ) {
-      const built = releases.find((release) => release.runId === current!.id);
+      const [built] = await this.options.store.releases.list({ runId: current.id, limit: 1 });
       if (built) return built;
       current = current.trigger.kind === 'resume' && current.originRunId !== null ? await this.options.store.runs.get(current.originRunId) : null;
     }

@@ -66,7 +66,7 @@ export interface ReleaseRepository {
   create(release: NewRelease): Promise<Release>;
   get(id: number): Promise<Release | null>;
   /** Newest first. */
-  list(filter?: { service?: string; limit?: number }): Promise<Release[]>;
+  list(filter?: { service?: string; runId?: number; limit?: number }): Promise<Release[]>;
 }
 
 export interface DeploymentRepository {

@@ -54,6 +54,8 @@ function config(text = CONFIG): Config {
   return parsed.config;
 }
 
+const STOPPED_EXIT_CODE = 137;
+
 /**
  * A FakeExecutor whose matching steps, once started, do not end until the test releases their
  * run (they end with 0) or the engine stops them (they end with 137, like any stopped step).
@@ -62,6 +64,7 @@ class GatedExecutor extends FakeExecutor {
   private readonly held = new Map<string, { runId: number; release: () => void }>();
   private readonly gates = new Map<string, Promise<void>>();
   private readonly released = new Set<number>();
+  private readonly stopped = new Set<string>();
 
   constructor(
     private readonly holds: (step: StepSpec) => boolean,
@@ -82,12 +85,15 @@ class GatedExecutor extends FakeExecutor {
 
   override async wait(handle: string): Promise<number> {
     await this.gates.get(handle);
-    return super.wait(handle);
+    const exitCode = await super.wait(handle);
+    // The fake step behind a gate may have ended with 0 already; a held step that is stopped
+    // ends the way a stopped step does.
+    return this.stopped.has(handle) ? STOPPED_EXIT_CODE : exitCode;
   }
 
   override stop(handle: string): Promise<void> {
+    if (this.held.has(handle)) this.stopped.add(handle);
     this.unhold(handle);
-    // The fake step ends with 137 before the released wait() reads its exit code.
     return super.stop(handle);
   }
 

@@ -345,15 +345,20 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
         assert.deepEqual(await store.releases.get(first.id), first);
       });
 
-      it('list is newest first and filters by service and limit', async () => {
+      it('list is newest first and filters by service, run and limit', async () => {
         const { run } = await runWithStages();
         const a = await store.releases.create(newRelease(run.id, 'payment'));
         const b = await store.releases.create(newRelease(run.id, 'orders'));
         const c = await store.releases.create(newRelease(run.id, 'payment'));
+        const { run: other } = await runWithStages();
+        const d = await store.releases.create(newRelease(other.id, 'payment'));
         const ids = (releases: { id: number }[]) => releases.map((r) => r.id);
-        assert.deepEqual(ids(await store.releases.list()), [c.id, b.id, a.id]);
-        assert.deepEqual(ids(await store.releases.list({ service: 'payment' })), [c.id, a.id]);
-        assert.deepEqual(ids(await store.releases.list({ limit: 1 })), [c.id]);
+        assert.deepEqual(ids(await store.releases.list({ runId: other.id })), [d.id]);
+        assert.deepEqual(ids(await store.releases.list({ runId: run.id, limit: 1 })), [c.id]);
+        assert.deepEqual(await store.releases.list({ runId: 999 }), []);
+        assert.deepEqual(ids(await store.releases.list()), [d.id, c.id, b.id, a.id]);
+        assert.deepEqual(ids(await store.releases.list({ service: 'payment' })), [d.id, c.id, a.id]);
+        assert.deepEqual(ids(await store.releases.list({ limit: 1 })), [d.id]);
         assert.deepEqual(await store.releases.list({ service: 'unknown' }), []);
       });
     });

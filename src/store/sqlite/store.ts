@@ -285,6 +285,7 @@ function releaseRepository(db: Kysely<Database>): ReleaseRepository {
     async list(filter = {}) {
       let query = db.selectFrom('releases').selectAll().orderBy('id', 'desc');
       if (filter.service !== undefined) query = query.where('service', '=', filter.service);
+      if (filter.runId !== undefined) query = query.where('run_id', '=', filter.runId);
       if (filter.limit !== undefined) query = query.limit(filter.limit);
       return (await query.execute()).map(rowToRelease);
     },
