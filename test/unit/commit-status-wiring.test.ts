@@ -9,7 +9,6 @@ import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import { FakeBuilder } from '../../src/builders/fake/builder.ts';
 import { parseConfig } from '../../src/config/load.ts';
-import type { Run } from '../../src/core/types.ts';
 import { FakeDeployer } from '../../src/deployers/fake/deployer.ts';
 import { Engine } from '../../src/engine/engine.ts';
 import { MemoryEventBus } from '../../src/events/bus.ts';
@@ -19,6 +18,7 @@ import { FakeSource } from '../../src/source/fake/source.ts';
 import { openSqliteStore } from '../../src/store/sqlite/store.ts';
 import type { Store } from '../../src/store/store.ts';
 import { createTriggers, type Triggers } from '../../src/triggers/triggers.ts';
+import { finished, until } from '../support/wait.ts';
 import { closedPort, startFakeForge, type FakeForge } from './status-reporter-conformance.ts';
 
 const SHA = 'd'.repeat(40);
@@ -91,20 +91,12 @@ async function start(forgesYaml: string[], repos: Record<string, string>): Promi
   return setup;
 }
 
-async function finished(store: Store, runId: number): Promise<Run> {
-  for (;;) {
-    const run = await store.runs.get(runId);
-    if (run && ['succeeded', 'failed', 'cancelled'].includes(run.status)) return run;
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
-async function eventually<T>(read: () => Promise<T> | T, done: (value: T) => boolean): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
+/** `read` again until `done` says its answer will do. */
+function eventually<T>(what: string, read: () => Promise<T> | T, done: (value: T) => boolean): Promise<T> {
+  return until(what, async () => {
     const value = await read();
-    if (done(value) || attempt > 1000) return value;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+    return done(value) ? { value } : null;
+  }).then(({ value }) => value);
 }
 
 describe('commit statuses configured in slipway.yml', () => {
@@ -121,6 +113,7 @@ describe('commit statuses configured in slipway.yml', () => {
     await finished(store, local.value.run.id);
 
     const requests = await eventually(
+      'the success status',
       () => forge!.requests,
       (all) => all.some((request) => JSON.parse(request.body).state === 'success'),
     );
@@ -138,6 +131,7 @@ describe('commit statuses configured in slipway.yml', () => {
       'success',
     );
     const reported = await eventually(
+      'the outcome in the event log',
       () => store.events.list({ runId: shop.value.run.id }),
       (events) => events.some((event) => event.type === 'commit_status.reported'),
     );
@@ -154,6 +148,7 @@ describe('commit statuses configured in slipway.yml', () => {
     assert.ok(started.ok);
     assert.equal((await finished(store, started.value.run.id)).status, 'succeeded');
     const events = await eventually(
+      'the success status given up',
       () => store.events.list({ runId: started.value.run.id }),
       (all) => all.some((event) => event.type === 'commit_status.failed' && (event.data as { state: string }).state === 'success'),
     );

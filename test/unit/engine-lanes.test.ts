@@ -19,6 +19,7 @@ import { FakeExecutor, type FakeStepScript } from '../../src/executors/fake/exec
 import { FakeSource } from '../../src/source/fake/source.ts';
 import { openSqliteStore } from '../../src/store/sqlite/store.ts';
 import type { Store } from '../../src/store/store.ts';
+import { finished, until } from '../support/wait.ts';
 
 const REPO = '/repos/api.git';
 const MAIN = 'a'.repeat(40);
@@ -165,23 +166,6 @@ async function harness(
   });
   await engine.start();
   return { engine, store, executor, builder, deployer, source };
-}
-
-async function until<T>(what: string, probe: () => Promise<T | null | undefined | false> | T | null | undefined | false, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
-async function finished(store: Store, runId: number): Promise<Run> {
-  return until(`run ${runId} to end`, async () => {
-    const run = await store.runs.get(runId);
-    return run && ['succeeded', 'failed', 'cancelled'].includes(run.status) ? run : null;
-  });
 }
 
 async function start(h: Harness, request: Partial<StartRunRequest> = {}): Promise<Run> {

@@ -18,6 +18,7 @@ import { FakeExecutor, type FakeStepScript } from '../../src/executors/fake/exec
 import { FakeSource } from '../../src/source/fake/source.ts';
 import { openSqliteStore } from '../../src/store/sqlite/store.ts';
 import type { Store } from '../../src/store/store.ts';
+import { finished, until } from '../support/wait.ts';
 
 const SHA1 = 'a'.repeat(40);
 const SHA2 = 'b'.repeat(40);
@@ -97,23 +98,6 @@ async function harness(
   });
   await engine.start();
   return { engine, store, bus, executor, builder, deployer, source, events, options };
-}
-
-async function until<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
-async function finished(store: Store, runId: number): Promise<Run> {
-  return until(`run ${runId} to end`, async () => {
-    const run = await store.runs.get(runId);
-    return run && ['succeeded', 'failed', 'cancelled'].includes(run.status) ? run : null;
-  });
 }
 
 async function start(h: Harness, service = 'api', ref?: string): Promise<{ run: Run; stages: Stage[] }> {

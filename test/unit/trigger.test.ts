@@ -19,6 +19,7 @@ import { FakeSource } from '../../src/source/fake/source.ts';
 import { openSqliteStore } from '../../src/store/sqlite/store.ts';
 import type { Store } from '../../src/store/store.ts';
 import { TriggerService } from '../../src/triggers/trigger.ts';
+import { finished, until } from '../support/wait.ts';
 
 const ZERO = '0'.repeat(40);
 const sha = (char: string) => char.repeat(40);
@@ -148,23 +149,6 @@ function pullRequest(fields: Partial<Extract<ForgeEvent, { kind: 'pull_request' 
 
 function tag(name: string, at: string, deleted = false): ForgeEvent {
   return { kind: 'tag', deliveryId: `delivery-${++deliveries}`, repository: SHOP_REF, sender: 'octocat', tag: name, sha: at, deleted };
-}
-
-async function until<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
-async function finished(store: Store, runId: number): Promise<Run> {
-  return until(`run ${runId} to end`, async () => {
-    const run = await store.runs.get(runId);
-    return run && ['succeeded', 'failed', 'cancelled'].includes(run.status) ? run : null;
-  });
 }
 
 const servicesOf = (runs: Run[]) => runs.map((run) => run.service);
