@@ -7,7 +7,8 @@ import type { Run, RunStatus, Stage, StageKind } from '../../src/core/types.ts';
 import { MemoryEventBus } from '../../src/events/bus.ts';
 import type { CommitState, CommitStatus, StatusReporter } from '../../src/forges/forge.ts';
 import { openSqliteStore } from '../../src/store/sqlite/store.ts';
-import type { NewRun, Store } from '../../src/store/store.ts';
+import type { Store } from '../../src/store/store.ts';
+import { newRun } from '../support/records.ts';
 import { backoffDelay, CommitStatusNotifier, commitStateOf, type CommitStatusNotifierOptions } from '../../src/triggers/commit-status.ts';
 
 const SHA = '3f786850e387550fdab836ed7e6dc881de23001b';
@@ -98,19 +99,7 @@ describe('CommitStatusNotifier', () => {
 
   /** A stored run of `service` with a checkout and a test stage, as the engine creates it. */
   async function createRun(service = 'payment'): Promise<{ run: Run; stages: Stage[] }> {
-    const run: NewRun = {
-      service,
-      ref: 'main',
-      commitSha: SHA,
-      trigger: { kind: 'push', by: 'delivery-1' },
-      lane: 'main',
-      concurrency: 'queue',
-      partial: false,
-      tag: null,
-      variables: {},
-      originRunId: null,
-    };
-    return store.runs.create(run, [
+    return store.runs.create(newRun(service, { commitSha: SHA }), [
       { position: 0, name: 'checkout', kind: 'checkout', command: null, environment: null, timeoutMs: 60_000 },
       { position: 1, name: 'test', kind: 'command', command: 'make test', environment: null, timeoutMs: 60_000 },
     ]);

@@ -4,26 +4,11 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { LogLine } from '../../src/core/types.ts';
-import type { NewDelivery, NewDeployment, NewLogLine, NewRelease, NewRun, NewStage, Store } from '../../src/store/store.ts';
+import type { NewDelivery, NewDeployment, NewLogLine, NewRelease, NewStage, Store } from '../../src/store/store.ts';
+import { newRun } from '../support/records.ts';
 
 const AT = '2024-05-01T10:00:00.000Z';
 const LATER = '2024-05-01T10:05:00.000Z';
-
-function newRun(service = 'payment', overrides: Partial<NewRun> = {}): NewRun {
-  return {
-    service,
-    ref: 'main',
-    commitSha: 'a'.repeat(40),
-    trigger: { kind: 'push', by: 'delivery-1' },
-    lane: 'main',
-    concurrency: 'queue',
-    partial: false,
-    tag: null,
-    variables: {},
-    originRunId: null,
-    ...overrides,
-  };
-}
 
 function newStage(position: number, overrides: Partial<NewStage> = {}): NewStage {
   return { position, name: `stage-${position}`, kind: 'command', command: `make step${position}`, environment: null, timeoutMs: 60_000, ...overrides };

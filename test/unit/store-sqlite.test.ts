@@ -9,6 +9,7 @@ import { after, describe, it } from 'node:test';
 import SqliteDatabase from 'better-sqlite3';
 import { migrations } from '../../src/store/sqlite/migrations.ts';
 import { openSqliteStore } from '../../src/store/sqlite/store.ts';
+import { newRun } from '../support/records.ts';
 import { storeConformance } from './store-conformance.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'slipway-store-'));
@@ -25,18 +26,7 @@ storeConformance('sqlite in memory', () => openSqliteStore(':memory:'));
 storeConformance('sqlite file', () => openSqliteStore(freshPath()));
 
 describe('sqlite file store', () => {
-  const run = {
-    service: 'payment',
-    ref: 'main',
-    commitSha: 'abc',
-    trigger: { kind: 'manual', by: 'ada' },
-    lane: 'main',
-    concurrency: 'queue',
-    partial: false,
-    tag: null,
-    variables: {},
-    originRunId: null,
-  } as const;
+  const run = newRun('payment', { commitSha: 'abc', trigger: { kind: 'manual', by: 'ada' } });
 
   it('describes itself by its path and uses WAL', async () => {
     const path = freshPath();
