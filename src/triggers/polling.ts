@@ -4,7 +4,7 @@
 
 import { describeError } from '../core/errors.ts';
 import type { Source } from '../source/source.ts';
-import type { CursorStore } from './cursors.ts';
+import type { CursorRepository } from '../store/store.ts';
 
 /** The head a branch has when it does not exist: "before" of a created branch, "after" of a deleted one. */
 export const NO_COMMIT = '0'.repeat(40);
@@ -28,7 +28,7 @@ export interface BranchMoved {
 export interface PollerOptions {
   repositories: PolledRepository[];
   source: Pick<Source, 'branches'>;
-  cursors: CursorStore;
+  cursors: CursorRepository;
   /**
    * Handles one move. The move counts as handled only once this resolves: a rejection (or a
    * crash before it resolves) offers the same move again at the next poll.
@@ -40,7 +40,7 @@ export interface PollerOptions {
 export class Poller {
   private readonly repositories: PolledRepository[];
   private readonly source: Pick<Source, 'branches'>;
-  private readonly cursors: CursorStore;
+  private readonly cursors: CursorRepository;
   private readonly onMoved: (change: BranchMoved) => Promise<void>;
   private readonly log: (message: string) => void;
   private readonly timers: NodeJS.Timeout[] = [];

@@ -4,7 +4,7 @@
 
 import { Cron } from 'croner';
 import { describeError } from '../core/errors.ts';
-import type { CursorStore } from './cursors.ts';
+import type { CursorRepository } from '../store/store.ts';
 
 export interface ScheduleSpec {
   /** Unique; service-level schedules are named "<service>/<name>". */
@@ -30,7 +30,7 @@ export interface ScheduledRunRequest {
 
 export interface ScheduleRunnerOptions {
   schedules: ScheduleSpec[];
-  cursors: CursorStore;
+  cursors: CursorRepository;
   /** Structurally the engine's Result, so the engine's startRun fits behind a thin adapter. */
   startRun(request: ScheduledRunRequest): Promise<{ ok: true } | { ok: false; error: { message: string } }>;
   /** Decides what was missed at start-up and what describe() reports; live ticks follow the real clock. */
@@ -77,7 +77,7 @@ export function validateSchedule(cron: string, timezone: string): string | null 
 export class ScheduleRunner {
   /** Each schedule with a timer-less Cron used only to compute its ticks, so describe() works before start(). */
   private readonly schedules: Array<{ spec: ScheduleSpec; calendar: Cron }>;
-  private readonly cursors: CursorStore;
+  private readonly cursors: CursorRepository;
   private readonly startRun: ScheduleRunnerOptions['startRun'];
   private readonly now: () => Date;
   private readonly log: (message: string) => void;

@@ -65,9 +65,7 @@ export async function createTriggers({ config, store, bus, engine, source, secre
     secrets,
     receiver,
     schedules,
-    service,
     inbox,
-    poller,
     /**
      * Call before the engine starts, so the statuses of recovered runs are reported too.
      * `publicUrl`: where people reach the server; statuses link to runs under it.

@@ -34,7 +34,7 @@ type Parsed = { kind: 'event'; event: ForgeEvent } | { kind: 'ignored'; reason: 
 export class WebhookReceiver {
   private readonly forges: Map<string, Forge>;
   /** Refused deliveries per forge and reason; nothing else of them is kept. */
-  readonly rejections = new Map<string, number>();
+  private readonly rejections = new Map<string, number>();
 
   constructor(
     forges: Forge[],

@@ -1,7 +1,19 @@
-// Records for tests that write to a store directly: the defaults of a push to main.
+// Records for tests that write to a store directly, and a store's cursors kept in a Map.
 
-import type { NewRun } from '../../src/store/store.ts';
+import type { CursorRepository, NewRun } from '../../src/store/store.ts';
 
+/** Cursors a test can read and set directly through `values`. */
+export class MapCursors implements CursorRepository {
+  readonly values = new Map<string, string>();
+  async get(key: string): Promise<string | null> {
+    return this.values.get(key) ?? null;
+  }
+  async set(key: string, value: string): Promise<void> {
+    this.values.set(key, value);
+  }
+}
+
+/** A run as a push to main stores it. */
 export function newRun(service = 'payment', overrides: Partial<NewRun> = {}): NewRun {
   return {
     service,

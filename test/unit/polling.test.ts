@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import { SlipwayError } from '../../src/core/errors.ts';
 import { err, ok, type Result } from '../../src/core/types.ts';
-import type { CursorStore } from '../../src/triggers/cursors.ts';
+import { MapCursors } from '../support/records.ts';
 import { NO_COMMIT, Poller, type BranchMoved } from '../../src/triggers/polling.ts';
 
 const REPO = 'https://git.example.com/shop/payment.git';
@@ -26,16 +26,6 @@ class ScriptedSource {
     if (this.gate) await this.gate;
     if (this.unreadable.has(repo)) return err(new SlipwayError('REPOSITORY_UNAVAILABLE', `cannot read repository ${repo}: connection refused`));
     return ok({ ...(this.heads.get(repo) ?? {}) });
-  }
-}
-
-class MapCursors implements CursorStore {
-  readonly values = new Map<string, string>();
-  async get(key: string): Promise<string | null> {
-    return this.values.get(key) ?? null;
-  }
-  async set(key: string, value: string): Promise<void> {
-    this.values.set(key, value);
   }
 }
 

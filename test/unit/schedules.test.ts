@@ -4,18 +4,8 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
-import type { CursorStore } from '../../src/triggers/cursors.ts';
+import { MapCursors } from '../support/records.ts';
 import { ScheduleRunner, validateSchedule, type ScheduledRunRequest, type ScheduleSpec } from '../../src/triggers/schedules.ts';
-
-class MapCursors implements CursorStore {
-  readonly values = new Map<string, string>();
-  async get(key: string): Promise<string | null> {
-    return this.values.get(key) ?? null;
-  }
-  async set(key: string, value: string): Promise<void> {
-    this.values.set(key, value);
-  }
-}
 
 function schedule(overrides: Partial<ScheduleSpec> = {}): ScheduleSpec {
   return { name: 'nightly', cron: '0 * * * *', timezone: 'UTC', services: ['payment'], ref: null, variables: {}, ...overrides };
