@@ -5,7 +5,6 @@
 // The hook runs inside someone's `git push`: it must never fail or hold up the push, so every
 // request has a time limit and every failure is a line on stderr and exit code 0.
 
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -13,7 +12,9 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import type { SlipwayClient } from '../client/client.ts';
 import { describeError } from '../core/errors.ts';
+import { shellQuote } from '../core/shell.ts';
 import { VERSION } from '../core/version.ts';
+import { git, type GitOptions } from '../source/git/source.ts';
 import { red } from './format.ts';
 
 const NOTIFY_TIMEOUT_MS = 5_000;
@@ -21,39 +22,10 @@ const NOTIFY_TIMEOUT_MS = 5_000;
 const HOOK_MARKER = '# slipway post-receive hook';
 const SLIPWAY_BIN = fileURLToPath(new URL('../../bin/slipway.js', import.meta.url));
 
-interface GitOutput {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-interface GitOptions {
-  cwd?: string;
-  input?: string;
-  env?: NodeJS.ProcessEnv;
-}
-
-function git(args: string[], options: GitOptions = {}): Promise<GitOutput> {
-  return new Promise((resolveOutput) => {
-    const child = execFile('git', args, { cwd: options.cwd, env: { ...(options.env ?? process.env), LC_ALL: 'C' }, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-      resolveOutput({ code, stdout: stdout.toString(), stderr: stderr.toString() });
-    });
-    // A git that exits without reading its input closes the pipe: its exit code tells what happened.
-    child.stdin?.on('error', () => undefined);
-    child.stdin?.end(options.input);
-  });
-}
-
 async function gitValue(args: string[], options: GitOptions = {}): Promise<string> {
   const output = await git(args, options);
   if (output.code !== 0) throw new Error(`git ${args[0]}: ${output.stderr.trim().split('\n').at(-1) ?? `exit code ${output.code}`}`);
   return output.stdout.trim();
-}
-
-/** POSIX sh single quotes: nothing inside is special except the quote itself. */
-function shellQuote(text: string): string {
-  return `'${text.replaceAll("'", `'\\''`)}'`;
 }
 
 class HookError extends Error {}

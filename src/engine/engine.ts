@@ -13,6 +13,7 @@ import { join, relative } from 'node:path';
 import type { Builder } from '../builders/builder.ts';
 import { concurrencyFor, type Config, type Service } from '../config/model.ts';
 import { describeError, SlipwayError } from '../core/errors.ts';
+import { shellQuote } from '../core/shell.ts';
 import { afterStage, nextRunStatus, nextStageStatus, type RunEvent, type StageEvent } from '../core/transitions.ts';
 import {
   assertNever,
@@ -196,7 +197,7 @@ export class Engine {
       if (index === 0 || index >= resumeAt || stage.skipReason || !passed || !hasPassed(passed)) return stage;
       return { ...stage, skipReason: `${REUSED_PREFIX}${run.id}; reused` };
     });
-    return this.createRun({ ...this.sameWork(run), trigger: { kind: 'resume', by }, originRunId: run.id }, resumed);
+    return this.createRun({ ...this.sameWork(run), trigger: { kind: 'resume', by } }, resumed);
   }
 
   /** Cancels the lane's runs that have not finished (a deleted branch, a closed pull request). */
@@ -674,10 +675,6 @@ export class Engine {
     this.options.bus.publish({ type: 'stage', data: updated });
     return updated;
   }
-}
-
-function shellQuote(value: string): string {
-  return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
 function formatDuration(ms: number): string {

@@ -13,26 +13,40 @@ import { SlipwayError } from '../../core/errors.ts';
 import { err, ok, type Result } from '../../core/types.ts';
 import type { Source } from '../source.ts';
 
-interface GitOutput {
+export interface GitOutput {
   code: number;
   stdout: string;
   stderr: string;
 }
 
+export interface GitOptions {
+  cwd?: string;
+  /** Written to git's standard input. */
+  input?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
 /** Bounds the memory of known commits; past it, git is asked (correct, one process slower). */
 const KNOWN_COMMITS_PER_MIRROR = 10_000;
 
-function git(args: string[], cwd?: string): Promise<GitOutput> {
+/**
+ * Runs git and answers its exit code and output; never rejects. Never prompts for credentials
+ * (a server has no one to answer), and speaks C so its messages can be read.
+ */
+export function git(args: string[], options: GitOptions = {}): Promise<GitOutput> {
   return new Promise((resolve) => {
-    execFile(
+    const child = execFile(
       'git',
       args,
-      { cwd, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' } },
+      { cwd: options.cwd, maxBuffer: 64 * 1024 * 1024, env: { ...(options.env ?? process.env), GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' } },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
         resolve({ code, stdout: stdout.toString(), stderr: stderr.toString() });
       },
     );
+    // A git that exits without reading its input closes the pipe: its exit code tells what happened.
+    child.stdin?.on('error', () => undefined);
+    child.stdin?.end(options.input);
   });
 }
 
@@ -174,7 +188,7 @@ export class GitSource implements Source {
     if (!found.ok) return found;
     const clone = await git(['clone', '--quiet', '--local', '--no-checkout', '--', found.value.mirror, dir]);
     if (clone.code !== 0) return err(new SlipwayError('REPOSITORY_UNAVAILABLE', `cannot clone ${repo}: ${lastLine(clone.stderr)}`));
-    const checkout = await git(['-c', 'advice.detachedHead=false', 'checkout', '--quiet', '--detach', found.value.commits[0]!], dir);
+    const checkout = await git(['-c', 'advice.detachedHead=false', 'checkout', '--quiet', '--detach', found.value.commits[0]!], { cwd: dir });
     if (checkout.code !== 0) return err(new SlipwayError('REF_NOT_FOUND', `cannot check out ${sha} of ${repo}: ${lastLine(checkout.stderr)}`));
     return ok(undefined);
   }
