@@ -7,6 +7,7 @@ export const ERROR_CATALOGUE = {
   SERVICE_NOT_FOUND: { status: 404, title: 'No such service' },
   RUN_NOT_FOUND: { status: 404, title: 'No such run' },
   NOT_FOUND: { status: 404, title: 'Not found' },
+  METHOD_NOT_ALLOWED: { status: 405, title: 'The path does not take this method' },
   RUN_NOT_CANCELLABLE: { status: 409, title: 'The run has already finished' },
   RUN_NOT_FINISHED: { status: 409, title: 'The run has not finished yet' },
   RUN_NOT_RESUMABLE: { status: 409, title: 'The run cannot be resumed' },

@@ -2,6 +2,7 @@
 // answer JSON. Every error leaves through one handler that maps it to the catalogue in
 // core/errors.ts; nothing else ever reaches a client.
 
+import { getRequestListener } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
@@ -18,7 +19,7 @@ import type { WebhookSecrets } from '../triggers/secrets.ts';
 import type { WebhookReceiver } from '../triggers/webhooks.ts';
 import { runIdOf, type EventBus, type LiveEvent } from '../events/bus.ts';
 import type { Store } from '../store/store.ts';
-import { webhookRoutes } from './hooks.ts';
+import { HOOKS_PREFIX, webhookListener, type RequestListener } from './hooks.ts';
 
 export interface AppDeps {
   engine: Engine;
@@ -66,6 +67,17 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   throw new SlipwayError('BAD_REQUEST', `${where}: ${issue.message}`);
 }
 
+/** The server's one request listener: webhooks to their own node:http listener, the rest to the API. */
+export function createListener(deps: AppDeps): RequestListener {
+  const api = getRequestListener(createApp(deps).fetch);
+  const hooks = webhookListener(deps.webhooks.receiver, deps.webhooks.maxBytes, deps.log);
+  return (request, response) => {
+    if (request.url?.startsWith(HOOKS_PREFIX)) hooks(request, response);
+    else void api(request, response);
+  };
+}
+
+/** The API under /api; webhooks are createListener's. */
 export function createApp({ engine, store, bus, info, webhooks, schedules, publicUrl, log = () => {} }: AppDeps): Hono {
   const app = new Hono();
 
@@ -250,7 +262,6 @@ export function createApp({ engine, store, bus, info, webhooks, schedules, publi
   });
 
   app.route('/api', api);
-  app.route('/hooks', webhookRoutes(webhooks.receiver, webhooks.maxBytes));
   return app;
 }
 

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { serve, type ServerType } from '@hono/node-server';
+import { createServer, type Server } from 'node:http';
 import type { ServerInfo } from '../client/api.ts';
 import { EngineApiBuilder } from '../builders/engine-api/builder.ts';
 import { formatConfigErrors, loadConfigFile } from '../config/load.ts';
@@ -25,7 +25,8 @@ import { GitSource } from '../source/git/source.ts';
 import { createTriggers } from '../triggers/triggers.ts';
 import { openSqliteStore } from '../store/sqlite/store.ts';
 import { DEFAULT_PORT, VERSION } from '../core/version.ts';
-import { createApp } from './app.ts';
+import { createListener } from './app.ts';
+import type { RequestListener } from './hooks.ts';
 
 
 export interface ServerOptions {
@@ -130,7 +131,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     configFile,
     notices,
   };
-  const app = createApp({
+  const listener = createListener({
     engine,
     store,
     bus,
@@ -143,7 +144,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   const host = options.host ?? '127.0.0.1';
   const port = options.port ?? DEFAULT_PORT;
-  const server = await listen(app.fetch, host, port);
+  const server = await listen(listener, host, port);
   const address = server.address();
   const boundPort = typeof address === 'object' && address ? address.port : port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
@@ -174,9 +175,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   };
 }
 
-function listen(fetch: Parameters<typeof serve>[0]['fetch'], hostname: string, port: number): Promise<ServerType> {
+function listen(listener: RequestListener, hostname: string, port: number): Promise<Server> {
   return new Promise((resolveListen, reject) => {
-    const server = serve({ fetch, hostname, port }, () => resolveListen(server));
+    const server = createServer(listener);
     server.once('error', (error: NodeJS.ErrnoException) => {
       reject(
         new StartupError(
@@ -184,5 +185,6 @@ function listen(fetch: Parameters<typeof serve>[0]['fetch'], hostname: string, p
         ),
       );
     });
+    server.listen(port, hostname, () => resolveListen(server));
   });
 }

@@ -95,7 +95,8 @@ export interface DeliveryRepository {
   get(id: number): Promise<Delivery | null>;
   /** Newest first. */
   list(filter?: { statuses?: DeliveryStatus[]; limit?: number; beforeId?: number }): Promise<Delivery[]>;
-  update(id: number, patch: DeliveryPatch): Promise<Delivery | null>;
+  /** Applies each patch, all in one transaction; an unknown id is skipped. */
+  updateMany(updates: Array<{ id: number; patch: DeliveryPatch }>): Promise<void>;
 }
 
 /** Webhook secrets set through the API, per forge and repository (sealed by the caller). */

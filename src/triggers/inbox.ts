@@ -3,13 +3,14 @@
 //
 // Durability without an fsync per webhook: deliveries that arrive while a commit is under way
 // wait for the next one and share it (group commit), so a burst costs a few transactions, not
-// one per request. Each caller is answered only once its own delivery is committed.
+// one per request. Each caller is answered only once its own delivery is committed. Outcomes
+// of handled deliveries ride along in the same transactions.
 //
 // Deliveries left "received" by a server that stopped are handed over again at start().
 
 import { describeError } from '../core/errors.ts';
 import type { Delivery } from '../core/types.ts';
-import type { NewDelivery, Store } from '../store/store.ts';
+import type { DeliveryPatch, NewDelivery, Store } from '../store/store.ts';
 
 /** Handles one stored delivery; resolves with one sentence on what it led to. */
 export type DeliveryHandler = (delivery: Delivery) => Promise<string>;
@@ -24,6 +25,8 @@ const MAX_BATCH = 1000;
 
 export class DeliveryInbox {
   private waiting: Waiting[] = [];
+  /** Outcomes of handled deliveries, written with the next commit. */
+  private outcomes: Array<{ id: number; patch: DeliveryPatch }> = [];
   private committing: Promise<void> | null = null;
   private readonly chains = new Map<string, Promise<void>>();
   private readonly inFlight = new Set<Promise<void>>();
@@ -41,7 +44,7 @@ export class DeliveryInbox {
    */
   accept(delivery: NewDelivery): Promise<Delivery | null> {
     const stored = new Promise<Delivery | null>((resolve, reject) => this.waiting.push({ delivery, resolve, reject }));
-    if (!this.committing) this.committing = this.commit();
+    this.committing ??= this.commit();
     return stored.then((record) => {
       if (record) this.enqueue(record);
       return record;
@@ -58,11 +61,10 @@ export class DeliveryInbox {
   /** Stops handing over; resolves when the deliveries being handled are done. */
   async stop(): Promise<void> {
     this.stopped = true;
-    await this.committing;
-    await Promise.all([...this.inFlight]);
+    await this.idle();
   }
 
-  /** Resolves when every accepted delivery has been handled (for tests and benchmarks). */
+  /** Resolves when every accepted delivery has been handled and its outcome written (for tests and benchmarks). */
   async idle(): Promise<void> {
     while (this.committing || this.inFlight.size > 0) {
       await this.committing;
@@ -73,13 +75,18 @@ export class DeliveryInbox {
   private async commit(): Promise<void> {
     // Let the requests already parsed in this turn of the event loop join the first batch.
     await new Promise((resolve) => setImmediate(resolve));
-    while (this.waiting.length > 0) {
+    while (this.waiting.length > 0 || this.outcomes.length > 0) {
       const batch = this.waiting.splice(0, MAX_BATCH);
+      const outcomes = this.outcomes.splice(0);
       try {
-        const stored = await this.store.deliveries.record(batch.map((waiting) => waiting.delivery));
+        const stored = await this.store.transaction(async (tx) => {
+          await tx.deliveries.updateMany(outcomes);
+          return tx.deliveries.record(batch.map((waiting) => waiting.delivery));
+        });
         batch.forEach((waiting, index) => waiting.resolve(stored[index] ?? null));
       } catch (error) {
         for (const waiting of batch) waiting.reject(error);
+        this.options.log?.(`cannot record the outcomes of ${outcomes.length} deliveries: ${describeError(error)}`);
       }
     }
     this.committing = null;
@@ -101,16 +108,15 @@ export class DeliveryInbox {
   }
 
   private async process(delivery: Delivery): Promise<void> {
-    const now = () => (this.options.now?.() ?? new Date()).toISOString();
+    let patch: DeliveryPatch;
     try {
-      const outcome = await this.handle(delivery);
-      await this.store.deliveries.update(delivery.id, { status: 'processed', outcome, processedAt: now() });
+      patch = { status: 'processed', outcome: await this.handle(delivery) };
     } catch (error) {
       const reason = describeError(error);
       this.options.log?.(`delivery ${delivery.deliveryId} from ${delivery.forge} failed: ${reason}`);
-      await this.store.deliveries
-        .update(delivery.id, { status: 'failed', outcome: reason, processedAt: now() })
-        .catch((writeError) => this.options.log?.(`cannot record the failure of delivery ${delivery.deliveryId}: ${describeError(writeError)}`));
+      patch = { status: 'failed', outcome: reason };
     }
+    this.outcomes.push({ id: delivery.id, patch: { ...patch, processedAt: (this.options.now?.() ?? new Date()).toISOString() } });
+    this.committing ??= this.commit();
   }
 }

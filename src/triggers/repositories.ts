@@ -45,12 +45,21 @@ export function servicesOf(config: Config, repository: RepositoryRef): string[] 
   return Object.keys(config.services).filter((name) => found.has(name));
 }
 
+/** Keys of the URLs webhooks name, remembered: each delivery names the same few again. */
+const keysOfUrls = new Map<string, string | null>();
+const REMEMBERED_URLS = 10_000;
+
 function safeKey(url: string): string | null {
+  let key = keysOfUrls.get(url);
+  if (key !== undefined) return key;
   try {
-    return repositoryKey(url);
+    key = repositoryKey(url);
   } catch {
-    return null;
+    key = null;
   }
+  if (keysOfUrls.size >= REMEMBERED_URLS) keysOfUrls.clear();
+  keysOfUrls.set(url, key);
+  return key;
 }
 
 type HostedForge = Exclude<ForgeName, 'git'>;

@@ -4,6 +4,8 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -18,6 +20,7 @@ import { isTerminalRun } from '../../src/core/types.ts';
 import { MemoryEventBus } from '../../src/events/bus.ts';
 import { FakeExecutor } from '../../src/executors/fake/executor.ts';
 import { createApp } from '../../src/server/app.ts';
+import { webhookListener } from '../../src/server/hooks.ts';
 import { FakeSource } from '../../src/source/fake/source.ts';
 import { openSqliteStore } from '../../src/store/sqlite/store.ts';
 import type { Store } from '../../src/store/store.ts';
@@ -34,6 +37,9 @@ const NOW = new Date('2025-03-10T12:00:00.000Z');
 /** Test steps fail while the gate is closed, for runs given GATED=1. */
 let gateOpen = false;
 let app: Hono;
+/** Webhooks have a node:http listener of their own, so they are posted over real HTTP. */
+let hooksServer: Server;
+let hooksUrl: string;
 let engine: Engine;
 let store: Store;
 let workRoot: string;
@@ -119,6 +125,9 @@ before(async () => {
     publicUrl: () => 'http://slipway.test',
   });
   client = inProcessClient();
+  hooksServer = createServer(webhookListener(triggers.receiver));
+  await new Promise<void>((resolve) => hooksServer.listen(0, '127.0.0.1', resolve));
+  hooksUrl = `http://127.0.0.1:${(hooksServer.address() as AddressInfo).port}/hooks`;
 });
 
 /** Polls until the run has ended. */
@@ -152,7 +161,7 @@ const json = (method: string, body: unknown): RequestInit => ({ method, body: JS
 function postGitea(body: Buffer, options: { secret: string; deliveryId: string; event?: string }): Promise<Response> {
   const signature = createHmac('sha256', options.secret).update(body).digest('hex');
   return Promise.resolve(
-    app.request('/hooks/gitea', {
+    fetch(`${hooksUrl}/gitea`, {
       method: 'POST',
       body: new Uint8Array(body),
       headers: {
@@ -166,6 +175,7 @@ function postGitea(body: Buffer, options: { secret: string; deliveryId: string; 
 }
 
 after(async () => {
+  await new Promise((resolve) => hooksServer.close(resolve));
   await triggers.stop();
   await engine.stop();
   await triggers.close();
@@ -437,7 +447,7 @@ describe('HTTP API', () => {
     assert.notEqual(second.token, first.token);
     const refUpdate = JSON.stringify({ repository: '/repos/api.git', ref: 'refs/heads/main', before: SHA, after: SHA, commit: SHA, forced: false, commits: 0, pusher: 't' });
     const withToken = (token: string) =>
-      app.request('/hooks/git', { method: 'POST', body: refUpdate, headers: { 'content-type': 'application/json', 'x-slipway-token': token, 'x-slipway-delivery': token } });
+      fetch(`${hooksUrl}/git`, { method: 'POST', body: refUpdate, headers: { 'content-type': 'application/json', 'x-slipway-token': token, 'x-slipway-delivery': token } });
     assert.equal((await withToken(first.token)).status, 401, 'the old token no longer works');
     assert.equal((await withToken(second.token)).status, 202);
     await triggers.inbox.idle();

@@ -484,15 +484,19 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
         assert.ok(isIncreasing([first.id, batch[0]!.id, batch[2]!.id]));
       });
 
-      it('list is newest first and filters by statuses; update records the outcome', async () => {
+      it('list is newest first and filters by statuses; updateMany records outcomes', async () => {
         const [a, b, c] = await store.deliveries.record([newDelivery('a'), newDelivery('b'), newDelivery('c')]);
-        const processed = await store.deliveries.update(b!.id, { status: 'processed', outcome: 'started run #1', processedAt: LATER });
-        assert.deepEqual(processed, { ...b!, status: 'processed', outcome: 'started run #1', processedAt: LATER });
+        await store.deliveries.updateMany([
+          { id: b!.id, patch: { status: 'processed', outcome: 'started run #1', processedAt: LATER } },
+          { id: 999, patch: { status: 'failed' } },
+          { id: c!.id, patch: {} },
+        ]);
+        assert.deepEqual(await store.deliveries.get(b!.id), { ...b!, status: 'processed', outcome: 'started run #1', processedAt: LATER });
+        assert.deepEqual(await store.deliveries.get(c!.id), c);
         assert.deepEqual((await store.deliveries.list()).map((d) => d.id), [c!.id, b!.id, a!.id]);
         assert.deepEqual((await store.deliveries.list({ statuses: ['received'] })).map((d) => d.id), [c!.id, a!.id]);
         assert.deepEqual((await store.deliveries.list({ beforeId: c!.id, limit: 1 })).map((d) => d.id), [b!.id]);
         assert.deepEqual(await store.deliveries.list({ statuses: [] }), []);
-        assert.equal(await store.deliveries.update(999, { status: 'failed' }), null);
         assert.equal(await store.deliveries.get(999), null);
       });
 

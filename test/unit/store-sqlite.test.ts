@@ -2,7 +2,7 @@
 // plus what only a file store has: reopening, idempotent migrations, enforced foreign keys.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -38,6 +38,33 @@ describe('sqlite file store', () => {
         assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal');
       } finally {
         raw.close();
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('checkpoints the WAL into the database file from its own thread, not in a commit', async () => {
+    const path = freshPath();
+    const store = await openSqliteStore(path);
+    try {
+      const body = Buffer.alloc(8192, 'x');
+      await store.deliveries.record(
+        Array.from({ length: 300 }, (_, i) => ({
+          forge: 'github',
+          deliveryId: `d-${i}`,
+          repository: 'acme/payment',
+          event: 'push',
+          parsed: null,
+          headers: {},
+          body,
+          receivedAt: '2024-05-01T12:00:00.000Z',
+        })),
+      );
+      // 2.4 MB is far below the store's own automatic threshold: only the checkpointer moves it.
+      for (let waited = 0; statSync(path).size < 300 * 8192; waited += 50) {
+        assert.ok(waited < 10_000, `the database file is still ${statSync(path).size} bytes`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
       }
     } finally {
       await store.close();

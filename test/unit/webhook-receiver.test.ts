@@ -258,16 +258,17 @@ describe('webhook receiver', () => {
   it('commits a burst of 200 deliveries in a few transactions and handles them in order per repository', async () => {
     const store = await memoryStore();
     const recordCalls: number[] = [];
-    const counting: Store = {
-      ...store,
+    const countingRecords = (inner: Store): Store => ({
+      ...inner,
       deliveries: {
-        ...store.deliveries,
+        ...inner.deliveries,
         record: (deliveries: NewDelivery[]) => {
           recordCalls.push(deliveries.length);
-          return store.deliveries.record(deliveries);
+          return inner.deliveries.record(deliveries);
         },
       },
-    };
+    });
+    const counting: Store = { ...countingRecords(store), transaction: (fn) => store.transaction((tx) => fn(countingRecords(tx))) };
     const order = new Map<string, string[]>();
     const busy = new Map<string, number>();
     let overlapped = false;
@@ -351,7 +352,7 @@ describe('delivery inbox: recovery', () => {
         receivedAt: '2024-05-01T12:00:00.000Z',
       })),
     );
-    await store.deliveries.update(stored[1]!.id, { status: 'processed', outcome: 'done before the restart', processedAt: '2024-05-01T12:00:01.000Z' });
+    await store.deliveries.updateMany([{ id: stored[1]!.id, patch: { status: 'processed', outcome: 'done before the restart', processedAt: '2024-05-01T12:00:01.000Z' } }]);
 
     const handled: string[] = [];
     const inbox = new DeliveryInbox(store, async (delivery) => {

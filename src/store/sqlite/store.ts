@@ -10,7 +10,7 @@ import { dirname, resolve } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect, type SqliteDatabase as SqliteDialectDatabase, type Transaction } from 'kysely';
 import { describeError } from '../../core/errors.ts';
-import type { LogLine } from '../../core/types.ts';
+import type { Delivery, LogLine } from '../../core/types.ts';
 import type {
   CursorRepository,
   DeliveryRepository,
@@ -23,6 +23,7 @@ import type {
   Store,
   WebhookSecretRepository,
 } from '../store.ts';
+import { startCheckpointer } from './checkpointer.ts';
 import { migrationProvider } from './migrations.ts';
 import {
   deliveryPatchToRow,
@@ -60,14 +61,21 @@ export async function openSqliteStore(path: string): Promise<Store> {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
+  // The checkpointer does the checkpoints; this threshold (64 MB of WAL) is the backstop.
+  const checkpointer = memory ? null : startCheckpointer(location);
+  if (checkpointer) sqlite.pragma('wal_autocheckpoint = 16384');
 
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   const { error } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();
   if (error !== undefined) {
     await db.destroy();
+    await checkpointer?.stop();
     throw new Error(`cannot migrate ${location}: ${describeError(error)}`, { cause: error });
   }
-  return rootStore(db, `sqlite (${location})`);
+  return rootStore(db, `sqlite (${location})`, async () => {
+    await db.destroy();
+    await checkpointer?.stop();
+  });
 }
 
 /** Statements kept prepared; the hot paths (webhooks, log lines, transitions) repeat a few dozen. */
@@ -101,12 +109,12 @@ type Atomic = <T>(fn: (db: Kysely<Database>) => Promise<T>) => Promise<T>;
 
 type Repositories = Omit<Store, 'description' | 'transaction' | 'close'>;
 
-function rootStore(db: Kysely<Database>, description: string): Store {
+function rootStore(db: Kysely<Database>, description: string, close: () => Promise<void>): Store {
   return {
     description,
     ...repositories(db, (fn) => db.transaction().execute(fn)),
     transaction: (fn) => db.transaction().execute((trx) => fn(boundStore(trx, description))),
-    close: () => db.destroy(),
+    close,
   };
 }
 
@@ -354,6 +362,9 @@ function eventRepository(db: Kysely<Database>): EventRepository {
   };
 }
 
+/** 12 columns a row: well under SQLite's limit of 32,766 parameters a statement. */
+const DELIVERIES_PER_INSERT = 500;
+
 function deliveryRepository(db: Kysely<Database>, atomic: Atomic): DeliveryRepository {
   const get = async (id: number) => {
     const row = await db.selectFrom('deliveries').selectAll().where('id', '=', id).executeTakeFirst();
@@ -362,16 +373,26 @@ function deliveryRepository(db: Kysely<Database>, atomic: Atomic): DeliveryRepos
   return {
     record: (deliveries) =>
       atomic(async (tx) => {
-        const stored: Array<ReturnType<typeof rowToDelivery> | null> = [];
-        for (const delivery of deliveries) {
-          // The unique (forge, delivery_id) index decides what is a repeat, also within the batch.
-          const row = await tx
+        const stored: Array<Delivery | null> = deliveries.map(() => null);
+        for (let start = 0; start < deliveries.length; start += DELIVERIES_PER_INSERT) {
+          const chunk = deliveries.slice(start, start + DELIVERIES_PER_INSERT);
+          // One statement per chunk; the unique (forge, delivery_id) index decides what is a
+          // repeat. Only ids come back: the record is what was written (the body is large).
+          const inserted = await tx
             .insertInto('deliveries')
-            .values(deliveryToRow(delivery))
+            .values(chunk.map(deliveryToRow))
             .onConflict((conflict) => conflict.columns(['forge', 'delivery_id']).doNothing())
-            .returningAll()
-            .executeTakeFirst();
-          stored.push(row ? rowToDelivery(row) : null);
+            .returning(['id', 'forge', 'delivery_id'])
+            .execute();
+          const ids = new Map(inserted.map((row) => [`${row.forge}\u0000${row.delivery_id}`, row.id]));
+          chunk.forEach((delivery, index) => {
+            const key = `${delivery.forge}\u0000${delivery.deliveryId}`;
+            const id = ids.get(key);
+            if (id === undefined) return;
+            // A repeat within the chunk: the first one is the stored one.
+            ids.delete(key);
+            stored[start + index] = { ...delivery, id, status: 'received', outcome: null, processedAt: null };
+          });
         }
         return stored;
       }),
@@ -387,12 +408,13 @@ function deliveryRepository(db: Kysely<Database>, atomic: Atomic): DeliveryRepos
       return (await query.execute()).map(rowToDelivery);
     },
 
-    async update(id, patch) {
-      const changes = deliveryPatchToRow(patch);
-      if (isEmpty(changes)) return get(id);
-      const row = await db.updateTable('deliveries').set(changes).where('id', '=', id).returningAll().executeTakeFirst();
-      return row ? rowToDelivery(row) : null;
-    },
+    updateMany: (updates) =>
+      atomic(async (tx) => {
+        for (const { id, patch } of updates) {
+          const changes = deliveryPatchToRow(patch);
+          if (!isEmpty(changes)) await tx.updateTable('deliveries').set(changes).where('id', '=', id).execute();
+        }
+      }),
   };
 }
 
