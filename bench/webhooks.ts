@@ -21,7 +21,8 @@
 //      (the 50th would wait for 49 runs), and one push to a repository of 50 services is one
 //      delivery. 50 teams pushing at once is 50 repositories.
 //    Next to each, "raw git": the least git work any server must do per delivery (fetch the new
-//    commit into a mirror, diff, clone from the mirror, check out), timed the same way.
+//    commit into a mirror, diff, make a workspace borrowing the mirror's objects, check out),
+//    timed the same way.
 //    Next to the times: CPU per delivery (the main thread, and the git/sh child processes, from
 //    /proc), which machine load skews far less than wall time, and the main thread's event-loop
 //    utilisation. On a 2-core host the CPU figures bound the concurrent case from below.
@@ -85,9 +86,9 @@ export interface LatencyResult {
   storedStartedAt: Percentiles;
   /** Consecutive marks; their medians do not add up to the total's median. */
   phases: Record<PhaseName, Percentiles>;
-  /** The least git work per delivery (fetch, diff, clone, checkout), same concurrency. */
+  /** The least git work per delivery (fetch, diff, init, checkout), same concurrency. */
   rawGit: Percentiles;
-  rawGitPhases: Record<'fetch' | 'diff' | 'clone' | 'checkout', Percentiles>;
+  rawGitPhases: Record<'fetch' | 'diff' | 'init' | 'checkout', Percentiles>;
   /**
    * From each POST to the end of its run (so a little more than up to the first command). CPU
    * time does not depend on how busy the machine is the way wall time does, and it bounds the
@@ -147,7 +148,7 @@ export const PHASES: Array<{ name: PhaseName; label: string }> = [
   { name: 'trigger', label: '202 -> run created (fetch, diff, store run)' },
   { name: 'schedule', label: 'run created -> run running' },
   { name: 'checkoutStart', label: 'run running -> checkout running' },
-  { name: 'checkout', label: 'checkout running -> succeeded (clone)' },
+  { name: 'checkout', label: 'checkout running -> succeeded (init, checkout)' },
   { name: 'toCommand', label: 'checkout succeeded -> command running' },
 ];
 
@@ -304,7 +305,8 @@ const repoUrl = (name: string) => `https://github.com/${OWNER}/${name}.git`;
 
 /**
  * The least git work a delivery calls for, in a mirror of our own: fetch the new commit, list
- * what changed, clone from the mirror, check out. Same commands the GitSource uses.
+ * what changed, make a workspace that borrows the mirror's objects, check out. Same commands
+ * the GitSource uses.
  */
 async function rawGit(mirror: string, workspace: string, before: string, after: string) {
   const marks = [performance.now()];
@@ -312,13 +314,14 @@ async function rawGit(mirror: string, workspace: string, before: string, after: 
   marks.push(performance.now());
   await git(['--git-dir', mirror, 'diff-tree', '-r', '-z', '--name-only', '--no-renames', before, after]);
   marks.push(performance.now());
-  await git(['clone', '--quiet', '--local', '--no-checkout', '--', mirror, workspace]);
+  await git(['init', '--quiet', '--template=', '--', workspace]);
+  writeFileSync(join(workspace, '.git', 'objects', 'info', 'alternates'), `${join(mirror, 'objects')}\n`);
   marks.push(performance.now());
   await git(['-c', 'advice.detachedHead=false', 'checkout', '--quiet', '--detach', after], { cwd: workspace });
   marks.push(performance.now());
   rmSync(workspace, { recursive: true, force: true });
-  const [t0, fetched, diffed, cloned, checkedOut] = marks as [number, number, number, number, number];
-  return { total: checkedOut - t0, fetch: fetched - t0, diff: diffed - fetched, clone: cloned - diffed, checkout: checkedOut - cloned };
+  const [t0, fetched, diffed, initialised, checkedOut] = marks as [number, number, number, number, number];
+  return { total: checkedOut - t0, fetch: fetched - t0, diff: diffed - fetched, init: initialised - diffed, checkout: checkedOut - initialised };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -491,7 +494,7 @@ function latencyResult(all: Marks[], raw: Array<Awaited<ReturnType<typeof rawGit
     rawGitPhases: {
       fetch: percentiles(raw.map((r) => r.fetch)),
       diff: percentiles(raw.map((r) => r.diff)),
-      clone: percentiles(raw.map((r) => r.clone)),
+      init: percentiles(raw.map((r) => r.init)),
       checkout: percentiles(raw.map((r) => r.checkout)),
     },
   };
@@ -904,7 +907,7 @@ export function formatWebhooks(r: WebhooksResult): string[] {
     ['where the time goes, ms (p50 / p99)', ...scenarios.map(([name]) => name)],
     [
       ...PHASES.map(({ name, label }) => [label, ...scenarios.map(([, result]) => `${result.phases[name].p50Ms.toFixed(1)} / ${result.phases[name].p99Ms.toFixed(1)}`)]),
-      ...(['fetch', 'diff', 'clone', 'checkout'] as const).map((step) => [
+      ...(['fetch', 'diff', 'init', 'checkout'] as const).map((step) => [
         `raw git: ${step}`,
         ...scenarios.map(([, result]) => `${result.rawGitPhases[step].p50Ms.toFixed(1)} / ${result.rawGitPhases[step].p99Ms.toFixed(1)}`),
       ]),

@@ -169,7 +169,7 @@ describe('GitSource', () => {
     assert.deepEqual(await source.branches(bare), { ok: true, value: { main: base } });
   });
 
-  it('checks out a complete repository at the commit, with its history', async () => {
+  it('checks out a repository at the commit, with its history and its origin', async () => {
     const { bare, push } = origin();
     const first = push();
     const second = push();
@@ -178,6 +178,8 @@ describe('GitSource', () => {
     assert.equal(git(['rev-parse', 'HEAD'], dir), second);
     assert.equal(git(['rev-parse', 'HEAD~1'], dir), first);
     assert.equal(git(['status', '--porcelain'], dir), '');
+    assert.equal(git(['remote', 'get-url', 'origin'], dir), bare);
+    assert.equal(git(['cat-file', '-t', first], dir), 'commit', 'the history is readable');
   });
 
   it('branches reads the remote, not the mirror', async () => {

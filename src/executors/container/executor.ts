@@ -2,6 +2,8 @@
 // Containers outlive the server by design: the handle is the container id, and the labels
 // let an operator (or a later version of Slipway) see which run and stage a container is for.
 
+import { readFileSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
 import { PassThrough, finished } from 'node:stream';
 import type Docker from 'dockerode';
 import { demultiplex, engineStatus } from '../../docker/api.ts';
@@ -56,7 +58,10 @@ export class ContainerExecutor implements Executor {
       },
       HostConfig: {
         // Mounts rather than Binds: a workspace path holding ":" would break the Binds syntax.
-        Mounts: [{ Type: 'bind', Source: step.workspace, Target: WORKSPACE }],
+        Mounts: [
+          { Type: 'bind', Source: step.workspace, Target: WORKSPACE },
+          ...borrowedObjectStores(step.workspace).map((path) => ({ Type: 'bind' as const, Source: path, Target: path, ReadOnly: true })),
+        ],
         // Without an init, `sh` or the command is PID 1, which ignores SIGTERM: every stop
         // would wait out the grace period and end in SIGKILL.
         Init: true,
@@ -252,4 +257,19 @@ function reasonOf(error: unknown): string {
 
 function destroy(stream: NodeJS.ReadableStream): void {
   (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+}
+
+/**
+ * The object stores the workspace's git borrows from (its alternates: a checkout shares the
+ * mirror's objects rather than copying them), to be mounted at the same paths so git works
+ * inside the container as well.
+ */
+function borrowedObjectStores(workspace: string): string[] {
+  let alternates: string;
+  try {
+    alternates = readFileSync(join(workspace, '.git', 'objects', 'info', 'alternates'), 'utf8');
+  } catch {
+    return [];
+  }
+  return alternates.split('\n').filter((line) => isAbsolute(line));
 }

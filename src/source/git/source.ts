@@ -1,14 +1,17 @@
 // Reads services' repositories with git itself: one bare mirror per repository in a cache
-// folder, and a workspace per run cloned from the mirror with hard-linked objects, so the
-// checkout is a complete repository (tools may run git in it) and costs little disk.
+// folder, and a workspace per run that borrows the mirror's objects (git's alternates), so the
+// checkout is a repository with the whole history (tools may run git in it) at the cost of a
+// detached checkout: no copy or link of any object, no second git process to list refs.
+// Like a CI checkout elsewhere it has a detached HEAD, an origin remote and no local branches.
+// The container executor mounts the borrowed object store at the same path, read-only.
 //
 // Fetching is the slow part, so a commit the mirror already has is answered from it, and
 // callers that ask while a fetch of the same mirror is under way share the one fetch after it.
 
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { appendFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve as resolvePath } from 'node:path';
 import { SlipwayError } from '../../core/errors.ts';
 import { err, ok, type Result } from '../../core/types.ts';
 import type { Source } from '../source.ts';
@@ -51,8 +54,8 @@ export function git(args: string[], options: GitOptions = {}): Promise<GitOutput
 }
 
 /** Git on the mirror itself: never on a repository found by searching upwards from a half-made mirror. */
-function gitIn(mirror: string, args: string[]): Promise<GitOutput> {
-  return git(['--git-dir', mirror, ...args]);
+function gitIn(mirror: string, args: string[], input?: string): Promise<GitOutput> {
+  return git(['--git-dir', mirror, ...args], { input });
 }
 
 function lastLine(text: string): string {
@@ -130,32 +133,44 @@ export class GitSource implements Source {
 
   /** The commit `ref` names in the mirror, or null. */
   private async commitIn(mirror: string, ref: string): Promise<string | null> {
-    const known = this.knownCommits.get(mirror);
-    if (known?.has(ref)) return ref;
+    if (this.knownCommits.get(mirror)?.has(ref)) return ref;
     const output = await gitIn(mirror, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`]);
     if (output.code !== 0) return null;
     const commit = output.stdout.trim();
-    // A sha names one commit forever, and fetches do not delete objects (only gc prunes
-    // unreachable ones, weeks later): asking git about the same sha again (each webhook asks
-    // several times) would cost a process for nothing.
-    if (FULL_SHA.test(ref) && ref === commit) {
-      if (!known) this.knownCommits.set(mirror, new Set([commit]));
-      else if (known.size < KNOWN_COMMITS_PER_MIRROR) known.add(commit);
-    }
+    if (FULL_SHA.test(ref) && ref === commit) this.remember(mirror, [commit]);
     return commit;
   }
 
   /**
-   * The mirror and the commits `shas` name in it, fetching first unless every one is a full sha
-   * the mirror already has (a sha names the same commit forever; a branch name may have moved).
+   * A sha names one commit forever, and fetches do not delete objects (only gc prunes
+   * unreachable ones, weeks later): asking git about the same sha again (each webhook asks
+   * several times) would cost a process for nothing.
+   */
+  private remember(mirror: string, commits: string[]): void {
+    let known = this.knownCommits.get(mirror);
+    if (!known) this.knownCommits.set(mirror, (known = new Set()));
+    for (const commit of commits) if (known.size < KNOWN_COMMITS_PER_MIRROR) known.add(commit);
+  }
+
+  /** The mirror, fetched first unless it has every commit `shas` (full shas) name. */
+  private async mirrorWith(repo: string, shas: string[]): Promise<Result<string>> {
+    const mirror = this.mirrorOf(repo);
+    if (existsSync(mirror) && (await this.missingCommits(mirror, shas)) === undefined) return ok(mirror);
+    return this.sync(repo);
+  }
+
+  /**
+   * The mirror and the commits `shas` name in it, fetched if need be. Full shas cost one git
+   * process at most besides the fetch; anything else (a short sha) is resolved one by one.
    */
   private async withCommits(repo: string, shas: string[]): Promise<Result<{ mirror: string; commits: string[] }>> {
     const invalid = shas.find((sha) => sha.startsWith('-'));
     if (invalid !== undefined) return refNotFound(invalid, repo);
-    const mirror = this.mirrorOf(repo);
-    if (existsSync(mirror) && shas.every((sha) => FULL_SHA.test(sha))) {
-      const commits = await Promise.all(shas.map((sha) => this.commitIn(mirror, sha)));
-      if (commits.every((commit): commit is string => commit !== null)) return ok({ mirror, commits });
+    if (shas.every((sha) => FULL_SHA.test(sha))) {
+      const mirror = await this.mirrorWith(repo, shas);
+      if (!mirror.ok) return mirror;
+      const missing = await this.missingCommits(mirror.value, shas);
+      return missing === undefined ? ok({ mirror: mirror.value, commits: shas }) : refNotFound(missing, repo);
     }
     const synced = await this.sync(repo);
     if (!synced.ok) return synced;
@@ -166,6 +181,20 @@ export class GitSource implements Source {
       commits.push(commit);
     }
     return ok({ mirror: synced.value, commits });
+  }
+
+  /** The first of `shas` that is not a commit of the mirror, asked in one process; the rest are remembered. */
+  private async missingCommits(mirror: string, shas: string[]): Promise<string | undefined> {
+    const unknown = shas.filter((sha) => !this.knownCommits.get(mirror)?.has(sha));
+    if (unknown.length === 0) return undefined;
+    const output = await gitIn(mirror, ['cat-file', '--batch-check=%(objectname) %(objecttype)'], unknown.map((sha) => `${sha}^{commit}`).join('\n') + '\n');
+    const commits = output.stdout
+      .split('\n')
+      .map((line) => line.split(' '))
+      .filter(([, type]) => type === 'commit')
+      .map(([name]) => name!);
+    this.remember(mirror, commits.filter((commit) => unknown.includes(commit)));
+    return unknown.find((sha) => !commits.includes(sha));
   }
 
   async resolve(repo: string, ref: string): Promise<Result<string>> {
@@ -186,21 +215,33 @@ export class GitSource implements Source {
   async checkout(repo: string, sha: string, dir: string): Promise<Result<void>> {
     const found = await this.withCommits(repo, [sha]);
     if (!found.ok) return found;
-    const clone = await git(['clone', '--quiet', '--local', '--no-checkout', '--', found.value.mirror, dir]);
-    if (clone.code !== 0) return err(new SlipwayError('REPOSITORY_UNAVAILABLE', `cannot clone ${repo}: ${lastLine(clone.stderr)}`));
+    // No template: a workspace needs no sample hooks.
+    const init = await git(['init', '--quiet', '--template=', '--', dir]);
+    if (init.code !== 0) return err(new SlipwayError('REPOSITORY_UNAVAILABLE', `cannot make a workspace for ${repo}: ${lastLine(init.stderr)}`));
+    writeFileSync(join(dir, '.git', 'objects', 'info', 'alternates'), `${resolvePath(found.value.mirror, 'objects')}\n`);
+    const quoted = `"${repo.replace(/[\\"]/g, '\\$&')}"`;
+    appendFileSync(join(dir, '.git', 'config'), `[remote "origin"]\n\turl = ${quoted}\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n`);
     const checkout = await git(['-c', 'advice.detachedHead=false', 'checkout', '--quiet', '--detach', found.value.commits[0]!], { cwd: dir });
     if (checkout.code !== 0) return err(new SlipwayError('REF_NOT_FOUND', `cannot check out ${sha} of ${repo}: ${lastLine(checkout.stderr)}`));
     return ok(undefined);
   }
 
   async changedFiles(repo: string, from: string, to: string): Promise<Result<string[]>> {
-    const found = await this.withCommits(repo, [from, to]);
+    // Full shas, as webhooks send: the diff itself proves both commits are there, and git is
+    // asked which one is not only when it fails.
+    const direct = [from, to].every((sha) => FULL_SHA.test(sha));
+    const found = direct ? await this.mirrorWith(repo, [from, to]) : await this.withCommits(repo, [from, to]);
     if (!found.ok) return found;
-    const [fromCommit, toCommit] = found.value.commits as [string, string];
+    const [mirror, fromCommit, toCommit] = typeof found.value === 'string' ? [found.value, from, to] : [found.value.mirror, ...found.value.commits];
     // Without rename detection a rename is a deletion and an addition: both paths are listed.
     // -z: paths verbatim, not quoted and escaped.
-    const diff = await gitIn(found.value.mirror, ['diff-tree', '-r', '-z', '--name-only', '--no-renames', fromCommit, toCommit]);
-    if (diff.code !== 0) return err(new SlipwayError('REPOSITORY_UNAVAILABLE', `cannot compare ${from} and ${to} in ${repo}: ${lastLine(diff.stderr)}`));
+    const diff = await gitIn(mirror, ['diff-tree', '-r', '-z', '--name-only', '--no-renames', fromCommit!, toCommit!]);
+    if (diff.code !== 0) {
+      const missing = direct ? await this.missingCommits(mirror, [from, to]) : undefined;
+      if (missing !== undefined) return refNotFound(missing, repo);
+      return err(new SlipwayError('REPOSITORY_UNAVAILABLE', `cannot compare ${from} and ${to} in ${repo}: ${lastLine(diff.stderr)}`));
+    }
+    this.remember(mirror, [fromCommit!, toCommit!]);
     return ok(diff.stdout.split('\0').filter(Boolean));
   }
 
