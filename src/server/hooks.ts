@@ -66,9 +66,11 @@ function answer(reception: Reception): { status: number; body: unknown } {
     case 'repeated':
       return { status: 200, body: { status: 'repeated', deliveryId: reception.deliveryId, message: 'this delivery was received before; nothing new was started' } };
     case 'accepted': {
-      const { id, deliveryId, event } = reception.delivery;
+      const { id, deliveryId, event, status, outcome } = reception.delivery;
       if (event === 'ping') return { status: 200, body: { status: 'pong', delivery: id, deliveryId } };
-      return { status: 202, body: { status: event === 'ignored' ? 'ignored' : 'accepted', delivery: id, deliveryId, event } };
+      // Stored processed already: known to start nothing, and the forge's delivery log says why.
+      if (status === 'processed') return { status: 202, body: { status: 'ignored', delivery: id, deliveryId, event, outcome } };
+      return { status: 202, body: { status: 'accepted', delivery: id, deliveryId, event } };
     }
     default:
       return assertNever(reception, 'reception');

@@ -34,7 +34,11 @@ export type NewRelease = Omit<Release, 'id' | 'createdAt'>;
 export type NewDeployment = Omit<Deployment, 'id' | 'finishedAt' | 'status' | 'url' | 'reason'>;
 export type DeploymentPatch = Partial<Pick<Deployment, 'status' | 'url' | 'reason' | 'finishedAt'>>;
 export type NewEvent = Omit<EventRecord, 'id' | 'at'> & { at?: string };
-export type NewDelivery = Omit<Delivery, 'id' | 'status' | 'outcome' | 'processedAt'>;
+/**
+ * A delivery to store. With an outcome it is stored processed at once (known to start nothing:
+ * an ignored event, a branch no service builds); without, received, for the inbox to handle.
+ */
+export type NewDelivery = Omit<Delivery, 'id' | 'status' | 'outcome' | 'processedAt'> & { outcome?: string };
 export type DeliveryPatch = Partial<Pick<Delivery, 'status' | 'outcome' | 'processedAt'>>;
 
 export interface RunRepository {

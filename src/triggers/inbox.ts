@@ -35,7 +35,12 @@ export class DeliveryInbox {
   constructor(
     private readonly store: Store,
     private readonly handle: DeliveryHandler,
-    private readonly options: { now?: () => Date; log?: (message: string) => void } = {},
+    private readonly options: {
+      now?: () => Date;
+      log?: (message: string) => void;
+      /** The outcome of a delivery known to start nothing before it is stored; it is stored processed, in one write. */
+      triage?: (delivery: NewDelivery) => string | null;
+    } = {},
   ) {}
 
   /**
@@ -43,10 +48,12 @@ export class DeliveryInbox {
    * null when the same (forge, deliveryId) was stored before: a repeat, handled once only.
    */
   accept(delivery: NewDelivery): Promise<Delivery | null> {
-    const stored = new Promise<Delivery | null>((resolve, reject) => this.waiting.push({ delivery, resolve, reject }));
+    const outcome = this.options.triage?.(delivery) ?? undefined;
+    const settled = outcome === undefined ? delivery : { ...delivery, outcome };
+    const stored = new Promise<Delivery | null>((resolve, reject) => this.waiting.push({ delivery: settled, resolve, reject }));
     this.committing ??= this.commit();
     return stored.then((record) => {
-      if (record) this.enqueue(record);
+      if (record?.status === 'received') this.enqueue(record);
       return record;
     });
   }

@@ -15,7 +15,7 @@
 import type { Config, Service } from '../config/model.ts';
 import { assertNever, type Run } from '../core/types.ts';
 import type { Engine, StartRunRequest } from '../engine/engine.ts';
-import type { ForgeEvent, ForgeName } from '../forges/forge.ts';
+import type { ForgeEvent, ForgeName, RepositoryRef } from '../forges/forge.ts';
 import type { Source } from '../source/source.ts';
 import type { Store } from '../store/store.ts';
 import { servicesOf } from './repositories.ts';
@@ -46,7 +46,33 @@ export class TriggerService {
     return this.options.engine.config;
   }
 
+  /**
+   * Why the event starts nothing whatever its repository holds (no service builds the branch,
+   * a ping), or null when handle() has work to do. Pure: config only, no git, no store.
+   */
+  triage(event: ForgeEvent): string | null {
+    switch (event.kind) {
+      case 'push':
+        return this.servicesBuilding(event.repository, event.branch).length === 0
+          ? `no service builds branch ${event.branch} of ${event.repository.fullName}`
+          : null;
+      case 'pull_request':
+        return this.servicesBuilding(event.repository, event.baseBranch).length === 0
+          ? `no service builds pull requests into ${event.baseBranch} of ${event.repository.fullName}`
+          : null;
+      case 'tag':
+        if (servicesOf(this.config, event.repository).length === 0) return `no service builds ${event.repository.fullName}`;
+        return event.deleted ? `tag ${event.tag} was deleted; its releases stay` : null;
+      case 'ping':
+        return 'ping answered';
+      default:
+        return assertNever(event, 'forge event');
+    }
+  }
+
   async handle(event: ForgeEvent, forge: ForgeName): Promise<TriggerOutcome> {
+    const settled = this.triage(event);
+    if (settled !== null) return nothing(settled);
     switch (event.kind) {
       case 'push':
         return this.push(event, forge);
@@ -55,15 +81,18 @@ export class TriggerService {
       case 'tag':
         return this.tag(event, forge);
       case 'ping':
-        return { runs: [], summary: 'ping answered' };
+        return nothing('ping answered');
       default:
         return assertNever(event, 'forge event');
     }
   }
 
+  private servicesBuilding(repository: RepositoryRef, branch: string): string[] {
+    return servicesOf(this.config, repository).filter((name) => this.service(name).branch === branch);
+  }
+
   private async push(event: PushEvent, forge: ForgeName): Promise<TriggerOutcome> {
-    const services = servicesOf(this.config, event.repository).filter((name) => this.service(name).branch === event.branch);
-    if (services.length === 0) return nothing(`no service builds branch ${event.branch} of ${event.repository.fullName}`);
+    const services = this.servicesBuilding(event.repository, event.branch);
     if (event.deleted) {
       const cancelled: Run[] = [];
       for (const name of services) {
@@ -108,10 +137,7 @@ export class TriggerService {
   }
 
   private async pullRequest(event: PullRequestEvent, forge: ForgeName): Promise<TriggerOutcome> {
-    const services = servicesOf(this.config, event.repository).filter((name) => this.service(name).branch === event.baseBranch);
-    if (services.length === 0) {
-      return nothing(`no service builds pull requests into ${event.baseBranch} of ${event.repository.fullName}`);
-    }
+    const services = this.servicesBuilding(event.repository, event.baseBranch);
     const started: Run[] = [];
     const notes: string[] = [];
     for (const name of services) {
@@ -141,8 +167,6 @@ export class TriggerService {
 
   private async tag(event: TagEvent, _forge: ForgeName): Promise<TriggerOutcome> {
     const services = servicesOf(this.config, event.repository);
-    if (services.length === 0) return nothing(`no service builds ${event.repository.fullName}`);
-    if (event.deleted) return nothing(`tag ${event.tag} was deleted; its releases stay`);
     const started: Run[] = [];
     const notes: string[] = [];
     for (const name of services) {

@@ -23,7 +23,7 @@ import { NO_COMMIT, Poller, type BranchMoved } from './polling.ts';
 import { ScheduleRunner } from './schedules.ts';
 import { WebhookSecrets } from './secrets.ts';
 import { TriggerService } from './trigger.ts';
-import { deliveryHandler, WebhookReceiver } from './webhooks.ts';
+import { deliveryHandler, deliveryTriage, WebhookReceiver } from './webhooks.ts';
 
 export interface TriggersOptions {
   config: Config;
@@ -46,7 +46,7 @@ export async function createTriggers({ config, store, bus, engine, source, secre
   const secrets = new WebhookSecrets(config, store, secretBox);
   await secrets.load(log);
   const service = new TriggerService({ engine, store, source });
-  const inbox = new DeliveryInbox(store, deliveryHandler(service), { now, log });
+  const inbox = new DeliveryInbox(store, deliveryHandler(service), { now, log, triage: deliveryTriage(service) });
   const receiver = new WebhookReceiver([new GitHubForge(), new GitLabForge(), new GiteaForge(), new GitForge()], secrets, inbox, now);
   const schedules = new ScheduleRunner({ schedules: scheduleSpecs(config), cursors: store.cursors, startRun: (request) => engine.startRun(request), now, log });
   const poller = new Poller({

@@ -8,6 +8,7 @@
 import { SlipwayError, type ErrorCode } from '../core/errors.ts';
 import { assertNever, type Delivery } from '../core/types.ts';
 import { FORGE_NAMES, type Forge, type ForgeEvent, type ForgeName, type WebhookHeaders } from '../forges/forge.ts';
+import type { NewDelivery } from '../store/store.ts';
 import type { DeliveryInbox } from './inbox.ts';
 import type { WebhookSecrets } from './secrets.ts';
 import type { TriggerService } from './trigger.ts';
@@ -29,7 +30,8 @@ const REJECTION: Record<'unknown_repository' | 'bad_signature' | 'malformed', Er
 };
 
 /** What a stored delivery says: an event to act on, or why it was acknowledged and ignored. */
-type Parsed = { kind: 'event'; event: ForgeEvent } | { kind: 'ignored'; reason: string };
+type EventParsed = { kind: 'event'; event: ForgeEvent };
+type Parsed = EventParsed | { kind: 'ignored'; reason: string };
 
 export class WebhookReceiver {
   private readonly forges: Map<string, Forge>;
@@ -91,12 +93,23 @@ export class WebhookReceiver {
 
 /** The inbox's handler: acts on a stored delivery through the trigger service. */
 export function deliveryHandler(triggers: TriggerService): (delivery: Delivery) => Promise<string> {
-  return async (delivery) => {
-    const parsed = delivery.parsed as Parsed;
-    if (parsed.kind === 'ignored') return `ignored: ${parsed.reason}`;
-    if (!isForgeName(delivery.forge)) return `ignored: no forge ${delivery.forge}`;
-    return (await triggers.handle(parsed.event, delivery.forge)).summary;
-  };
+  return async (delivery) => settledOutcome(triggers, delivery) ?? (await triggers.handle((delivery.parsed as EventParsed).event, delivery.forge as ForgeName)).summary;
+}
+
+/**
+ * The inbox's triage: the outcome of a delivery that starts nothing whatever its repository
+ * holds (an ignored event, a branch no service builds), known before it is stored. Most of
+ * what a busy forge sends is such.
+ */
+export function deliveryTriage(triggers: TriggerService): (delivery: NewDelivery) => string | null {
+  return (delivery) => settledOutcome(triggers, delivery);
+}
+
+function settledOutcome(triggers: TriggerService, delivery: Pick<Delivery, 'forge' | 'parsed'>): string | null {
+  const parsed = delivery.parsed as Parsed;
+  if (parsed.kind === 'ignored') return `ignored: ${parsed.reason}`;
+  if (!isForgeName(delivery.forge)) return `ignored: no forge ${delivery.forge}`;
+  return triggers.triage(parsed.event);
 }
 
 function isForgeName(name: string): name is ForgeName {

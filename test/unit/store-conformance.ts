@@ -500,6 +500,14 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
         assert.equal(await store.deliveries.get(999), null);
       });
 
+      it('record stores a delivery that comes with its outcome as processed when received', async () => {
+        const [settled] = await store.deliveries.record([newDelivery('settled', { outcome: 'no service builds branch docs' })]);
+        const expected = { id: settled!.id, ...newDelivery('settled'), status: 'processed', outcome: 'no service builds branch docs', processedAt: AT };
+        assert.deepEqual(settled, expected);
+        assert.deepEqual(await store.deliveries.get(settled!.id), expected);
+        assert.deepEqual(await store.deliveries.list({ statuses: ['received'] }), []);
+      });
+
       it('record inside a failed transaction stores nothing', async () => {
         await assert.rejects(
           store.transaction(async (tx) => {

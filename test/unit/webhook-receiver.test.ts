@@ -22,7 +22,7 @@ import type { NewDelivery, Store } from '../../src/store/store.ts';
 import { DeliveryInbox, type DeliveryHandler } from '../../src/triggers/inbox.ts';
 import { WebhookSecrets } from '../../src/triggers/secrets.ts';
 import { TriggerService } from '../../src/triggers/trigger.ts';
-import { deliveryHandler, WebhookReceiver } from '../../src/triggers/webhooks.ts';
+import { deliveryHandler, deliveryTriage, WebhookReceiver } from '../../src/triggers/webhooks.ts';
 
 const SECRET = 'forge-wide-secret';
 
@@ -107,7 +107,7 @@ interface Harness {
 }
 
 /** `handle` defaults to recording each delivery and answering with its event. */
-async function harness(options: { store?: Store; handle?: DeliveryHandler; config?: Config } = {}): Promise<Harness> {
+async function harness(options: { store?: Store; handle?: DeliveryHandler; config?: Config; triage?: (delivery: NewDelivery) => string | null } = {}): Promise<Harness> {
   const store = options.store ?? (await memoryStore());
   const box = SecretBox.open(join(tempDir(), 'secret.key'));
   const secrets = new WebhookSecrets(options.config ?? config(), store, box);
@@ -119,7 +119,7 @@ async function harness(options: { store?: Store; handle?: DeliveryHandler; confi
       handled.push(delivery);
       return `handled ${delivery.event}`;
     });
-  const inbox = new DeliveryInbox(store, handle);
+  const inbox = new DeliveryInbox(store, handle, { triage: options.triage });
   cleanups.push(() => inbox.stop());
   const receiver = new WebhookReceiver([new GitHubForge()], secrets, inbox, () => new Date('2024-05-01T12:00:00Z'));
   return { receiver, inbox, secrets, store, box, handled };
@@ -334,6 +334,29 @@ describe('webhook receiver', () => {
     await h.inbox.idle();
     const outcomes = await Promise.all(receptions.map(async (reception) => (reception.kind === 'accepted' ? (await store.deliveries.get(reception.delivery.id))?.outcome : null)));
     assert.deepEqual(outcomes, ['ping answered', 'ignored: issues event']);
+  });
+
+  it('stores a delivery known to start nothing processed at once, with why, and never hands it over', async () => {
+    const store = await memoryStore();
+    const c = config();
+    const engine: Pick<Engine, 'config' | 'startRun' | 'cancelLane'> = {
+      config: c,
+      startRun: async () => assert.fail('nothing builds master'),
+      cancelLane: async () => assert.fail('nothing builds master'),
+    };
+    const h = await harness({ store, config: c, triage: deliveryTriage(new TriggerService({ engine, store, source: new FakeSource() })) });
+    const sent = [delivery('push', 'push-1', branchCreated), delivery('issues', 'issue-1', issueOpened)];
+    const receptions = await Promise.all(sent.map(({ headers, body }) => h.receiver.receive('github', headers, body)));
+    await h.inbox.idle();
+    assert.deepEqual(h.handled, []);
+    const stored = await Promise.all(receptions.map(async (reception) => (reception.kind === 'accepted' ? store.deliveries.get(reception.delivery.id) : null)));
+    assert.deepEqual(
+      stored.map((record) => [record?.status, record?.outcome, record?.processedAt === record?.receivedAt]),
+      [
+        ['processed', 'no service builds branch master of Codertocat/Hello-World', true],
+        ['processed', 'ignored: issues event', true],
+      ],
+    );
   });
 });
 

@@ -365,10 +365,10 @@ export function deliveryToRow(delivery: NewDelivery): Insertable<DeliveryTable> 
     parsed: JSON.stringify(delivery.parsed ?? null),
     headers: JSON.stringify(delivery.headers),
     body: delivery.body,
-    status: 'received',
-    outcome: null,
+    status: delivery.outcome === undefined ? 'received' : 'processed',
+    outcome: delivery.outcome ?? null,
     received_at: delivery.receivedAt,
-    processed_at: null,
+    processed_at: delivery.outcome === undefined ? null : delivery.receivedAt,
   };
 }
 

@@ -391,7 +391,11 @@ function deliveryRepository(db: Kysely<Database>, atomic: Atomic): DeliveryRepos
             if (id === undefined) return;
             // A repeat within the chunk: the first one is the stored one.
             ids.delete(key);
-            stored[start + index] = { ...delivery, id, status: 'received', outcome: null, processedAt: null };
+            const { outcome, ...rest } = delivery;
+            stored[start + index] =
+              outcome === undefined
+                ? { ...rest, id, status: 'received', outcome: null, processedAt: null }
+                : { ...rest, id, status: 'processed', outcome, processedAt: delivery.receivedAt };
           });
         }
         return stored;
