@@ -1,4 +1,4 @@
-// `npm run bench [-- --only process|container|webhooks] [-- --iterations N]`
+// `npm run bench [-- --only process|container|webhooks] [-- --iterations N] [-- --connections N]`
 // Prints what the engine costs per stage next to the cheapest way to do the same work on this
 // machine, and what a webhook costs end to end (delivery -> first command, and intake per
 // second), as tables and then one JSON line with every figure. It reports numbers and never
@@ -9,14 +9,14 @@ import { parseArgs } from 'node:util';
 import { findContainerEngine } from '../src/docker/connect.ts';
 import { benchContainer, type ContainerResult } from './container.ts';
 import { benchProcess, type ProcessResult } from './process.ts';
-import { benchWebhooks, formatWebhooks, type WebhooksResult } from './webhooks.ts';
+import { benchWebhooks, DEFAULT_INTAKE_CONNECTIONS, formatWebhooks, type WebhooksResult } from './webhooks.ts';
 import type { Summary } from './stats.ts';
 
 /** For webhooks: the number of idle deliveries (the concurrent and intake parts are fixed). */
 const DEFAULT_ITERATIONS = { process: 40, container: 20, webhooks: 30 };
 const PARTS = ['process', 'container', 'webhooks'] as const;
 
-const { values } = parseArgs({ options: { only: { type: 'string' }, iterations: { type: 'string' } } });
+const { values } = parseArgs({ options: { only: { type: 'string' }, iterations: { type: 'string' }, connections: { type: 'string' } } });
 const only = values.only;
 if (only !== undefined && !(PARTS as readonly string[]).includes(only)) {
   console.error(`--only takes ${PARTS.map((part) => `"${part}"`).join(', ')}, not "${only}"`);
@@ -26,6 +26,11 @@ const runs = (part: (typeof PARTS)[number]) => only === undefined || only === pa
 const iterations = values.iterations === undefined ? null : Number(values.iterations);
 if (iterations !== null && !(Number.isInteger(iterations) && iterations > 0)) {
   console.error(`--iterations takes a positive whole number, not "${values.iterations}"`);
+  process.exit(2);
+}
+const connections = values.connections === undefined ? DEFAULT_INTAKE_CONNECTIONS : Number(values.connections);
+if (!(Number.isInteger(connections) && connections > 0)) {
+  console.error(`--connections (webhook intake) takes a positive whole number, not "${values.connections}"`);
   process.exit(2);
 }
 const progress = (line: string) => console.error(`  ... ${line}`);
@@ -75,7 +80,7 @@ if (runs('container')) {
 
 const webhookLines: string[] = [];
 if (runs('webhooks')) {
-  const r = await benchWebhooks(iterations ?? DEFAULT_ITERATIONS.webhooks, progress);
+  const r = await benchWebhooks(iterations ?? DEFAULT_ITERATIONS.webhooks, progress, connections);
   results.webhooks = r;
   webhookLines.push(...formatWebhooks(r));
 }

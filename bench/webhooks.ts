@@ -58,7 +58,12 @@ const UNBUILT_BRANCH = 'bench-intake';
 const CONCURRENT = 50;
 const CONCURRENT_ROUNDS = 2;
 const IDLE_WARMUP = 2;
-const INTAKE_CONNECTIONS = 64;
+/**
+ * Connections kept busy by the intake load. With every connection always waiting on an answer,
+ * latency is connections / throughput by construction: 64 finds the most the server accepts a
+ * second; 16 (`--connections 16`) shows latency at about the same rate, less over-subscribed.
+ */
+export const DEFAULT_INTAKE_CONNECTIONS = 64;
 const INTAKE_SECONDS = 10;
 const BARE_INTAKE_SECONDS = 5;
 const MIRRORED_REFS = ['+refs/heads/*:refs/heads/*', '+refs/tags/*:refs/tags/*', '+refs/pull/*:refs/pull/*', '+refs/merge-requests/*:refs/merge-requests/*'];
@@ -547,7 +552,7 @@ interface LoadOutcome {
   sent: number;
 }
 
-function runLoad(options: { url: string; headers: Record<string, string>; body: Buffer; prefix: string; seconds: number }): Promise<LoadOutcome> {
+function runLoad(options: { url: string; headers: Record<string, string>; body: Buffer; prefix: string; seconds: number; connections: number }): Promise<LoadOutcome> {
   const worker = new Worker(LOAD_WORKER, {
     eval: true,
     workerData: {
@@ -555,7 +560,7 @@ function runLoad(options: { url: string; headers: Record<string, string>; body: 
       url: options.url,
       headers: options.headers,
       body: new Uint8Array(options.body),
-      connections: INTAKE_CONNECTIONS,
+      connections: options.connections,
       duration: options.seconds,
       prefix: options.prefix,
     },
@@ -644,7 +649,7 @@ async function startBareIntake(dbPath: string, secret: string) {
 
 // ---------------------------------------------------------------------------------------------
 
-export async function benchWebhooks(idleDeliveries: number, progress: (line: string) => void): Promise<WebhooksResult> {
+export async function benchWebhooks(idleDeliveries: number, progress: (line: string) => void, connections = DEFAULT_INTAKE_CONNECTIONS): Promise<WebhooksResult> {
   const loadBefore = round(loadavg()[0]!, 2);
   const root = mkdtempSync(join(tmpdir(), 'slipway-bench-webhooks-'));
   const forgeRoot = join(root, 'github');
@@ -766,14 +771,14 @@ export async function benchWebhooks(idleDeliveries: number, progress: (line: str
     }
 
     // --- intake
-    progress(`webhooks: intake, ${INTAKE_CONNECTIONS} connections for ${INTAKE_SECONDS} s`);
+    progress(`webhooks: intake, ${connections} connections for ${INTAKE_SECONDS} s`);
     const intakeBody = pushBody(first.name, UNBUILT_BRANCH, first.commits[0]!, first.commits[1]!);
     const intakeHeaders = githubHeaders(intakeBody, secret, 'replaced by each request');
     const prefix = `intake-${randomUUID().slice(0, 8)}-`;
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const intakeCpu = new CpuMeter();
     intakeCpu.begin();
-    const load = await runLoad({ url: hookUrl, headers: intakeHeaders, body: intakeBody, prefix, seconds: INTAKE_SECONDS });
+    const load = await runLoad({ url: hookUrl, headers: intakeHeaders, body: intakeBody, prefix, seconds: INTAKE_SECONDS, connections });
     const loadEnded = performance.now();
     const loop = intakeCpu.loopSoFar();
 
@@ -814,7 +819,7 @@ export async function benchWebhooks(idleDeliveries: number, progress: (line: str
     let bareStored: Set<string>;
     try {
       bareCpu.begin();
-      bareLoad = await runLoad({ url: bare.url, headers: intakeHeaders, body: intakeBody, prefix, seconds: BARE_INTAKE_SECONDS });
+      bareLoad = await runLoad({ url: bare.url, headers: intakeHeaders, body: intakeBody, prefix, seconds: BARE_INTAKE_SECONDS, connections });
       bareCpu.end();
       bareStored = bare.storedIds(prefix);
     } finally {
@@ -823,7 +828,7 @@ export async function benchWebhooks(idleDeliveries: number, progress: (line: str
 
     const perSecond = Array.from({ length: INTAKE_SECONDS }, (_, second) => load.perSecond[second] ?? 0);
     const intake: IntakeResult = {
-      connections: INTAKE_CONNECTIONS,
+      connections,
       seconds: load.result.duration,
       sent: load.sent,
       accepted: load.accepted.length,
