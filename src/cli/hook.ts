@@ -13,6 +13,8 @@ import type { Command } from 'commander';
 import type { SlipwayClient } from '../client/client.ts';
 import { describeError } from '../core/errors.ts';
 import { shellQuote } from '../core/shell.ts';
+import type { HookDelivery } from '../forges/git/forge.ts';
+import { isZeroSha } from '../forges/webhook.ts';
 import { VERSION } from '../core/version.ts';
 import { git, type GitOptions } from '../source/git/source.ts';
 import { red } from './format.ts';
@@ -108,19 +110,6 @@ interface RefUpdate {
   ref: string;
 }
 
-/** What the hook POSTs per ref; its fields are documented in src/forges/git/forge.ts. */
-interface RefUpdateBody {
-  repository: string;
-  ref: string;
-  before: string;
-  after: string;
-  commit: string;
-  forced: boolean;
-  commits: number;
-  pusher: string;
-}
-
-const isZeroSha = (sha: string) => /^0+$/.test(sha);
 
 async function notify(): Promise<void> {
   let target = 'Slipway';
@@ -186,7 +175,7 @@ async function branchTipsBefore(updates: RefUpdate[]): Promise<Map<string, strin
   return tips;
 }
 
-async function describeUpdate(update: RefUpdate, repository: string, pusher: string, branchesBeforePush: Map<string, string>): Promise<RefUpdateBody> {
+async function describeUpdate(update: RefUpdate, repository: string, pusher: string, branchesBeforePush: Map<string, string>): Promise<HookDelivery> {
   const { ref, before, after } = update;
   const created = isZeroSha(before);
   const deleted = isZeroSha(after);
@@ -214,7 +203,7 @@ async function peel(sha: string): Promise<string | null> {
 
 type Outcome = { ok: true; ref: string; status: number } | { ok: false; reason: string };
 
-async function post(url: string, token: string, body: RefUpdateBody): Promise<Outcome> {
+async function post(url: string, token: string, body: HookDelivery): Promise<Outcome> {
   try {
     const response = await fetch(url, {
       method: 'POST',

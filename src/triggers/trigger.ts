@@ -16,6 +16,7 @@ import type { Config, Service } from '../config/model.ts';
 import { assertNever, type Run } from '../core/types.ts';
 import type { Engine, StartRunRequest } from '../engine/engine.ts';
 import type { ForgeEvent, ForgeName, RepositoryRef } from '../forges/forge.ts';
+import { isZeroSha } from '../forges/webhook.ts';
 import type { Source } from '../source/source.ts';
 import type { Store } from '../store/store.ts';
 import { servicesOf } from './repositories.ts';
@@ -106,7 +107,7 @@ export class TriggerService {
       };
     }
 
-    const linear = !event.created && !event.forced && !/^0+$/.test(event.before);
+    const linear = !event.created && !event.forced && !isZeroSha(event.before);
     const diffs = new Map<string, Promise<Changes>>();
     const started: Run[] = [];
     const notes: string[] = [];

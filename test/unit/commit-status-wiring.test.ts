@@ -8,7 +8,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import { FakeBuilder } from '../../src/builders/fake/builder.ts';
-import { parseConfig } from '../../src/config/load.ts';
 import { FakeDeployer } from '../../src/deployers/fake/deployer.ts';
 import { Engine } from '../../src/engine/engine.ts';
 import { MemoryEventBus } from '../../src/events/bus.ts';
@@ -20,6 +19,7 @@ import type { Store } from '../../src/store/store.ts';
 import { createTriggers, type Triggers } from '../../src/triggers/triggers.ts';
 import { finished, until } from '../support/wait.ts';
 import { closedPort, startFakeForge, type FakeForge } from './status-reporter-conformance.ts';
+import { parsedConfig } from '../support/config.ts';
 
 const SHA = 'd'.repeat(40);
 const PUBLIC_URL = 'https://ci.example.com';
@@ -58,8 +58,7 @@ async function start(forgesYaml: string[], repos: Record<string, string>): Promi
     ...Object.entries(repos).flatMap(([name, repo]) => [`  ${name}:`, `    repo: ${repo}`, '    test: make test']),
     '',
   ].join('\n');
-  const parsed = parseConfig(text, 'slipway.yml');
-  if (!parsed.ok) assert.fail(JSON.stringify(parsed.errors));
+  const config = parsedConfig(text);
   const store = await openSqliteStore(':memory:');
   const dir = mkdtempSync(join(tmpdir(), 'slipway-status-'));
   const bus = new MemoryEventBus();
@@ -68,7 +67,7 @@ async function start(forgesYaml: string[], repos: Record<string, string>): Promi
   const engine = new Engine({
     store,
     bus,
-    config: parsed.config,
+    config,
     source,
     executor: new FakeExecutor(() => ({ lines: [{ stream: 'stdout', text: 'ok' }] })),
     builder: new FakeBuilder(),
@@ -76,7 +75,7 @@ async function start(forgesYaml: string[], repos: Record<string, string>): Promi
     workRoot: join(dir, 'work'),
   });
   const triggers = await createTriggers({
-    config: parsed.config,
+    config,
     store,
     bus,
     engine,

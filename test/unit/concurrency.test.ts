@@ -4,10 +4,10 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseConfig } from '../../src/config/load.ts';
 import { concurrencyFor, type Config } from '../../src/config/model.ts';
 import type { ConcurrencyPolicy, Run } from '../../src/core/types.ts';
 import { queuePosition, runsToStart } from '../../src/engine/concurrency.ts';
+import { parsedConfig } from '../support/config.ts';
 
 type Laned = Pick<Run, 'id' | 'service' | 'lane' | 'concurrency'>;
 
@@ -102,9 +102,7 @@ ${concurrency.pipeline ? `concurrency:\n${indent(concurrency.pipeline, 2)}\n` : 
 ${concurrency.service ? `    concurrency:\n${indent(concurrency.service, 6)}\n` : ''}  web:
     repo: https://git.example.com/acme/web.git
 `;
-    const parsed = parseConfig(text, 'slipway.yml');
-    if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
-    return parsed.config;
+    return parsedConfig(text);
   }
 
   const indent = (text: string, by: number) =>

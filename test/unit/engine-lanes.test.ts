@@ -8,7 +8,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import { FakeBuilder } from '../../src/builders/fake/builder.ts';
-import { parseConfig } from '../../src/config/load.ts';
 import type { Config } from '../../src/config/model.ts';
 import type { Run, Stage } from '../../src/core/types.ts';
 import { FakeDeployer } from '../../src/deployers/fake/deployer.ts';
@@ -20,6 +19,7 @@ import { FakeSource } from '../../src/source/fake/source.ts';
 import { openSqliteStore } from '../../src/store/sqlite/store.ts';
 import type { Store } from '../../src/store/store.ts';
 import { finished, until } from '../support/wait.ts';
+import { parsedConfig } from '../support/config.ts';
 
 const REPO = '/repos/api.git';
 const MAIN = 'a'.repeat(40);
@@ -49,11 +49,7 @@ services:
       ONLY_SERVICE: service
 `;
 
-function config(text = CONFIG): Config {
-  const parsed = parseConfig(text, 'slipway.yml');
-  if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
-  return parsed.config;
-}
+const config = (text = CONFIG): Config => parsedConfig(text);
 
 const STOPPED_EXIT_CODE = 137;
 

@@ -7,7 +7,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import { FakeBuilder } from '../../src/builders/fake/builder.ts';
-import { parseConfig } from '../../src/config/load.ts';
 import type { Config } from '../../src/config/model.ts';
 import type { Run, Stage } from '../../src/core/types.ts';
 import { failingHealthCheck, FakeDeployer } from '../../src/deployers/fake/deployer.ts';
@@ -19,6 +18,7 @@ import { FakeSource } from '../../src/source/fake/source.ts';
 import { openSqliteStore } from '../../src/store/sqlite/store.ts';
 import type { Store } from '../../src/store/store.ts';
 import { finished, until } from '../support/wait.ts';
+import { parsedConfig } from '../support/config.ts';
 
 const SHA1 = 'a'.repeat(40);
 const SHA2 = 'b'.repeat(40);
@@ -52,11 +52,7 @@ services:
         skip: true
 `;
 
-function config(text = CONFIG): Config {
-  const parsed = parseConfig(text, 'slipway.yml');
-  if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
-  return parsed.config;
-}
+const config = (text = CONFIG): Config => parsedConfig(text);
 
 interface Harness {
   engine: Engine;

@@ -4,14 +4,12 @@
 import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
 import { describe, it } from 'node:test';
-import { parseConfig } from '../../src/config/load.ts';
 import type { Config, ForgeSettings } from '../../src/config/model.ts';
 import { apiUrlOf, forgeOf, repositoryKey, servicesOf } from '../../src/triggers/repositories.ts';
+import { parsedConfig } from '../support/config.ts';
 
 function config(text: string): Config {
-  const parsed = parseConfig(`pipeline:\n  - stage: test\n    run: make test\n${text}`, '/etc/slipway/slipway.yml');
-  if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
-  return parsed.config;
+  return parsedConfig(`pipeline:\n  - stage: test\n    run: make test\n${text}`, '/etc/slipway/slipway.yml');
 }
 
 const settings = (fields: Partial<ForgeSettings> = {}): ForgeSettings => ({ repositories: {}, ...fields });

@@ -7,7 +7,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import { FakeBuilder } from '../../src/builders/fake/builder.ts';
-import { parseConfig } from '../../src/config/load.ts';
 import type { Run } from '../../src/core/types.ts';
 import { FakeDeployer } from '../../src/deployers/fake/deployer.ts';
 import { Engine } from '../../src/engine/engine.ts';
@@ -20,6 +19,7 @@ import { openSqliteStore } from '../../src/store/sqlite/store.ts';
 import type { Store } from '../../src/store/store.ts';
 import { TriggerService } from '../../src/triggers/trigger.ts';
 import { finished, until } from '../support/wait.ts';
+import { parsedConfig } from '../support/config.ts';
 
 const ZERO = '0'.repeat(40);
 const sha = (char: string) => char.repeat(40);
@@ -80,8 +80,6 @@ afterEach(async () => {
 });
 
 async function harness(): Promise<Harness> {
-  const parsed = parseConfig(CONFIG, 'slipway.yml');
-  if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
   const workRoot = mkdtempSync(join(tmpdir(), 'slipway-trigger-'));
   const store = await openSqliteStore(':memory:');
   const script: Harness['script'] = { current: () => ({}) };
@@ -90,7 +88,7 @@ async function harness(): Promise<Harness> {
   const engine = new Engine({
     store,
     bus: new MemoryEventBus(),
-    config: parsed.config,
+    config: parsedConfig(CONFIG),
     source,
     executor,
     builder: new FakeBuilder(),

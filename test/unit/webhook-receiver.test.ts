@@ -9,7 +9,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import type { WebhookDefinition } from '@octokit/webhooks-examples';
-import { parseConfig } from '../../src/config/load.ts';
 import type { Config } from '../../src/config/model.ts';
 import type { Delivery } from '../../src/core/types.ts';
 import type { Engine } from '../../src/engine/engine.ts';
@@ -23,6 +22,7 @@ import { DeliveryInbox, type DeliveryHandler } from '../../src/triggers/inbox.ts
 import { WebhookSecrets } from '../../src/triggers/secrets.ts';
 import { TriggerService } from '../../src/triggers/trigger.ts';
 import { deliveryHandler, deliveryTriage, WebhookReceiver } from '../../src/triggers/webhooks.ts';
+import { parsedConfig } from '../support/config.ts';
 
 const SECRET = 'forge-wide-secret';
 
@@ -60,11 +60,7 @@ services:
     repo: /srv/git/tools.git
 `;
 
-function config(text = CONFIG): Config {
-  const parsed = parseConfig(text, 'slipway.yml');
-  if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
-  return parsed.config;
-}
+const config = (text = CONFIG): Config => parsedConfig(text);
 
 /** A delivery as GitHub sends it: pretty JSON (so the bytes are not what JSON.stringify would give back), signed. */
 function delivery(event: string, deliveryId: string, payload: object, secret = SECRET, extraHeaders: WebhookHeaders = {}) {

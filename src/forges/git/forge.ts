@@ -27,6 +27,9 @@ const RefUpdate = z.object({
   pusher: z.string().min(1),
 });
 
+/** What the hook POSTs per ref (src/cli/hook.ts sends it). */
+export type HookDelivery = z.infer<typeof Named> & z.infer<typeof RefUpdate>;
+
 export class GitForge implements Forge {
   readonly name = 'git' as const;
 
