@@ -19,7 +19,8 @@ import type { WebhookSecrets } from '../triggers/secrets.ts';
 import type { WebhookReceiver } from '../triggers/webhooks.ts';
 import { runIdOf, type EventBus, type LiveEvent } from '../events/bus.ts';
 import type { Store } from '../store/store.ts';
-import { HOOKS_PREFIX, webhookListener, type RequestListener } from './hooks.ts';
+import type { RequestListener } from 'node:http';
+import { HOOKS_PREFIX, webhookListener } from './hooks.ts';
 
 export interface AppDeps {
   engine: Engine;

@@ -11,7 +11,7 @@
 // endpoint that takes bursts of thousands a second, and reading the body straight from the
 // socket, without a fetch Request and web streams around it, halves the work per delivery.
 
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { describeError, SlipwayError } from '../core/errors.ts';
 import { assertNever } from '../core/types.ts';
 import type { Reception, WebhookReceiver } from '../triggers/webhooks.ts';
@@ -20,8 +20,6 @@ import type { Reception, WebhookReceiver } from '../triggers/webhooks.ts';
 export const DEFAULT_MAX_WEBHOOK_BYTES = 25 * 1024 * 1024;
 
 export const HOOKS_PREFIX = '/hooks/';
-
-export type RequestListener = (request: IncomingMessage, response: ServerResponse) => void;
 
 /** Serves /hooks/<forge>; `log` hears of unexpected failures (answered 500 without details). */
 export function webhookListener(receiver: WebhookReceiver, maxBytes = DEFAULT_MAX_WEBHOOK_BYTES, log: (message: string) => void = () => {}): RequestListener {
@@ -45,8 +43,8 @@ export function webhookListener(receiver: WebhookReceiver, maxBytes = DEFAULT_MA
 
 async function receive(receiver: WebhookReceiver, maxBytes: number, request: IncomingMessage): Promise<{ status: number; body: unknown }> {
   const path = (request.url ?? '').split('?')[0]!;
-  const forge = decodeURIComponent(path.slice(HOOKS_PREFIX.length));
-  if (!path.startsWith(HOOKS_PREFIX) || forge === '' || forge.includes('/')) throw new SlipwayError('NOT_FOUND', `no route ${request.method} ${path}`);
+  const forge = path.startsWith(HOOKS_PREFIX) ? forgeIn(path.slice(HOOKS_PREFIX.length)) : null;
+  if (forge === null) throw new SlipwayError('NOT_FOUND', `no route ${request.method} ${path}`);
   if (request.method !== 'POST') throw new SlipwayError('METHOD_NOT_ALLOWED', `${path} takes POST, not ${request.method}`);
   const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   if (type !== 'application/json') {
@@ -57,6 +55,16 @@ async function receive(receiver: WebhookReceiver, maxBytes: number, request: Inc
   }
   const body = await readBody(request, maxBytes);
   return answer(await receiver.receive(forge, request.headers, body));
+}
+
+/** The forge a path segment names, or null when it names none (empty, nested, bad escapes). */
+function forgeIn(segment: string): string | null {
+  try {
+    const forge = decodeURIComponent(segment);
+    return forge === '' || forge.includes('/') ? null : forge;
+  } catch {
+    return null;
+  }
 }
 
 function answer(reception: Reception): { status: number; body: unknown } {

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { createServer, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { ServerInfo } from '../client/api.ts';
 import { EngineApiBuilder } from '../builders/engine-api/builder.ts';
 import { formatConfigErrors, loadConfigFile } from '../config/load.ts';
@@ -26,7 +26,6 @@ import { createTriggers } from '../triggers/triggers.ts';
 import { openSqliteStore } from '../store/sqlite/store.ts';
 import { DEFAULT_PORT, VERSION } from '../core/version.ts';
 import { createListener } from './app.ts';
-import type { RequestListener } from './hooks.ts';
 
 
 export interface ServerOptions {

@@ -93,7 +93,7 @@ export class DeliveryInbox {
         batch.forEach((waiting, index) => waiting.resolve(stored[index] ?? null));
       } catch (error) {
         for (const waiting of batch) waiting.reject(error);
-        this.options.log?.(`cannot record the outcomes of ${outcomes.length} deliveries: ${describeError(error)}`);
+        if (outcomes.length > 0) this.options.log?.(`cannot record the outcomes of ${outcomes.length} deliveries: ${describeError(error)}`);
       }
     }
     this.committing = null;

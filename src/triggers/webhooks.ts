@@ -30,8 +30,7 @@ const REJECTION: Record<'unknown_repository' | 'bad_signature' | 'malformed', Er
 };
 
 /** What a stored delivery says: an event to act on, or why it was acknowledged and ignored. */
-type EventParsed = { kind: 'event'; event: ForgeEvent };
-type Parsed = EventParsed | { kind: 'ignored'; reason: string };
+type Parsed = { kind: 'event'; event: ForgeEvent } | { kind: 'ignored'; reason: string };
 
 export class WebhookReceiver {
   private readonly forges: Map<string, Forge>;
@@ -93,7 +92,10 @@ export class WebhookReceiver {
 
 /** The inbox's handler: acts on a stored delivery through the trigger service. */
 export function deliveryHandler(triggers: TriggerService): (delivery: Delivery) => Promise<string> {
-  return async (delivery) => settledOutcome(triggers, delivery) ?? (await triggers.handle((delivery.parsed as EventParsed).event, delivery.forge as ForgeName)).summary;
+  return async (delivery) => {
+    const found = eventOf(delivery);
+    return 'ignored' in found ? found.ignored : (await triggers.handle(found.event, found.forge)).summary;
+  };
 }
 
 /**
@@ -102,14 +104,18 @@ export function deliveryHandler(triggers: TriggerService): (delivery: Delivery) 
  * what a busy forge sends is such.
  */
 export function deliveryTriage(triggers: TriggerService): (delivery: NewDelivery) => string | null {
-  return (delivery) => settledOutcome(triggers, delivery);
+  return (delivery) => {
+    const found = eventOf(delivery);
+    return 'ignored' in found ? found.ignored : triggers.triage(found.event);
+  };
 }
 
-function settledOutcome(triggers: TriggerService, delivery: Pick<Delivery, 'forge' | 'parsed'>): string | null {
+/** The event a stored delivery carries, or why it carries none to act on. */
+function eventOf(delivery: Pick<Delivery, 'forge' | 'parsed'>): { event: ForgeEvent; forge: ForgeName } | { ignored: string } {
   const parsed = delivery.parsed as Parsed;
-  if (parsed.kind === 'ignored') return `ignored: ${parsed.reason}`;
-  if (!isForgeName(delivery.forge)) return `ignored: no forge ${delivery.forge}`;
-  return triggers.triage(parsed.event);
+  if (parsed.kind === 'ignored') return { ignored: `ignored: ${parsed.reason}` };
+  if (!isForgeName(delivery.forge)) return { ignored: `ignored: no forge ${delivery.forge}` };
+  return { event: parsed.event, forge: delivery.forge };
 }
 
 function isForgeName(name: string): name is ForgeName {

@@ -394,6 +394,18 @@ describe('HTTP API', () => {
   });
 
 
+  it('answers a webhook path that names no forge, or a GET, with a catalogue error', async () => {
+    const post = (path: string) => fetch(`${hooksUrl}/${path}`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
+    for (const path of ['%E0%A4%A', 'gitea/extra', '']) {
+      const response = await post(path);
+      assert.equal(response.status, 404, path);
+      assert.equal(((await response.json()) as { error: { code: string } }).error.code, 'NOT_FOUND', path);
+    }
+    const get = await fetch(`${hooksUrl}/gitea`);
+    assert.equal(get.status, 405);
+    assert.deepEqual(await get.json(), { error: { code: 'METHOD_NOT_ALLOWED', message: '/hooks/gitea takes POST, not GET' } });
+  });
+
   it('sets and removes webhook secrets through the API, and never shows one', async () => {
     const forged = await postGitea(GITEA_PUSH, { secret: 'not-the-secret', deliveryId: 'forged-1' });
     assert.equal(forged.status, 401);
