@@ -6,4 +6,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup-host.sh
-exec node --import tsx --test test/unit/*.test.ts test/e2e/*.test.ts
+shopt -s nullglob
+exec node --import tsx --test test/unit/*.test.ts test/e2e/*.test.ts test/security/*.test.ts

@@ -41,6 +41,61 @@ export const SecretValue = z.union([z.string().min(1), z.object({ env: z.string(
 
 const Variables = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String));
 
+const BYTE_SIZE_EXPECTED = 'expected a size such as 512MiB, 2GiB, 64KiB or a number of bytes';
+const BYTE_UNITS: Record<string, number> = { b: 1, k: 1024, kb: 1000, kib: 1024, m: 1024 ** 2, mb: 1000 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1000 ** 3, gib: 1024 ** 3 };
+
+/** "512MiB", "2g", "64KiB", "1.5GB" or a number of bytes -> bytes (k, m, g are binary, as Docker reads them). */
+export const ByteSize = z
+  .union([z.number().int().positive(), z.string().regex(/^\d+(\.\d+)?\s*([kmg](i?b)?|b)$/i, BYTE_SIZE_EXPECTED)], { error: BYTE_SIZE_EXPECTED })
+  .transform((value) => {
+    if (typeof value === 'number') return value;
+    const match = /^(\d+(?:\.\d+)?)\s*([a-z]+)$/i.exec(value)!;
+    return Math.round(Number(match[1]) * BYTE_UNITS[match[2]!.toLowerCase()]!);
+  });
+
+/**
+ * What one step may use: memory (its container is killed past it, and the stage fails saying
+ * so), CPUs (a share, never a failure) and processes. Each level (top-level `resources`, a
+ * pipeline stage's, a service's stage override) sets what it names; the rest comes from above.
+ */
+export const Resources = z
+  .object({
+    memory: ByteSize.optional(),
+    cpus: z.number({ error: 'expected a number of CPUs such as 0.5 or 2' }).positive().max(1024).optional(),
+    pids: z.number({ error: 'expected a number of processes' }).int().min(8).max(1_000_000).optional(),
+  })
+  .strict();
+export type Resources = z.output<typeof Resources>;
+
+/** Limits of a step when nothing narrower is set: enough for a typical build or test suite. */
+export const DEFAULT_RESOURCES = { memory: 2 * 1024 ** 3, cpus: 2, pids: 1024 } as const;
+export type StepLimits = { memory: number; cpus: number; pids: number };
+
+/** What a stage's steps may use: the service's stage override, else the pipeline stage's, else the top level's, else the defaults. */
+export function resourcesFor(config: Config, serviceName: string, stageName: string): StepLimits {
+  const stage = config.pipeline.find((candidate) => candidate.name === stageName);
+  const layers = [config.services[serviceName]?.stages[stageName]?.resources, stage?.resources, config.resources];
+  const pick = <K extends keyof StepLimits>(key: K): StepLimits[K] => (layers.find((layer) => layer?.[key] !== undefined)?.[key] ?? DEFAULT_RESOURCES[key]) as StepLimits[K];
+  return { memory: pick('memory'), cpus: pick('cpus'), pids: pick('pids') };
+}
+
+/** How much of a step's output is kept: a line past `line` is cut, a stage's log past `stage` stops. */
+export const LogLimits = z
+  .object({
+    line: ByteSize.prefault('64KiB'),
+    stage: ByteSize.prefault('50MiB'),
+  })
+  .strict();
+export type LogLimits = z.output<typeof LogLimits>;
+
+/** What a pull request from a fork may do: nothing, its command stages without secrets in containers, or all a pull request may. */
+export const FORK_PULL_REQUEST_POLICIES = ['skip', 'untrusted', 'trusted'] as const;
+export type ForkPullRequestPolicy = (typeof FORK_PULL_REQUEST_POLICIES)[number];
+const ForkPolicy = z.enum(FORK_PULL_REQUEST_POLICIES, { error: `expected one of ${FORK_PULL_REQUEST_POLICIES.join(', ')}` });
+
+/** Git tag globs ("v*", "release-*") whose runs deploy; a tag that matches none runs up to the build. */
+const DeployTags = z.array(z.string().min(1));
+
 export const DEFAULT_TIMEOUT_MS = { command: 30 * 60_000, build: 30 * 60_000, deploy: 10 * 60_000 } as const;
 
 /**
@@ -55,6 +110,7 @@ export const PipelineStage = z
     run: z.string().min(1).optional(),
     environment: name('an environment').optional(),
     timeout: Duration.optional(),
+    resources: Resources.optional(),
   })
   .strict()
   .transform((stage, ctx) => {
@@ -77,6 +133,7 @@ export const PipelineStage = z
       run: stage.run ?? null,
       environment: stage.environment ?? null,
       timeoutMs: stage.timeout ?? DEFAULT_TIMEOUT_MS[kind],
+      resources: stage.resources ?? null,
     };
   });
 export type PipelineStage = z.output<typeof PipelineStage>;
@@ -161,7 +218,7 @@ const RepositoryPath = z
 
 /** A service's replacement for one pipeline stage: a different command, or `skip: true`. */
 const StageOverride = z
-  .object({ run: z.string().min(1).optional(), skip: z.boolean().optional(), timeout: Duration.optional() })
+  .object({ run: z.string().min(1).optional(), skip: z.boolean().optional(), timeout: Duration.optional(), resources: Resources.optional() })
   .strict();
 
 export const Service = z
@@ -191,6 +248,13 @@ export const Service = z
     port: z.number().int().min(1).max(65535).optional(),
     health: z.string().startsWith('/', 'expected a path starting with /').default('/'),
     variables: Variables.default({}),
+    /**
+     * Variables marked secret (`{ env: NAME }` reads one from the server's environment): given to
+     * steps and deployed containers like variables, never to an untrusted run's steps.
+     */
+    secrets: z.record(z.string(), SecretValue).default({}),
+    /** Git tag globs whose runs deploy; the pipeline's `deploy_tags` when omitted. */
+    deploy_tags: DeployTags.optional(),
     /** Free-form parameters for {{ service.vars.<name> }} placeholders. */
     vars: Variables.default({}),
     stages: z.record(name('a stage'), StageOverride).default({}),
@@ -198,8 +262,8 @@ export const Service = z
   .strict();
 export type Service = z.output<typeof Service>;
 
-/** A repository's own webhook secret, where it differs from the forge-wide one. */
-const ForgeRepository = z.object({ secret: SecretValue }).strict();
+/** A repository's own settings: its webhook secret, where it differs from the forge-wide one, and what its forks' pull requests may do. */
+const ForgeRepository = z.object({ secret: SecretValue.optional(), fork_pull_requests: ForkPolicy.optional() }).strict();
 
 /**
  * One forge Slipway hears from and reports to. Services belong to it when their repo URL is
@@ -215,6 +279,8 @@ export const ForgeSettings = z
     token: SecretValue.optional(),
     /** The webhook secret for every repository of this forge (an installation-wide secret). */
     secret: SecretValue.optional(),
+    /** What pull requests from forks may do, for every repository of this forge: `untrusted` by default. */
+    fork_pull_requests: ForkPolicy.optional(),
     repositories: z.record(z.string().min(1), ForgeRepository).default({}),
   })
   .strict();
@@ -240,6 +306,11 @@ export const Config = z
       .default({}),
     concurrency: Concurrency.optional(),
     schedules: z.array(PipelineSchedule).default([]),
+    /** Git tag globs whose runs deploy, for every service; without it a tag's run stops after the build. */
+    deploy_tags: DeployTags.default([]),
+    /** Every step's limits, unless a stage or service says otherwise. */
+    resources: Resources.optional(),
+    logs: LogLimits.prefault({}),
   })
   .strict()
   .superRefine((config, ctx) => {
@@ -282,9 +353,26 @@ export const Config = z
           ctx.addIssue({ code: 'custom', path: ['services', serviceName, 'stages', stageName], message: `the pipeline has no stage ${stageName}` });
         }
       }
+      const clash = Object.keys(service.secrets).find((secretName) => Object.hasOwn(service.variables, secretName));
+      if (clash) {
+        ctx.addIssue({ code: 'custom', path: ['services', serviceName, 'secrets', clash], message: `${clash} is both a variable and a secret of service ${serviceName}` });
+      }
       if (deploys && service.port === undefined) {
         ctx.addIssue({ code: 'custom', path: ['services', serviceName], message: `service ${serviceName} needs "port": the pipeline deploys it` });
       }
     }
   });
 export type Config = z.output<typeof Config>;
+
+/** Whether a run of this tag deploys: it matches the service's `deploy_tags`, or the pipeline's when the service sets none. */
+export function tagDeploys(config: Config, serviceName: string, tag: string): boolean {
+  const patterns = config.services[serviceName]?.deploy_tags ?? config.deploy_tags;
+  return patterns.some((pattern) => picomatch.isMatch(tag, pattern));
+}
+
+/** What a fork's pull requests may do in a repository of a forge: its own setting, else the forge's, else `untrusted`. */
+export function forkPolicyFor(config: Config, forge: 'github' | 'gitlab' | 'gitea', fullName: string): ForkPullRequestPolicy {
+  const settings = config.forges[forge];
+  const own = Object.entries(settings?.repositories ?? {}).find(([name]) => name.toLowerCase() === fullName.toLowerCase())?.[1];
+  return own?.fork_pull_requests ?? settings?.fork_pull_requests ?? 'untrusted';
+}

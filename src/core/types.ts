@@ -51,8 +51,16 @@ export interface Run {
    */
   lane: string;
   concurrency: ConcurrencyPolicy;
-  /** A pull-request run: it stops after the build and never deploys. */
+  /**
+   * Stops after the build and never deploys: a pull request's run, a tag no `deploy_tags`
+   * pattern names, a push whose commit was no longer its branch's head when it was handled.
+   */
   partial: boolean;
+  /**
+   * Runs code nobody trusted yet (a pull request from a fork): only its command stages run,
+   * only in containers, without the variables marked secret; nothing is built or pushed.
+   */
+  untrusted: boolean;
   /** The git tag a tag push built; the release carries it. */
   tag: string | null;
   /** Extra variables given to every step (manual runs, schedules). */
@@ -103,6 +111,13 @@ export interface LogLine {
   at: string;
 }
 
+/**
+ * Where a release's run came from. Only a release built from a branch, a tag or by hand may be
+ * deployed, promoted or rolled back to; a pull request's build never is.
+ */
+export const RELEASE_ORIGINS = ['branch', 'tag', 'pull_request'] as const;
+export type ReleaseOrigin = (typeof RELEASE_ORIGINS)[number];
+
 export interface Release {
   id: number;
   service: string;
@@ -113,6 +128,10 @@ export interface Release {
   digest: string;
   /** The git tag the release was built from, when a tag push started its run. */
   tag: string | null;
+  /** What the run was for; a pull_request release is never deployed. */
+  origin: ReleaseOrigin;
+  /** The run's lane: "main", "pr/12", "tag/v1.2.0". */
+  lane: string;
   runId: number;
   createdAt: string;
 }
@@ -143,6 +162,8 @@ export interface EventRecord {
   type: string;
   runId: number | null;
   service: string | null;
+  /** Who made the change: a user's name for changes made through the API, null for Slipway's own. */
+  actor: string | null;
   data: unknown;
 }
 
@@ -161,6 +182,8 @@ export interface Delivery {
   headers: Record<string, string>;
   /** The body exactly as received (the signature covers these bytes). */
   body: Buffer;
+  /** "sha256:<hex>" of the body: a body seen before is a replay, whatever its delivery id. */
+  bodyDigest: string;
   status: DeliveryStatus;
   /** What the delivery led to, in one sentence ("started run #4 of payment"). */
   outcome: string | null;
@@ -170,6 +193,32 @@ export interface Delivery {
 
 export const DELIVERY_STATUSES = ['received', 'processed', 'failed'] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+
+export const ROLES = ['viewer', 'developer', 'deployer', 'admin'] as const;
+/**
+ * What a user may do; each role may do all that the ones before it may. viewer: read everything
+ * but secrets. developer: also start, cancel, rerun and resume runs. deployer: also approve,
+ * promote and roll back. admin: also users, tokens, secrets and webhook settings.
+ */
+export type Role = (typeof ROLES)[number];
+
+export interface User {
+  id: number;
+  name: string;
+  role: Role;
+  /** Whether the user can log in with a password (only its hash is kept). */
+  hasPassword: boolean;
+  createdAt: string;
+}
+
+/** An API token as it is listed: never its value, which is shown once when it is created. */
+export interface ApiToken {
+  id: number;
+  userId: number;
+  name: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+}
 
 export type Result<T, E = import('./errors.ts').SlipwayError> =
   | { ok: true; value: T }

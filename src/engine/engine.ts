@@ -21,6 +21,7 @@ import {
   isTerminalRun,
   ok,
   type Release,
+  type ReleaseOrigin,
   type Result,
   type Run,
   type Stage,
@@ -32,7 +33,7 @@ import type { Executor } from '../executors/executor.ts';
 import type { Source } from '../source/source.ts';
 import type { NewLogLine, NewRun, Store } from '../store/store.ts';
 import { runsToStart } from './concurrency.ts';
-import { planStages, type PlannedStage } from './plan.ts';
+import { planStages, PULL_REQUEST_PARTIAL, type PlannedStage } from './plan.ts';
 import { StageLog } from './stage-log.ts';
 
 export interface EngineOptions {
@@ -67,6 +68,13 @@ export interface StartRunRequest {
   pullRequest?: number;
   /** A git tag: the run's lane is "tag/<tag>" and its release carries the tag. */
   tag?: string;
+  /**
+   * Why the run stops after the build and never deploys (a tag no `deploy_tags` pattern names,
+   * a push whose commit is no longer its branch's head). Pull request runs always do.
+   */
+  partial?: string;
+  /** Code from a fork: only the command stages run, in containers, without secret variables. */
+  untrusted?: boolean;
   variables?: Record<string, string>;
 }
 
@@ -147,12 +155,13 @@ export class Engine {
         trigger: request.trigger,
         lane,
         concurrency: concurrencyFor(config, request.service, { pullRequest, branch: ref }),
-        partial: pullRequest,
+        partial: pullRequest || request.partial !== undefined,
+        untrusted: request.untrusted ?? false,
         tag: request.tag ?? null,
         variables: request.variables ?? {},
         originRunId: null,
       },
-      planStages(config, request.service, { partial: pullRequest }),
+      planStages(config, request.service, { partial: pullRequest ? PULL_REQUEST_PARTIAL : request.partial, untrusted: request.untrusted }),
     );
   }
 
@@ -164,7 +173,7 @@ export class Engine {
     if (!this.options.config.services[run.service]) return err(this.unknownService(run.service));
     return this.createRun(
       { ...this.sameWork(run), trigger: { kind: 'rerun', by } },
-      planStages(this.options.config, run.service, { partial: run.partial }),
+      planStages(this.options.config, run.service, repeatedPlan(run)),
     );
   }
 
@@ -186,7 +195,7 @@ export class Engine {
     if (!stoppedAt || stoppedAt.kind === 'checkout') {
       return err(new SlipwayError('RUN_NOT_RESUMABLE', `run ${runId} stopped before any stage passed; rerun it instead`));
     }
-    const plan = planStages(this.options.config, run.service, { partial: run.partial });
+    const plan = planStages(this.options.config, run.service, repeatedPlan(run));
     const resumeAt = plan.findIndex((stage) => stage.name === stoppedAt.name);
     if (resumeAt < 0) {
       return err(new SlipwayError('RUN_NOT_RESUMABLE', `stage ${stoppedAt.name} is no longer in the pipeline; rerun run ${runId} instead`));
@@ -220,8 +229,8 @@ export class Engine {
 
   /** What a rerun or resume keeps of the run it repeats. */
   private sameWork(run: Run): Omit<NewRun, 'trigger'> {
-    const { service, ref, commitSha, lane, concurrency, partial, tag, variables } = run;
-    return { service, ref, commitSha, lane, concurrency, partial, tag, variables, originRunId: run.id };
+    const { service, ref, commitSha, lane, concurrency, partial, untrusted, tag, variables } = run;
+    return { service, ref, commitSha, lane, concurrency, partial, untrusted, tag, variables, originRunId: run.id };
   }
 
   private unknownService(name: string): SlipwayError {
@@ -518,6 +527,8 @@ export class Engine {
         image: built.value.image,
         digest: built.value.digest,
         tag: run.tag,
+        origin: releaseOrigin(run),
+        lane: run.lane,
         runId: run.id,
       });
       await tx.events.append({ type: 'release.created', runId: run.id, service: run.service, data: { releaseId: created.id, digest: created.digest } });
@@ -675,6 +686,18 @@ export class Engine {
     this.options.bus.publish({ type: 'stage', data: updated });
     return updated;
   }
+}
+
+/** How a rerun or resume plans: as the run it repeats did. */
+function repeatedPlan(run: Run): { partial: string | null; untrusted: boolean } {
+  const partial = !run.partial ? null : run.lane.startsWith('pr/') ? PULL_REQUEST_PARTIAL : `like run #${run.id}, this run stops after the build and never deploys`;
+  return { partial, untrusted: run.untrusted };
+}
+
+/** A pull request's lane is "pr/<n>"; a tag's run carries its tag. */
+function releaseOrigin(run: Run): ReleaseOrigin {
+  if (run.lane.startsWith('pr/')) return 'pull_request';
+  return run.tag !== null ? 'tag' : 'branch';
 }
 
 function formatDuration(ms: number): string {

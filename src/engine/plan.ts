@@ -44,20 +44,30 @@ function lookup(expression: string, serviceName: string, service: Service): stri
   return typeof value === 'string' || typeof value === 'number' ? String(value) : undefined;
 }
 
-/**
- * `partial` plans a pull-request run: everything up to and including the build, and no deploy
- * (a deploy placed before the build is skipped too).
- */
-export function planStages(config: Config, serviceName: string, options: { partial?: boolean } = {}): PlannedStage[] {
+export interface PlanOptions {
+  /**
+   * Why the run stops after the build: everything up to and including the build runs, no
+   * deploy does (a deploy placed before the build is skipped too).
+   */
+  partial?: string | null;
+  /** Untrusted code (a fork's pull request): the command stages run, nothing is built or deployed. */
+  untrusted?: boolean;
+}
+
+export const PULL_REQUEST_PARTIAL = 'pull request runs stop after the build and never deploy';
+const UNTRUSTED_SKIP = "a fork's pull request runs its commands only: nothing is built, pushed or deployed";
+
+export function planStages(config: Config, serviceName: string, options: PlanOptions = {}): PlannedStage[] {
   const service = config.services[serviceName];
   if (!service) throw new Error(`unknown service ${serviceName}`);
   const planned = fullPlan(config, serviceName, service);
+  if (options.untrusted) {
+    return planned.map((stage) => (!stage.skipReason && (stage.kind === 'build' || stage.kind === 'deploy') ? { ...stage, skipReason: UNTRUSTED_SKIP } : stage));
+  }
   if (!options.partial) return planned;
   const build = planned.findIndex((stage) => stage.kind === 'build');
   return planned.map((stage, index) =>
-    !stage.skipReason && (stage.kind === 'deploy' || (build >= 0 && index > build))
-      ? { ...stage, skipReason: 'pull request runs stop after the build and never deploy' }
-      : stage,
+    !stage.skipReason && (stage.kind === 'deploy' || (build >= 0 && index > build)) ? { ...stage, skipReason: options.partial! } : stage,
   );
 }
 

@@ -4,7 +4,6 @@
 
 import { getRequestListener } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
-import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
 import { randomBytes } from 'node:crypto';
 import type { EnvironmentState, GitHookRegistration, RunDetail, RunSummary, ServerInfo, ServiceOverview } from '../client/api.ts';
@@ -17,10 +16,12 @@ import { servicesOf } from '../triggers/repositories.ts';
 import type { ScheduleRunner } from '../triggers/schedules.ts';
 import type { WebhookSecrets } from '../triggers/secrets.ts';
 import type { WebhookReceiver } from '../triggers/webhooks.ts';
-import { runIdOf, type EventBus, type LiveEvent } from '../events/bus.ts';
+import type { EventBus } from '../events/bus.ts';
 import type { Store } from '../store/store.ts';
 import type { RequestListener } from 'node:http';
+import { eventStream } from './events.ts';
 import { HOOKS_PREFIX, webhookListener } from './hooks.ts';
+import { Id, parse } from './validation.ts';
 
 export interface AppDeps {
   engine: Engine;
@@ -53,20 +54,10 @@ const ForgeName = z.enum(FORGE_NAMES, { error: `expected one of ${FORGE_NAMES.jo
 const SecretBody = z.object({ forge: ForgeName, repository: z.string().min(1), secret: z.string().min(8, 'expected at least 8 characters') }).strict();
 const SecretKey = z.object({ forge: ForgeName, repository: z.string().min(1) }).strict();
 const GitHookBody = z.object({ repository: z.string().min(1) }).strict();
-const Id = z.coerce.number().int().positive();
 const Limit = z.coerce.number().int().min(1).max(1000).optional();
 /** "pending" or "pending,running". */
 const Statuses = z.string().transform((text) => text.split(',')).pipe(z.array(z.enum(RUN_STATUSES)));
 
-const SSE_HEARTBEAT_MS = 15_000;
-
-function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0]!;
-  const where = issue.path.length ? `${what}.${issue.path.join('.')}` : what;
-  throw new SlipwayError('BAD_REQUEST', `${where}: ${issue.message}`);
-}
 
 /** The server's one request listener: webhooks to their own node:http listener, the rest to the API. */
 export function createListener(deps: AppDeps): RequestListener {
@@ -220,47 +211,7 @@ export function createApp({ engine, store, bus, info, webhooks, schedules, publi
     return c.json(await store.events.list({ afterId, runId, limit }));
   });
 
-  /**
-   * Live events as server-sent events. `?run=<id>` narrows to one run. Each event's `id` is
-   * its kind and record id, so a client can tell repeats apart; the store stays the source
-   * of truth for catching up.
-   */
-  api.get('/events', (c) => {
-    const runFilter = c.req.query('run') ? parse(Id, c.req.query('run'), 'run') : null;
-    return streamSSE(c, async (stream) => {
-      const queue: LiveEvent[] = [];
-      let wake: (() => void) | null = null;
-      const unsubscribe = bus.subscribe(
-        (event) => runFilter === null || runIdOf(event) === runFilter,
-        (event) => {
-          queue.push(event);
-          wake?.();
-        },
-      );
-      stream.onAbort(() => {
-        unsubscribe();
-        wake?.();
-      });
-      await stream.writeSSE({ event: 'ready', data: '{}' });
-      while (!stream.aborted) {
-        const event = queue.shift();
-        if (event) {
-          await stream.writeSSE({ event: event.type, data: JSON.stringify(event.data) });
-          continue;
-        }
-        await new Promise<void>((resolve) => {
-          const heartbeat = setTimeout(resolve, SSE_HEARTBEAT_MS);
-          wake = () => {
-            clearTimeout(heartbeat);
-            wake = null;
-            resolve();
-          };
-        });
-        if (queue.length === 0 && !stream.aborted) await stream.write(': keep-alive\n\n');
-      }
-      unsubscribe();
-    });
-  });
+  api.get('/events', eventStream(bus));
 
   app.route('/api', api);
   return app;

@@ -11,6 +11,7 @@
 //   - events are append-only; there is no update or delete.
 
 import type {
+  ApiToken,
   Delivery,
   DeliveryStatus,
   Deployment,
@@ -20,7 +21,9 @@ import type {
   Release,
   Run,
   RunStatus,
+  Role,
   Stage,
+  User,
 } from '../core/types.ts';
 
 export type NewRun = Omit<Run, 'id' | 'createdAt' | 'startedAt' | 'finishedAt' | 'status' | 'reason'> & {
@@ -33,7 +36,7 @@ export type NewLogLine = Omit<LogLine, 'seq'>;
 export type NewRelease = Omit<Release, 'id' | 'createdAt'>;
 export type NewDeployment = Omit<Deployment, 'id' | 'finishedAt' | 'status' | 'url' | 'reason'>;
 export type DeploymentPatch = Partial<Pick<Deployment, 'status' | 'url' | 'reason' | 'finishedAt'>>;
-export type NewEvent = Omit<EventRecord, 'id' | 'at'> & { at?: string };
+export type NewEvent = Omit<EventRecord, 'id' | 'at' | 'actor'> & { at?: string; actor?: string | null };
 /**
  * A delivery to store. With an outcome it is stored processed at once (known to start nothing:
  * an ignored event, a branch no service builds); without, received, for the inbox to handle.
@@ -44,8 +47,8 @@ export type DeliveryPatch = Partial<Pick<Delivery, 'status' | 'outcome' | 'proce
 export interface RunRepository {
   create(run: NewRun, stages: NewStage[]): Promise<{ run: Run; stages: Stage[] }>;
   get(id: number): Promise<Run | null>;
-  /** Newest first. */
-  list(filter?: { service?: string; lane?: string; statuses?: RunStatus[]; limit?: number; beforeId?: number }): Promise<Run[]>;
+  /** Newest first, unless `order` is 'oldest' (the scheduler reads pending runs oldest first). */
+  list(filter?: { service?: string; lane?: string; statuses?: RunStatus[]; limit?: number; beforeId?: number; order?: 'newest' | 'oldest' }): Promise<Run[]>;
   update(id: number, patch: RunPatch): Promise<Run | null>;
   /** The newest run of each service. */
   latestPerService(): Promise<Run[]>;
@@ -91,9 +94,10 @@ export interface EventRepository {
 
 export interface DeliveryRepository {
   /**
-   * Stores each delivery whose (forge, deliveryId) is new, all in one transaction, and answers
-   * in input order with the stored record, or null for a repeat (already stored, or earlier in
-   * the same batch). Batching lets concurrent webhooks share one durable commit.
+   * Stores each delivery whose (forge, deliveryId) and (forge, bodyDigest) are both new, all in
+   * one transaction, and answers in input order with the stored record, or null for a repeat
+   * (the same id or the same body, already stored or earlier in the same batch). Batching lets
+   * concurrent webhooks share one durable commit.
    */
   record(deliveries: NewDelivery[]): Promise<Array<Delivery | null>>;
   get(id: number): Promise<Delivery | null>;
@@ -110,6 +114,42 @@ export interface WebhookSecretRepository {
   set(forge: string, repository: string, sealed: string): Promise<void>;
   delete(forge: string, repository: string): Promise<boolean>;
   list(): Promise<Array<{ forge: string; repository: string; sealed: string }>>;
+}
+
+export type NewUser = { name: string; role: Role; passwordHash: string | null };
+export type UserPatch = Partial<Pick<NewUser, 'role' | 'passwordHash'>>;
+
+export interface UserRepository {
+  /** Null when the name is taken (names are unique, compared as given). */
+  create(user: NewUser): Promise<User | null>;
+  get(id: number): Promise<User | null>;
+  byName(name: string): Promise<User | null>;
+  /** By name. */
+  list(): Promise<User[]>;
+  update(id: number, patch: UserPatch): Promise<User | null>;
+  /** Removes the user and its tokens; false when there was none. */
+  delete(id: number): Promise<boolean>;
+  /** The stored password hash, or null (no such user, or no password). */
+  passwordHash(id: number): Promise<string | null>;
+  count(): Promise<number>;
+}
+
+export type NewApiToken = { userId: number; name: string; hash: string };
+
+export interface ApiTokenRepository {
+  create(token: NewApiToken): Promise<ApiToken>;
+  /** The token with this hash and its user, or null (never created, or revoked). */
+  byHash(hash: string): Promise<{ token: ApiToken; user: User } | null>;
+  /** Oldest first; one user's, or everyone's. */
+  list(filter?: { userId?: number }): Promise<ApiToken[]>;
+  get(id: number): Promise<ApiToken | null>;
+  /** Revokes (deletes) a token; false when there was none. */
+  delete(id: number): Promise<boolean>;
+  /**
+   * Records a use at `at`, unless one was recorded after `notBefore` (compare-and-set, so a busy
+   * token costs one write a minute, not one per request). True when it wrote.
+   */
+  touch(id: number, at: string, notBefore: string): Promise<boolean>;
 }
 
 /** Small durable facts triggers remember across restarts (a schedule's last tick, a polled head). */
@@ -129,6 +169,8 @@ export interface Store {
   readonly deliveries: DeliveryRepository;
   readonly webhookSecrets: WebhookSecretRepository;
   readonly cursors: CursorRepository;
+  readonly users: UserRepository;
+  readonly tokens: ApiTokenRepository;
   transaction<T>(fn: (store: Store) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }

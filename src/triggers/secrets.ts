@@ -74,7 +74,9 @@ export class WebhookSecrets {
     }));
     for (const forge of ['github', 'gitlab', 'gitea'] as const) {
       const settings = this.config.forges[forge];
-      for (const repository of Object.keys(settings?.repositories ?? {})) entries.push({ forge, repository, source: 'config' });
+      for (const [repository, own] of Object.entries(settings?.repositories ?? {})) {
+        if (own.secret !== undefined) entries.push({ forge, repository, source: 'config' });
+      }
       if (settings?.secret) entries.push({ forge, repository: '*', source: 'config (forge-wide)' });
     }
     return entries;

@@ -8,6 +8,7 @@
 import { SlipwayError, type ErrorCode } from '../core/errors.ts';
 import { assertNever, type Delivery } from '../core/types.ts';
 import { FORGE_NAMES, type Forge, type ForgeEvent, type ForgeName, type WebhookHeaders } from '../forges/forge.ts';
+import { bodyDigest } from '../forges/webhook.ts';
 import type { NewDelivery } from '../store/store.ts';
 import type { DeliveryInbox } from './inbox.ts';
 import type { WebhookSecrets } from './secrets.ts';
@@ -75,6 +76,7 @@ export class WebhookReceiver {
       parsed,
       headers: keptHeaders(headers),
       body: rawBody,
+      bodyDigest: bodyDigest(rawBody),
       receivedAt: this.now().toISOString(),
     });
     return stored ? { kind: 'accepted', delivery: stored } : { kind: 'repeated', deliveryId };

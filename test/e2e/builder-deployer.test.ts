@@ -87,7 +87,7 @@ async function buildOk(files: Record<string, string>, tag: string): Promise<Buil
 }
 
 function release(id: number, built: BuiltImage): Release {
-  return { id, service: SERVICE, commitSha: `${id}`.padStart(40, '0'), image: built.image, digest: built.digest, tag: null, runId: id, createdAt: new Date().toISOString() };
+  return { id, service: SERVICE, commitSha: `${id}`.padStart(40, '0'), image: built.image, digest: built.digest, tag: null, origin: 'branch', lane: 'main', runId: id, createdAt: new Date().toISOString() };
 }
 
 function deployRequest(target: Release, healthTimeoutMs = 30_000): DeployRequest {

@@ -23,6 +23,7 @@ export function newRun(service = 'payment', overrides: Partial<NewRun> = {}): Ne
     lane: 'main',
     concurrency: 'queue',
     partial: false,
+    untrusted: false,
     tag: null,
     variables: {},
     originRunId: null,

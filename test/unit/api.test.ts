@@ -2,7 +2,7 @@
 // and the live event stream, through the same typed client the CLI uses.
 
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -367,6 +367,7 @@ describe('HTTP API', () => {
       deliveryId: 'delivery-1',
       repository: 'gitea/webhooks',
       event: 'push',
+      bodyDigest: `sha256:${createHash('sha256').update(GITEA_PUSH).digest('hex')}`,
       status: 'processed',
       outcome: listed!.outcome,
       receivedAt: NOW.toISOString(),
@@ -424,8 +425,10 @@ describe('HTTP API', () => {
     const text = JSON.stringify(after);
     assert.ok(!text.includes('repository-own-secret') && !text.includes(GITEA_SECRET), 'no secret in the answer');
     // The repository's own secret now wins over the forge-wide one (an ignored event starts nothing).
-    assert.equal((await postGitea(GITEA_PUSH, { secret: GITEA_SECRET, deliveryId: 'old-secret', event: 'repository' })).status, 401);
-    assert.equal((await postGitea(GITEA_PUSH, { secret: 'repository-own-secret', deliveryId: 'own-secret', event: 'repository' })).status, 202);
+    // Another body than the push's above: a body seen before is a replay.
+    const repositoryEvent = Buffer.concat([GITEA_PUSH, Buffer.from(' ')]);
+    assert.equal((await postGitea(repositoryEvent, { secret: GITEA_SECRET, deliveryId: 'old-secret', event: 'repository' })).status, 401);
+    assert.equal((await postGitea(repositoryEvent, { secret: 'repository-own-secret', deliveryId: 'own-secret', event: 'repository' })).status, 202);
 
     assert.equal(await client.removeWebhookSecret({ forge: 'gitea', repository: 'gitea/webhooks' }), undefined);
     await assert.rejects(client.removeWebhookSecret({ forge: 'gitea', repository: 'gitea/webhooks' }), (error: unknown) => {

@@ -56,10 +56,10 @@ describe('a valid config', () => {
     const config = valid(parseConfig(EXAMPLE, join(root, 'slipway.yml')));
     assert.equal(config.registry, '127.0.0.1:5000');
     assert.deepEqual(config.pipeline, [
-      { name: 'quality', kind: 'command', run: '{{ service.lint }}', environment: null, timeoutMs: 30 * 60_000 },
-      { name: 'test', kind: 'command', run: '{{ service.test }}', environment: null, timeoutMs: 10 * 60_000 },
-      { name: 'build', kind: 'build', run: null, environment: null, timeoutMs: 30 * 60_000 },
-      { name: 'deploy', kind: 'deploy', run: null, environment: 'staging', timeoutMs: 10 * 60_000 },
+      { name: 'quality', kind: 'command', run: '{{ service.lint }}', environment: null, timeoutMs: 30 * 60_000 , resources: null },
+      { name: 'test', kind: 'command', run: '{{ service.test }}', environment: null, timeoutMs: 10 * 60_000 , resources: null },
+      { name: 'build', kind: 'build', run: null, environment: null, timeoutMs: 30 * 60_000 , resources: null },
+      { name: 'deploy', kind: 'deploy', run: null, environment: 'staging', timeoutMs: 10 * 60_000 , resources: null },
     ]);
     assert.deepEqual(config.environments, {
       staging: { target: 'container-host', health_timeout: 60_000, variables: {} },
@@ -78,9 +78,11 @@ describe('a valid config', () => {
       port: 3000,
       health: '/healthz',
       variables: {},
+      secrets: {},
       vars: {},
       stages: {},
     });
+    assert.deepEqual([config.deploy_tags, config.resources, config.logs], [[], undefined, { line: 64 * 1024, stage: 50 * 1024 * 1024 }]);
   });
 
   test('reads triggers: forges with secrets from the environment, schedules, polling, concurrency, monorepo paths', () => {
@@ -242,7 +244,7 @@ describe('errors point at file:line:column', () => {
 
   test('unknown key (a typo) lists the keys that are allowed', () => {
     assert.deepEqual(problems(EXAMPLE.replace('    lint: npm', '    lnt: npm')), [
-      'slipway.yml:19:5: services.payment: unknown key "lnt" (expected one of: repo, branch, path, depends_on_paths, poll, schedules, concurrency, toolchain, lint, test, dockerfile, context, port, health, variables, vars, stages)',
+      'slipway.yml:19:5: services.payment: unknown key "lnt" (expected one of: repo, branch, path, depends_on_paths, poll, schedules, concurrency, toolchain, lint, test, dockerfile, context, port, health, variables, secrets, deploy_tags, vars, stages)',
     ]);
   });
 
@@ -340,7 +342,7 @@ describe('errors point at file:line:column', () => {
       'slipway.yml:8:11: services.payment.port: expected a number at most 65535, got 99999',
       'slipway.yml:9:13: services.payment.health: expected a path starting with /, got "healthz"',
       'slipway.yml:11:7: services.payment.variables.LEVEL: expected a string, a number or a boolean, got a list',
-      'slipway.yml:12:1: unknown key "extra" (expected one of: registry, pipeline, environments, services, server, forges, concurrency, schedules)',
+      'slipway.yml:12:1: unknown key "extra" (expected one of: registry, pipeline, environments, services, server, forges, concurrency, schedules, deploy_tags, resources, logs)',
     ]);
   });
 

@@ -19,7 +19,7 @@ function line(runId: number, stageId: number, text: string, stream: LogLine['str
 }
 
 function newRelease(runId: number, service = 'payment', digest = 'sha256:' + '1'.repeat(64)): NewRelease {
-  return { service, commitSha: 'a'.repeat(40), image: `127.0.0.1:5000/${service}:aaaa`, digest, tag: null, runId };
+  return { service, commitSha: 'a'.repeat(40), image: `127.0.0.1:5000/${service}:aaaa`, digest, tag: null, origin: 'branch', lane: 'main', runId };
 }
 
 function newDeployment(releaseId: number, overrides: Partial<NewDeployment> = {}): NewDeployment {
@@ -35,6 +35,7 @@ function newDelivery(deliveryId: string, overrides: Partial<NewDelivery> = {}): 
     parsed: { kind: 'push', branch: 'main', commitCount: 2, forced: false },
     headers: { 'x-github-event': 'push', 'content-type': 'application/json' },
     body: Buffer.from('{"ref":"refs/heads/main"}\u00ff'),
+    bodyDigest: `sha256:${deliveryId}`,
     receivedAt: AT,
     ...overrides,
   };
@@ -74,6 +75,7 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
           lane: 'main',
           concurrency: 'queue',
           partial: false,
+          untrusted: false,
           tag: null,
           variables: {},
           originRunId: null,
@@ -426,12 +428,12 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
         const data = { stage: 'build', exitCode: 0, tags: ['a', 'b'], nested: { ok: true, none: null }, ratio: 0.5 };
         const before = new Date().toISOString();
         const first = await store.events.append({ type: 'run.created', runId: null, service: 'payment', data });
-        const second = await store.events.append({ type: 'note', runId: run.id, service: null, data: 'text', at: AT });
+        const second = await store.events.append({ type: 'note', runId: run.id, service: null, actor: 'ada', data: 'text', at: AT });
         const third = await store.events.append({ type: 'empty', runId: null, service: null, data: null });
         assert.ok(isIncreasing([first.id, second.id, third.id]));
         assert.ok(first.at >= before && first.at <= new Date().toISOString(), first.at);
-        assert.deepEqual(first, { id: first.id, at: first.at, type: 'run.created', runId: null, service: 'payment', data });
-        assert.deepEqual(second, { id: second.id, at: AT, type: 'note', runId: run.id, service: null, data: 'text' });
+        assert.deepEqual(first, { id: first.id, at: first.at, type: 'run.created', runId: null, service: 'payment', actor: null, data });
+        assert.deepEqual(second, { id: second.id, at: AT, type: 'note', runId: run.id, service: null, actor: 'ada', data: 'text' });
         assert.deepEqual(await store.events.list(), [first, second, third]);
       });
 

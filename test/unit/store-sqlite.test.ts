@@ -58,6 +58,7 @@ describe('sqlite file store', () => {
           parsed: null,
           headers: {},
           body,
+          bodyDigest: `sha256:${i}`,
           receivedAt: '2024-05-01T12:00:00.000Z',
         })),
       );

@@ -282,7 +282,8 @@ describe('webhook receiver', () => {
     });
 
     const sent = Array.from({ length: 200 }, (_, i) =>
-      i % 2 === 0 ? delivery('push', `push-${i}`, branchCreated) : delivery('ping', `ping-${i}`, ping),
+      // Bodies differ as real ones do (a repeated body is a replay, whatever its delivery id).
+      i % 2 === 0 ? delivery('push', `push-${i}`, { ...branchCreated, hook_sequence: i }) : delivery('ping', `ping-${i}`, { ...ping, hook_sequence: i }),
     );
     const receptions = await Promise.all(sent.map(({ headers, body }) => h.receiver.receive('github', headers, body)));
     assert.ok(receptions.every((reception) => reception.kind === 'accepted'));
@@ -368,6 +369,7 @@ describe('delivery inbox: recovery', () => {
         parsed: { kind: 'ignored', reason: 'test' },
         headers: {},
         body: Buffer.from('{}'),
+        bodyDigest: `sha256:${deliveryId}`,
         receivedAt: '2024-05-01T12:00:00.000Z',
       })),
     );

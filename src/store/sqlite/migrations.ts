@@ -2,6 +2,7 @@
 // changes: later schema changes are new entries. Migrations take Kysely<any> on purpose, so
 // they describe the schema as it was then, not as schema.ts describes it now.
 
+import { createHash } from 'node:crypto';
 import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
 const initial: Migration = {
@@ -150,9 +151,62 @@ const triggers: Migration = {
   },
 };
 
+const trust: Migration = {
+  async up(db: Kysely<any>): Promise<void> {
+    await db.schema.alterTable('runs').addColumn('untrusted', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+
+    // Releases say where they came from; those built before are read off their runs.
+    await db.schema.alterTable('releases').addColumn('origin', 'text', (c) => c.notNull().defaultTo('branch')).execute();
+    await db.schema.alterTable('releases').addColumn('lane', 'text', (c) => c.notNull().defaultTo('')).execute();
+    await db
+      .updateTable('releases')
+      .set({
+        lane: sql`(select lane from runs where runs.id = releases.run_id)`,
+        origin: sql`(select case when runs.lane like 'pr/%' then 'pull_request' when runs.tag is not null then 'tag' else 'branch' end from runs where runs.id = releases.run_id)`,
+      })
+      .execute();
+
+    await db.schema.alterTable('events').addColumn('actor', 'text').execute();
+
+    // A body seen before is a replay whatever its delivery id. Bodies stored twice before this
+    // migration keep their first digest; the later copies get theirs made unique.
+    await db.schema.alterTable('deliveries').addColumn('body_digest', 'text').execute();
+    const seen = new Set<string>();
+    for (const row of await db.selectFrom('deliveries').select(['id', 'forge', 'body']).orderBy('id').execute()) {
+      const digest = `sha256:${createHash('sha256').update(row.body as Buffer).digest('hex')}`;
+      const key = `${row.forge as string}\u0000${digest}`;
+      await db.updateTable('deliveries').set({ body_digest: seen.has(key) ? `${digest}#${row.id as number}` : digest }).where('id', '=', row.id).execute();
+      seen.add(key);
+    }
+    await db.schema.createIndex('deliveries_forge_body_digest').unique().on('deliveries').columns(['forge', 'body_digest']).execute();
+
+    await db.schema
+      .createTable('users')
+      .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+      .addColumn('name', 'text', (c) => c.notNull().unique())
+      .addColumn('role', 'text', (c) => c.notNull())
+      .addColumn('password_hash', 'text')
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .execute();
+
+    // Only a hash of each token is kept: the value is shown once, when it is made.
+    await db.schema
+      .createTable('api_tokens')
+      .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+      .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id').onDelete('cascade'))
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('token_hash', 'text', (c) => c.notNull().unique())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('last_used_at', 'text')
+      .execute();
+    await db.schema.createIndex('api_tokens_user_id').on('api_tokens').columns(['user_id', 'id']).execute();
+  },
+};
+
 export const migrations: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_triggers': triggers,
+  '0003_trust': trust,
 };
 
 export const migrationProvider: MigrationProvider = {

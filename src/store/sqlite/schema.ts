@@ -4,6 +4,7 @@
 
 import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
 import type {
+  ApiToken,
   ConcurrencyPolicy,
   Delivery,
   DeliveryStatus,
@@ -13,12 +14,15 @@ import type {
   LogLine,
   LogStream,
   Release,
+  ReleaseOrigin,
+  Role,
   Run,
   RunStatus,
   Stage,
   StageKind,
   StageStatus,
   TriggerKind,
+  User,
 } from '../../core/types.ts';
 import type {
   DeploymentPatch,
@@ -44,6 +48,7 @@ export interface RunTable {
   concurrency: ConcurrencyPolicy;
   /** 0 or 1: SQLite has no boolean. */
   partial: number;
+  untrusted: number;
   tag: string | null;
   /** JSON object of strings. */
   variables: string;
@@ -88,6 +93,8 @@ export interface ReleaseTable {
   image: string;
   digest: string;
   tag: string | null;
+  origin: ReleaseOrigin;
+  lane: string;
   run_id: number;
   created_at: string;
 }
@@ -112,6 +119,7 @@ export interface EventTable {
   type: string;
   run_id: number | null;
   service: string | null;
+  actor: string | null;
   /** JSON text. */
   data: string;
 }
@@ -127,6 +135,7 @@ export interface DeliveryTable {
   /** JSON object. */
   headers: string;
   body: Buffer;
+  body_digest: string;
   status: DeliveryStatus;
   outcome: string | null;
   received_at: string;
@@ -144,6 +153,23 @@ export interface CursorTable {
   value: string;
 }
 
+export interface UserTable {
+  id: Generated<number>;
+  name: string;
+  role: Role;
+  password_hash: string | null;
+  created_at: string;
+}
+
+export interface ApiTokenTable {
+  id: Generated<number>;
+  user_id: number;
+  name: string;
+  token_hash: string;
+  created_at: string;
+  last_used_at: string | null;
+}
+
 export interface Database {
   runs: RunTable;
   stages: StageTable;
@@ -154,6 +180,8 @@ export interface Database {
   deliveries: DeliveryTable;
   webhook_secrets: WebhookSecretTable;
   cursors: CursorTable;
+  users: UserTable;
+  api_tokens: ApiTokenTable;
 }
 
 export type RunRow = Selectable<RunTable>;
@@ -163,6 +191,8 @@ export type ReleaseRow = Selectable<ReleaseTable>;
 export type DeploymentRow = Selectable<DeploymentTable>;
 export type EventRow = Selectable<EventTable>;
 export type DeliveryRow = Selectable<DeliveryTable>;
+export type UserRow = Selectable<UserTable>;
+export type ApiTokenRow = Selectable<ApiTokenTable>;
 
 export function runToRow(run: NewRun, createdAt: string): Insertable<RunTable> {
   return {
@@ -174,6 +204,7 @@ export function runToRow(run: NewRun, createdAt: string): Insertable<RunTable> {
     lane: run.lane,
     concurrency: run.concurrency,
     partial: run.partial ? 1 : 0,
+    untrusted: run.untrusted ? 1 : 0,
     tag: run.tag,
     variables: JSON.stringify(run.variables),
     origin_run_id: run.originRunId,
@@ -206,6 +237,7 @@ export function rowToRun(row: RunRow): Run {
     lane: row.lane,
     concurrency: row.concurrency,
     partial: row.partial === 1,
+    untrusted: row.untrusted === 1,
     tag: row.tag,
     variables: JSON.parse(row.variables) as Record<string, string>,
     originRunId: row.origin_run_id,
@@ -281,6 +313,8 @@ export function releaseToRow(release: NewRelease, createdAt: string): Insertable
     image: release.image,
     digest: release.digest,
     tag: release.tag,
+    origin: release.origin,
+    lane: release.lane,
     run_id: release.runId,
     created_at: createdAt,
   };
@@ -294,6 +328,8 @@ export function rowToRelease(row: ReleaseRow): Release {
     image: row.image,
     digest: row.digest,
     tag: row.tag,
+    origin: row.origin,
+    lane: row.lane,
     runId: row.run_id,
     createdAt: row.created_at,
   };
@@ -341,6 +377,7 @@ export function eventToRow(event: NewEvent, at: string): Insertable<EventTable> 
     type: event.type,
     run_id: event.runId,
     service: event.service,
+    actor: event.actor ?? null,
     data: JSON.stringify(event.data ?? null),
   };
 }
@@ -352,6 +389,7 @@ export function rowToEvent(row: EventRow): EventRecord {
     type: row.type,
     runId: row.run_id,
     service: row.service,
+    actor: row.actor,
     data: JSON.parse(row.data) as unknown,
   };
 }
@@ -365,6 +403,7 @@ export function deliveryToRow(delivery: NewDelivery): Insertable<DeliveryTable> 
     parsed: JSON.stringify(delivery.parsed ?? null),
     headers: JSON.stringify(delivery.headers),
     body: delivery.body,
+    body_digest: delivery.bodyDigest,
     status: delivery.outcome === undefined ? 'received' : 'processed',
     outcome: delivery.outcome ?? null,
     received_at: delivery.receivedAt,
@@ -386,9 +425,19 @@ export function rowToDelivery(row: DeliveryRow): Delivery {
     parsed: JSON.parse(row.parsed) as unknown,
     headers: JSON.parse(row.headers) as Record<string, string>,
     body: Buffer.from(row.body),
+    bodyDigest: row.body_digest,
     status: row.status,
     outcome: row.outcome,
     receivedAt: row.received_at,
     processedAt: row.processed_at,
   };
+}
+
+/** The password hash stays in the store; a User only says whether there is one. */
+export function rowToUser(row: UserRow): User {
+  return { id: row.id, name: row.name, role: row.role, hasPassword: row.password_hash !== null, createdAt: row.created_at };
+}
+
+export function rowToApiToken(row: ApiTokenRow): ApiToken {
+  return { id: row.id, userId: row.user_id, name: row.name, createdAt: row.created_at, lastUsedAt: row.last_used_at };
 }
