@@ -94,7 +94,8 @@ start_podman_service() {
   [ -S /var/run/docker.sock ] && curl -sf --unix-socket /var/run/docker.sock http://d/_ping >/dev/null 2>&1 && return 0
   podman_answers && return 0
   mkdir -p "$STATE_DIR" "$(dirname "$PODMAN_SOCKET")"
-  nohup podman system service --time=0 "unix://$PODMAN_SOCKET" >"$STATE_DIR/podman-service.log" 2>&1 &
+  # From /: conmon writes its "oom" markers into the service's working folder.
+  (cd / && exec nohup podman system service --time=0 "unix://$PODMAN_SOCKET") >"$STATE_DIR/podman-service.log" 2>&1 &
   echo $! > "$STATE_DIR/podman-service.pid"
   for _ in $(seq 1 100); do podman_answers && break; sleep 0.1; done
   podman_answers || { say "Podman API service did not answer; see $STATE_DIR/podman-service.log"; return 1; }

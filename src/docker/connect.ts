@@ -79,7 +79,8 @@ function podmanSocketPath(): string {
 async function startPodmanService(): Promise<ContainerEngine | null> {
   const socket = podmanSocketPath();
   mkdirSync(dirname(socket), { recursive: true });
-  const child = spawn('podman', ['system', 'service', '--time=0', `unix://${socket}`], { detached: true, stdio: 'ignore' });
+  // From /: conmon writes its "oom" markers into the service's working folder.
+  const child = spawn('podman', ['system', 'service', '--time=0', `unix://${socket}`], { detached: true, stdio: 'ignore', cwd: '/' });
   child.unref();
   for (let attempt = 0; attempt < 50; attempt++) {
     await new Promise((resolve) => setTimeout(resolve, 100));

@@ -6,8 +6,18 @@ import type { Result } from '../core/types.ts';
 export interface Source {
   /** Fetches the repository and resolves a branch, tag or sha to a full commit sha. */
   resolve(repo: string, ref: string): Promise<Result<string>>;
-  /** Puts the commit's tree (with history) into `dir`, which must not exist yet. */
+  /**
+   * Puts the commit's tree (with history) into `dir`, which must not exist yet. Its origin
+   * remote names the repository without credentials: steps read the checkout.
+   */
   checkout(repo: string, sha: string, dir: string): Promise<Result<void>>;
+  /**
+   * The host folders (absolute) a checkout of the repository borrows rather than copies (git
+   * objects): a step running in isolation needs them, read-only at the same path, for git to
+   * work in its checkout. Computed by the source itself, never read from a checkout, which
+   * steps write.
+   */
+  borrowedPaths(repo: string): string[];
   /**
    * The paths (relative to the repository root, '/'-separated) that differ between two
    * commits, renames counted at both their old and new path; fetches first when either

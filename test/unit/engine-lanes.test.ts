@@ -13,7 +13,7 @@ import type { Run, Stage } from '../../src/core/types.ts';
 import { FakeDeployer } from '../../src/deployers/fake/deployer.ts';
 import { Engine, type EngineOptions, type StartRunRequest } from '../../src/engine/engine.ts';
 import { MemoryEventBus } from '../../src/events/bus.ts';
-import type { StepSpec } from '../../src/executors/executor.ts';
+import type { StepExit, StepSpec } from '../../src/executors/executor.ts';
 import { FakeExecutor, type FakeStepScript } from '../../src/executors/fake/executor.ts';
 import { FakeSource } from '../../src/source/fake/source.ts';
 import { openSqliteStore } from '../../src/store/sqlite/store.ts';
@@ -80,12 +80,12 @@ class GatedExecutor extends FakeExecutor {
     return handle;
   }
 
-  override async wait(handle: string): Promise<number> {
+  override async wait(handle: string): Promise<StepExit> {
     await this.gates.get(handle);
-    const exitCode = await super.wait(handle);
+    const exit = await super.wait(handle);
     // The fake step behind a gate may have ended with 0 already; a held step that is stopped
     // ends the way a stopped step does.
-    return this.stopped.has(handle) ? STOPPED_EXIT_CODE : exitCode;
+    return this.stopped.has(handle) ? { exitCode: STOPPED_EXIT_CODE } : exit;
   }
 
   override stop(handle: string): Promise<void> {

@@ -1,15 +1,26 @@
 // Podman 4.3 sometimes leaves a follow-logs stream open after its container exited. The
 // container executor must still end the step's output, without losing or repeating a line.
-// The engine here is a stand-in whose follow stream never ends; the frame format and the
-// demultiplexer are dockerode's own.
+// The engine here is a stand-in whose follow stream never ends, and whose whole log (read
+// without following, as a stream) holds every frame; the frame format is the Engine API's.
 
 import assert from 'node:assert/strict';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { it } from 'node:test';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import type { ContainerEngine } from '../../src/docker/connect.ts';
 import { ContainerExecutor } from '../../src/executors/container/executor.ts';
 import type { StepLine } from '../../src/executors/executor.ts';
+
+/** A stand-in engine: one container, and the whole log as a stream for a request without `follow`. */
+function standIn(container: object, whole: Buffer): Docker {
+  const modem = {
+    dial(options: { options?: { follow?: boolean } }, callback: (error: Error | null, stream: unknown) => void) {
+      assert.equal(options.options?.follow, false);
+      callback(null, Readable.from([whole.subarray(0, 5), whole.subarray(5)]));
+    },
+  };
+  return { modem, getContainer: () => container } as unknown as Docker;
+}
 
 function frame(stream: 1 | 2, text: string): Buffer {
   const payload = Buffer.from(text);
@@ -26,11 +37,10 @@ it('ends the output of an exited container whose follow stream stays open', asyn
   follow.write(frames[0]);
   follow.write(frames[1]);
   const container = {
-    logs: async (options: { follow: boolean }) => (options.follow ? follow : Buffer.concat(frames)),
+    logs: async (options: { follow: boolean }) => (options.follow ? follow : assert.fail('the whole log is read as a stream')),
     wait: async () => ({ StatusCode: 0 }),
   };
-  const docker = { modem: new Docker({ socketPath: '/nonexistent' }).modem, getContainer: () => container } as unknown as Docker;
-  const engine: ContainerEngine = { docker, name: 'stand-in', endpoint: 'none' };
+  const engine: ContainerEngine = { docker: standIn(container, Buffer.concat(frames)), name: 'stand-in', endpoint: 'none' };
   const lines: StepLine[] = [];
   for await (const line of new ContainerExecutor(engine, 'test').logs('c1')) lines.push(line);
   assert.deepEqual(lines, [
@@ -44,14 +54,28 @@ it('ends the output of an exited container whose follow stream stays open', asyn
 
 it('reads the whole log when the follow stream never even opens', async () => {
   const container = {
-    logs: (options: { follow: boolean }) => (options.follow ? new Promise(() => {}) : Promise.resolve(Buffer.concat([frame(1, 'only\n'), frame(2, 'err')]))),
+    logs: () => new Promise(() => {}),
     wait: async () => ({ StatusCode: 0 }),
   };
-  const docker = { modem: new Docker({ socketPath: '/nonexistent' }).modem, getContainer: () => container } as unknown as Docker;
+  const docker = standIn(container, Buffer.concat([frame(1, 'only\n'), frame(2, 'err')]));
   const lines: StepLine[] = [];
   for await (const line of new ContainerExecutor({ docker, name: 'stand-in', endpoint: 'none' }, 'test').logs('c1')) lines.push(line);
   assert.deepEqual(lines, [
     { stream: 'stdout', text: 'only' },
     { stream: 'stderr', text: 'err' },
   ]);
+});
+
+it('a reader that is behind is not mistaken for a log that went quiet', async () => {
+  const follow = new PassThrough();
+  follow.end(Buffer.concat([frame(1, 'first\n'), frame(1, 'second\n')]));
+  const container = { logs: async () => follow, wait: async () => ({ StatusCode: 0 }) };
+  const docker = { modem: { dial: () => assert.fail('the followed log ended by itself: nothing to read again') }, getContainer: () => container } as unknown as Docker;
+  const lines: string[] = [];
+  for await (const line of new ContainerExecutor({ docker, name: 'stand-in', endpoint: 'none' }, 'test').logs('c1')) {
+    lines.push(line.text);
+    // Longer than the grace period a quiet log gets once its container exited.
+    if (lines.length === 1) await new Promise((resolve) => setTimeout(resolve, 2500));
+  }
+  assert.deepEqual(lines, ['first', 'second']);
 });

@@ -3,9 +3,9 @@
 // for GitSource, a script for FakeSource); the suite then reads it through the Source only.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { isAbsolute, join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ErrorCode } from '../../src/core/errors.ts';
 import type { Result } from '../../src/core/types.ts';
@@ -132,6 +132,21 @@ export function sourceConformance(name: string, build: (scenario: Scenario) => P
         valueOf(await source.checkout(repo, sha(index), dir), `checkout of commit ${index}`);
         assert.deepEqual(treeOf(dir), tree, `commit ${index}`);
       }
+    });
+
+    it('borrowedPaths names existing absolute folders outside the checkout, whatever a checkout says', async () => {
+      const dir = join(workspaces, 'borrowing');
+      valueOf(await source.checkout(repo, sha(0), dir), 'checkout');
+      const borrowed = source.borrowedPaths(repo);
+      for (const path of borrowed) {
+        assert.ok(isAbsolute(path) && existsSync(path), path);
+        assert.ok(relative(dir, path).startsWith('..'), `${path} lies outside the checkout`);
+      }
+      // A step may write anything into its checkout, git's alternates included.
+      const alternates = join(dir, '.git', 'objects', 'info', 'alternates');
+      if (existsSync(alternates)) appendFileSync(alternates, `${workspaces}\n/etc\n`);
+      assert.deepEqual(source.borrowedPaths(repo), borrowed);
+      assert.deepEqual(source.borrowedPaths(repository.unreadableRepo), [], 'nothing borrowed from a repository never read');
     });
 
     it('changedFiles lists added, modified and deleted files, a rename at both paths, nested folders and odd names', async () => {

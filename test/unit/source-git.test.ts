@@ -182,6 +182,36 @@ describe('GitSource', () => {
     assert.equal(git(['cat-file', '-t', first], dir), 'commit', 'the history is readable');
   });
 
+  it("a repository URL's credentials are in neither the checkout's origin nor any error", async () => {
+    const { bare, push } = origin();
+    const commit = push();
+    const withCredentials = 'https://slipway-bot:s3cr3t-t0ken@git.slipway.invalid/shop.git';
+    // git reads the repository from `bare` wherever the URL names the forge.
+    const config = { GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: `url.${bare}.insteadOf`, GIT_CONFIG_VALUE_0: withCredentials };
+    Object.assign(process.env, config);
+    try {
+      const dir = join(freshFolder('checkout'), 'dir');
+      assert.deepEqual(await new GitSource(freshFolder('cache')).checkout(withCredentials, commit, dir), { ok: true, value: undefined });
+      assert.equal(git(['config', '--file', join(dir, '.git', 'config'), 'remote.origin.url']), 'https://git.slipway.invalid/shop.git');
+      assert.doesNotMatch(readFileSync(join(dir, '.git', 'config'), 'utf8'), /s3cr3t/);
+    } finally {
+      for (const name of Object.keys(config)) delete process.env[name];
+    }
+
+    const unreachable = 'https://slipway-bot:s3cr3t-t0ken@127.0.0.1:1/shop.git';
+    const source = new GitSource(freshFolder('cache'));
+    const failures = [
+      await source.resolve(unreachable, 'main'),
+      await source.checkout(unreachable, commit, join(freshFolder('checkout'), 'dir')),
+      await source.changedFiles(unreachable, commit, commit),
+      await source.branches(unreachable),
+    ];
+    for (const failure of failures) {
+      assert.equal(failure.ok, false);
+      if (!failure.ok) assert.doesNotMatch(failure.error.message, /s3cr3t/, failure.error.message);
+    }
+  });
+
   it('branches reads the remote, not the mirror', async () => {
     const { bare, push } = origin();
     const cache = freshFolder('cache');

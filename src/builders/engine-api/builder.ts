@@ -7,6 +7,8 @@ import tar from 'tar-fs';
 import { err, ok, type Result } from '../../core/types.ts';
 import { isEngineUnreachable } from '../../docker/api.ts';
 import { followProgress, type ContainerEngine, type ProgressEvent } from '../../docker/connect.ts';
+import type { StepLine } from '../../executors/executor.ts';
+import { LineSplitter } from '../../executors/lines.ts';
 import type { BuildLog, BuildRequest, Builder, BuiltImage } from '../builder.ts';
 
 const MANIFEST_TYPES = [
@@ -180,17 +182,22 @@ function errorText(error: unknown): string {
 }
 
 /** Build output arrives in arbitrary chunks; the log wants whole lines. */
+/**
+ * The build's output as lines, blank ones left out. A Dockerfile's RUN is a step like any other:
+ * a line it prints without end is cut at the limit, as a command stage's is (executors/lines.ts).
+ */
 function lineSplitter(log: BuildLog): { write(text: string, stream?: 'stdout' | 'stderr'): void; flush(): void } {
-  let pending = '';
+  const emit = (line: StepLine) => {
+    if (line.text.trim()) log(line.text.trimEnd(), line.stream);
+  };
+  const splitters = { stdout: new LineSplitter('stdout', emit), stderr: new LineSplitter('stderr', emit) };
   return {
-    write(text, stream) {
-      const parts = (pending + text).split(/\r?\n/);
-      pending = parts.pop() ?? '';
-      for (const line of parts) if (line.trim()) log(line.trimEnd(), stream);
+    write(text, stream = 'stdout') {
+      splitters[stream].push(Buffer.from(text));
     },
     flush() {
-      if (pending.trim()) log(pending.trimEnd());
-      pending = '';
+      splitters.stdout.end();
+      splitters.stderr.end();
     },
   };
 }

@@ -1,19 +1,24 @@
 // Runs each step in its own container through the Docker Engine API (Docker or Podman).
 // Containers outlive the server by design: the handle is the container id, and the labels
 // let an operator (or a later version of Slipway) see which run and stage a container is for.
+//
+// A step reaches the host only through what Slipway computed: its workspace at /workspace and
+// the step's `mounts`, read-only at the same paths. Nothing is read from the workspace to
+// decide a mount (a previous step wrote it). It runs with its limits (memory without swap,
+// CPUs, processes) and cannot gain privileges (setuid binaries) inside the container.
 
-import { readFileSync } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
-import { PassThrough, finished } from 'node:stream';
+import { isAbsolute } from 'node:path';
 import type Docker from 'dockerode';
-import { demultiplex, engineStatus } from '../../docker/api.ts';
+import { engineStatus } from '../../docker/api.ts';
 import { followProgress, type ContainerEngine } from '../../docker/connect.ts';
-import type { Executor, StepLine, StepSkip, StepSpec } from '../executor.ts';
-import { LineSplitter } from '../lines.ts';
+import type { Executor, StepExit, StepLimitReached, StepLine, StepRead, StepSpec } from '../executor.ts';
+import { DEFAULT_LINE_LIMIT } from '../lines.ts';
+import { CgroupWatch, type LimitCounters } from './cgroup-watch.ts';
+import { linesOf, QuietAfterExit, type LineOffer } from './output.ts';
 
 const WORKSPACE = '/workspace';
 const STOP_GRACE_SECONDS = 5;
-/** How long a follow stream may stay open after its container exited (see logs()). */
+/** How long a followed log may give nothing once its container exited (see logs()). */
 const FOLLOW_GRACE_MS = 2000;
 // Engines accept these characters in container names; the owner is part of every name.
 const OWNER_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
@@ -30,6 +35,10 @@ export class ContainerExecutor implements Executor {
    * does, where a followed log stream may end later or, on Podman 4.3, not at all.
    */
   private readonly attached = new Map<string, NodeJS.ReadableStream>();
+  /** The cgroup counters of running steps, where the engine runs on this host. */
+  private readonly watches = new Map<string, CgroupWatch>();
+  /** The engine's CPU count: Docker refuses a CPU limit above it. */
+  private engineCpus: Promise<number> | null = null;
 
   /** `owner` identifies this Slipway instance, so instances sharing an engine leave each other's containers alone. */
   constructor(
@@ -43,6 +52,8 @@ export class ContainerExecutor implements Executor {
 
   async start(step: StepSpec): Promise<string> {
     if (!step.image) throw new Error(`stage ${step.name} has no image, and the container executor needs one`);
+    const relative = step.mounts.find((path) => !isAbsolute(path));
+    if (relative !== undefined) throw new Error(`stage ${step.name} cannot mount ${relative}: a mount must be an absolute host path`);
     const options: Docker.ContainerCreateOptions = {
       name: `slipway-${this.owner}-run${step.runId}-stage${step.stageId}`,
       Image: step.image,
@@ -60,11 +71,17 @@ export class ContainerExecutor implements Executor {
         // Mounts rather than Binds: a workspace path holding ":" would break the Binds syntax.
         Mounts: [
           { Type: 'bind', Source: step.workspace, Target: WORKSPACE },
-          ...borrowedObjectStores(step.workspace).map((path) => ({ Type: 'bind' as const, Source: path, Target: path, ReadOnly: true })),
+          ...step.mounts.map((path) => ({ Type: 'bind' as const, Source: path, Target: path, ReadOnly: true })),
         ],
         // Without an init, `sh` or the command is PID 1, which ignores SIGTERM: every stop
         // would wait out the grace period and end in SIGKILL.
         Init: true,
+        SecurityOpt: ['no-new-privileges'],
+        Memory: step.limits.memory,
+        // Equal to Memory: no swap on top of it, so going over the limit ends the step.
+        MemorySwap: step.limits.memory,
+        NanoCpus: Math.round(Math.min(step.limits.cpus, await this.cpusOfEngine()) * 1e9),
+        PidsLimit: step.limits.pids,
       },
     };
     const container = await this.create(options, step.image);
@@ -75,7 +92,22 @@ export class ContainerExecutor implements Executor {
       await this.cleanup(container.id);
       throw error;
     }
+    this.watch(container.id);
     return container.id;
+  }
+
+  private cpusOfEngine(): Promise<number> {
+    this.engineCpus ??= this.docker.info().then(
+      (info: { NCPU?: number }) => (info.NCPU && info.NCPU > 0 ? info.NCPU : Number.POSITIVE_INFINITY),
+      () => Number.POSITIVE_INFINITY,
+    );
+    return this.engineCpus;
+  }
+
+  /** Starts reading the container's cgroup counters, when they are readable here. */
+  private watch(handle: string): void {
+    const watch = CgroupWatch.start(handle);
+    if (watch) this.watches.set(handle, watch);
   }
 
   /**
@@ -104,98 +136,96 @@ export class ContainerExecutor implements Executor {
     }
   }
 
-  async *logs(handle: string, skip: StepSkip = { stdout: 0, stderr: 0 }): AsyncIterable<StepLine> {
-    const container = this.docker.getContainer(handle);
-    // One queue for both streams keeps the engine's frame order, which is the closest to
-    // chronological order available.
-    const lines = new PassThrough({ objectMode: true });
-    const delivered = { stdout: 0, stderr: 0 };
-    let following = true;
-    let raw: NodeJS.ReadableStream | null = null;
-    // Ends the follow request even when the engine never answered it, so no socket lingers.
-    const requests = new AbortController();
-    const finish = (error?: unknown) => {
-      if (lines.writableEnded || lines.destroyed) return;
-      if (error) lines.destroy(error instanceof Error ? error : new Error(String(error)));
-      else lines.end();
-    };
-    const deliver = (line: StepLine) => {
-      if (!following) return;
-      delivered[line.stream]++;
-      lines.write(line);
-    };
-
+  async *logs(handle: string, read: StepRead = {}): AsyncIterable<StepLine> {
+    const skip = read.skip ?? { stdout: 0, stderr: 0 };
+    const lineLimit = read.lineLimit ?? DEFAULT_LINE_LIMIT;
     const attached = this.attached.get(handle);
     this.attached.delete(handle);
-    // A re-attached step (after a restart) has no attached stream: its log is followed instead.
-    const source = attached
-      ? Promise.resolve(attached)
-      : container.logs({ follow: true, stdout: true, stderr: true, abortSignal: requests.signal });
-    source.then(
-      (stream) => {
-        if (!following) return destroy(stream);
-        raw = stream;
-        const stdout = new LineSplitter('stdout', deliver);
-        const stderr = new LineSplitter('stderr', deliver);
-        this.docker.modem.demuxStream(stream, stdout.sink(), stderr.sink());
-        finished(stream, (error) => {
-          if (!following) return;
-          if (!error) {
-            // Flushes each stream's last line, which may lack its newline.
-            stdout.end();
-            stderr.end();
-          }
-          following = false;
-          finish(error ?? undefined);
-        });
-      },
-      (error: unknown) => {
-        if (following && !requests.signal.aborted) finish(error);
-      },
-    );
-
-    // Podman 4.3 sometimes never ends (or never even opens) the followed log of a short-lived
-    // container. Once the container has exited, an output stream still going after a grace
-    // period is abandoned, and the log is read whole, minus the lines already delivered.
-    void this.exitOf(handle)
-      .then(() => new Promise((resolve) => setTimeout(resolve, FOLLOW_GRACE_MS)))
-      .then(async () => {
-        if (!following) return;
-        following = false;
-        requests.abort();
-        if (raw) destroy(raw);
-        const whole = (await container.logs({ follow: false, stdout: true, stderr: true })) as unknown as Buffer;
-        const seen = { stdout: 0, stderr: 0 };
-        const rest = (line: StepLine) => {
-          if (seen[line.stream]++ >= delivered[line.stream]) lines.write(line);
-        };
-        const splitters = { stdout: new LineSplitter('stdout', rest), stderr: new LineSplitter('stderr', rest) };
-        for (const frame of demultiplex(whole)) splitters[frame.stream].push(frame.payload);
-        splitters.stdout.end();
-        splitters.stderr.end();
-        finish();
-      })
-      // finish() ignores an error that arrives after the output ended (the container cleaned up, the reader gone).
-      .catch(finish);
-
-    const skipped = { stdout: 0, stderr: 0 };
+    /** Lines of each stream handed on (given or skipped) so far, over both readings below. */
+    const handedOn = { stdout: 0, stderr: 0 };
+    const reading = (): LineOffer => {
+      const seen = { stdout: 0, stderr: 0 };
+      return (line) => {
+        const index = ++seen[line.stream];
+        if (index <= handedOn[line.stream]) return false;
+        handedOn[line.stream] = index;
+        return index > skip[line.stream];
+      };
+    };
+    // Each ends its request even when the engine never answered it, so no socket lingers.
+    const following = new AbortController();
+    const rereading = new AbortController();
+    const quiet = new QuietAfterExit(this.exitOf(handle), FOLLOW_GRACE_MS);
+    let stream: NodeJS.ReadableStream | null = attached ?? null;
     try {
-      for await (const line of lines as AsyncIterable<StepLine>) {
-        if (skipped[line.stream] < skip[line.stream]) {
-          skipped[line.stream]++;
-          continue;
+      // A re-attached step (after a restart) has no attached stream: its log is followed instead.
+      const followed = stream ? null : this.docker.getContainer(handle).logs({ follow: true, stdout: true, stderr: true, abortSignal: following.signal });
+      // A followed log that opens only after it was given up is closed at once.
+      followed?.then((late) => following.signal.aborted && destroy(late), () => undefined);
+      const opened = stream ?? (await quiet.race(followed!));
+      if (opened !== QuietAfterExit.QUIET) {
+        stream = opened;
+        const ended = yield* linesOf(stream, lineLimit, reading(), quiet);
+        if (ended) {
+          // The output ends when the step does, before the engine removes its cgroup.
+          this.watches.get(handle)?.sample();
+          return;
         }
-        yield line;
       }
+      // Podman 4.3 sometimes never ends (or never even opens) the followed log of a
+      // short-lived container. Once the container has exited, a log that gives nothing for a
+      // grace period is abandoned, and the whole log is read, minus the lines handed on.
+      following.abort();
+      if (stream) destroy(stream);
+      stream = await this.wholeLog(handle, rereading.signal);
+      yield* linesOf(stream, lineLimit, reading(), null);
     } finally {
-      following = false;
-      requests.abort();
-      if (raw) destroy(raw);
+      quiet.dispose();
+      following.abort();
+      rereading.abort();
+      if (stream) destroy(stream);
     }
   }
 
-  wait(handle: string): Promise<number> {
-    return this.exitOf(handle);
+  /** The container's log from its start, as a stream: read whole, it could be larger than memory. */
+  private wholeLog(handle: string, signal: AbortSignal): Promise<NodeJS.ReadableStream> {
+    return new Promise((resolve, reject) => {
+      this.docker.modem.dial(
+        {
+          path: `/containers/${encodeURIComponent(handle)}/logs?`,
+          method: 'GET',
+          isStream: true,
+          abortSignal: signal,
+          statusCodes: { 200: true, 404: 'no such container', 500: 'server error' },
+          options: { follow: false, stdout: true, stderr: true },
+        },
+        (error, stream) => (error ? reject(error) : resolve(stream as NodeJS.ReadableStream)),
+      );
+    });
+  }
+
+  async wait(handle: string): Promise<StepExit> {
+    const exitCode = await this.exitOf(handle);
+    const watch = this.watches.get(handle);
+    watch?.stop();
+    if (exitCode === 0) return { exitCode };
+    const limitReached = await this.limitReached(handle, watch?.counters ?? { oomKills: 0, forkRefusals: 0 });
+    return limitReached ? { exitCode, limitReached } : { exitCode };
+  }
+
+  /** The limit a failed step ran into, with its value as the container was given it; undefined when none is known. */
+  private async limitReached(handle: string, counters: LimitCounters): Promise<StepLimitReached | undefined> {
+    let info: Docker.ContainerInspectInfo;
+    try {
+      info = await this.docker.getContainer(handle).inspect();
+    } catch {
+      return undefined;
+    }
+    const memory = info.HostConfig.Memory ?? 0;
+    const pids = info.HostConfig.PidsLimit ?? 0;
+    if (memory > 0 && (info.State.OOMKilled || counters.oomKills > 0)) return { resource: 'memory', bytes: memory };
+    if (pids > 0 && counters.forkRefusals > 0) return { resource: 'processes', count: pids };
+    return undefined;
   }
 
   private exitOf(handle: string): Promise<number> {
@@ -221,6 +251,8 @@ export class ContainerExecutor implements Executor {
 
   async cleanup(handle: string): Promise<void> {
     this.exits.delete(handle);
+    this.watches.get(handle)?.stop();
+    this.watches.delete(handle);
     const attached = this.attached.get(handle);
     if (attached) destroy(attached);
     this.attached.delete(handle);
@@ -234,12 +266,27 @@ export class ContainerExecutor implements Executor {
   async reattach(handle: string): Promise<string | null> {
     try {
       const info = await this.docker.getContainer(handle).inspect();
-      return info.Config.Labels?.['slipway.owner'] === this.owner ? info.Id : null;
+      if (info.Config.Labels?.['slipway.owner'] !== this.owner) return null;
+      this.watch(info.Id);
+      return info.Id;
     } catch (error) {
       // Anything but "not found" (the engine being down, say) must not read as "the step is gone".
       if (engineStatus(error) === 404) return null;
       throw error;
     }
+  }
+
+  /** By label, so containers of another Slipway instance on this engine are never listed. */
+  async listSteps(): Promise<Array<{ handle: string; runId: number; stageId: number }>> {
+    const containers = await this.docker.listContainers({
+      all: true,
+      filters: { label: [`slipway.owner=${this.owner}`, 'slipway.run', 'slipway.stage'] },
+    });
+    return containers.map((container) => ({
+      handle: container.Id,
+      runId: Number(container.Labels['slipway.run']),
+      stageId: Number(container.Labels['slipway.stage']),
+    }));
   }
 }
 
@@ -257,19 +304,4 @@ function reasonOf(error: unknown): string {
 
 function destroy(stream: NodeJS.ReadableStream): void {
   (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
-}
-
-/**
- * The object stores the workspace's git borrows from (its alternates: a checkout shares the
- * mirror's objects rather than copying them), to be mounted at the same paths so git works
- * inside the container as well.
- */
-function borrowedObjectStores(workspace: string): string[] {
-  let alternates: string;
-  try {
-    alternates = readFileSync(join(workspace, '.git', 'objects', 'info', 'alternates'), 'utf8');
-  } catch {
-    return [];
-  }
-  return alternates.split('\n').filter((line) => isAbsolute(line));
 }

@@ -3,12 +3,15 @@
 // across a simulated server restart: keep the instance, build a new engine around it, and
 // list in `reattachable` the handles whose steps "survived".
 
-import type { Executor, StepLine, StepSkip, StepSpec } from '../executor.ts';
+import type { Executor, StepExit, StepLimitReached, StepLine, StepRead, StepSpec } from '../executor.ts';
 
 export interface FakeStepScript {
-  lines?: StepLine[];
+  /** Taken one at a time as logs() is read, like a real step's output: a generator may act after its last line. */
+  lines?: Iterable<StepLine>;
   /** Defaults to 0. */
   exitCode?: number;
+  /** The limit the step ran into, as wait() reports it (with a non-zero exitCode). */
+  limitReached?: StepLimitReached;
   /** Runs until stop(), then ends with 137. */
   hang?: boolean;
   /** How long the step runs before it ends with exitCode; defaults to 0. */
@@ -24,11 +27,11 @@ export interface FakeCall {
 const STOPPED_EXIT_CODE = 137;
 
 interface FakeStep {
-  lines: StepLine[];
+  lines: Iterable<StepLine>;
   ended: boolean;
   timer: NodeJS.Timeout | null;
-  exitCode: Promise<number>;
-  end(code: number): void;
+  exit: Promise<StepExit>;
+  end(exit: StepExit): void;
 }
 
 export class FakeExecutor implements Executor {
@@ -49,27 +52,30 @@ export class FakeExecutor implements Executor {
     const handle = `fake:${step.runId}:${step.stageId}:${++this.started}`;
     this.calls.push({ method: 'start', handle, step });
     const script = this.script(step);
-    let resolveExit!: (code: number) => void;
+    let resolveExit!: (exit: StepExit) => void;
     const fake: FakeStep = {
       lines: script.lines ?? [],
       ended: false,
       timer: null,
-      exitCode: new Promise((resolve) => (resolveExit = resolve)),
-      end(code) {
+      exit: new Promise((resolve) => (resolveExit = resolve)),
+      end(exit) {
         if (fake.ended) return;
         fake.ended = true;
         if (fake.timer) clearTimeout(fake.timer);
-        resolveExit(code);
+        resolveExit(exit);
       },
     };
-    if (!script.hang) fake.timer = setTimeout(() => fake.end(script.exitCode ?? 0), script.delayMs ?? 0);
+    const exit: StepExit = script.limitReached ? { exitCode: script.exitCode ?? 0, limitReached: script.limitReached } : { exitCode: script.exitCode ?? 0 };
+    if (!script.hang) fake.timer = setTimeout(() => fake.end(exit), script.delayMs ?? 0);
     this.steps.set(handle, fake);
     return handle;
   }
 
-  async *logs(handle: string, skip: StepSkip = { stdout: 0, stderr: 0 }): AsyncIterable<StepLine> {
+  /** Plays the scripted lines as they are: a script that wants a cut line scripts it cut. */
+  async *logs(handle: string, read: StepRead = {}): AsyncIterable<StepLine> {
     this.calls.push({ method: 'logs', handle });
     const fake = this.known(handle);
+    const skip = read.skip ?? { stdout: 0, stderr: 0 };
     const skipped = { stdout: 0, stderr: 0 };
     for (const line of fake.lines) {
       if (skipped[line.stream] < skip[line.stream]) {
@@ -79,22 +85,22 @@ export class FakeExecutor implements Executor {
       yield line;
     }
     // The output of a real step ends when the step does.
-    await fake.exitCode;
+    await fake.exit;
   }
 
-  async wait(handle: string): Promise<number> {
+  async wait(handle: string): Promise<StepExit> {
     this.calls.push({ method: 'wait', handle });
-    return this.known(handle).exitCode;
+    return this.known(handle).exit;
   }
 
   async stop(handle: string): Promise<void> {
     this.calls.push({ method: 'stop', handle });
-    this.steps.get(handle)?.end(STOPPED_EXIT_CODE);
+    this.steps.get(handle)?.end({ exitCode: STOPPED_EXIT_CODE });
   }
 
   async cleanup(handle: string): Promise<void> {
     this.calls.push({ method: 'cleanup', handle });
-    this.steps.get(handle)?.end(STOPPED_EXIT_CODE);
+    this.steps.get(handle)?.end({ exitCode: STOPPED_EXIT_CODE });
     this.steps.delete(handle);
   }
 
@@ -107,5 +113,13 @@ export class FakeExecutor implements Executor {
     const fake = this.steps.get(handle);
     if (!fake) throw new Error(`no fake step with handle ${handle} (never started here, or cleaned up)`);
     return fake;
+  }
+  /** Steps not cleaned up live on in the fake's "engine", across a simulated restart too. */
+  async listSteps(): Promise<Array<{ handle: string; runId: number; stageId: number }>> {
+    return [...this.steps.keys()].map((handle) => {
+      // Handles are fake:<run>:<stage>:<n> (see start()).
+      const [, runId, stageId] = handle.split(':');
+      return { handle, runId: Number(runId), stageId: Number(stageId) };
+    });
   }
 }

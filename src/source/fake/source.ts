@@ -76,6 +76,11 @@ export class FakeSource implements Source {
     return ok(undefined);
   }
 
+  /** A fake checkout is plain files: it borrows nothing. */
+  borrowedPaths(): string[] {
+    return [];
+  }
+
   async changedFiles(repo: string, from: string, to: string): Promise<Result<string[]>> {
     if (this.unreadable.has(repo)) return outage(repo);
     const unknown = [from, to].find((sha) => !this.commits.has(`${repo}@${sha}`));

@@ -3,7 +3,9 @@
 // checkout is a repository with the whole history (tools may run git in it) at the cost of a
 // detached checkout: no copy or link of any object, no second git process to list refs.
 // Like a CI checkout elsewhere it has a detached HEAD, an origin remote and no local branches.
-// The container executor mounts the borrowed object store at the same path, read-only.
+// borrowedPaths names the mirror's object store from the cache path alone (a step may rewrite a
+// checkout's alternates), and the container executor mounts it at the same path, read-only.
+// Credentials in a repository URL stay out of the checkout's origin and of every message.
 //
 // Fetching is the slow part, so a commit the mirror already has is answered from it, and
 // callers that ask while a fetch of the same mirror is under way share the one fetch after it.
@@ -12,7 +14,8 @@ import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve as resolvePath } from 'node:path';
-import { SlipwayError } from '../../core/errors.ts';
+import { SlipwayError, type ErrorCode } from '../../core/errors.ts';
+import { redactUrls, withoutCredentials } from '../../core/redact.ts';
 import { err, ok, type Result } from '../../core/types.ts';
 import type { Source } from '../source.ts';
 
@@ -77,8 +80,13 @@ interface FetchInFlight {
   waiting: Array<(following: Promise<Result<string>>) => void>;
 }
 
+/** A failure whose message never carries a URL's credentials (git's own output may quote the URL). */
+function failure(code: ErrorCode, message: string): Result<never> {
+  return err(new SlipwayError(code, redactUrls(message)));
+}
+
 function refNotFound(ref: string, repo: string): Result<never> {
-  return err(new SlipwayError('REF_NOT_FOUND', `ref ${ref} does not exist in ${repo}`));
+  return failure('REF_NOT_FOUND', `ref ${ref} does not exist in ${repo}`);
 }
 
 export class GitSource implements Source {
@@ -92,6 +100,16 @@ export class GitSource implements Source {
 
   private mirrorOf(repo: string): string {
     return join(this.cacheDir, `${createHash('sha256').update(repo).digest('hex').slice(0, 16)}.git`);
+  }
+
+  /** The mirror's object store, which checkouts borrow: an absolute path, as alternates and mounts need. */
+  private objectsOf(mirror: string): string {
+    return resolvePath(mirror, 'objects');
+  }
+
+  borrowedPaths(repo: string): string[] {
+    const objects = this.objectsOf(this.mirrorOf(repo));
+    return existsSync(objects) ? [objects] : [];
   }
 
   /**
@@ -126,7 +144,7 @@ export class GitSource implements Source {
       : await git(['clone', '--mirror', '--quiet', '--', repo, mirror]);
     if (output.code !== 0) {
       if (!existsSync(join(mirror, 'HEAD'))) rmSync(mirror, { recursive: true, force: true });
-      return err(new SlipwayError('REPOSITORY_UNAVAILABLE', `cannot read repository ${repo}: ${lastLine(output.stderr)}`));
+      return failure('REPOSITORY_UNAVAILABLE', `cannot read repository ${repo}: ${lastLine(output.stderr)}`);
     }
     return ok(mirror);
   }
@@ -217,12 +235,12 @@ export class GitSource implements Source {
     if (!found.ok) return found;
     // No template: a workspace needs no sample hooks.
     const init = await git(['init', '--quiet', '--template=', '--', dir]);
-    if (init.code !== 0) return err(new SlipwayError('REPOSITORY_UNAVAILABLE', `cannot make a workspace for ${repo}: ${lastLine(init.stderr)}`));
-    writeFileSync(join(dir, '.git', 'objects', 'info', 'alternates'), `${resolvePath(found.value.mirror, 'objects')}\n`);
-    const quoted = `"${repo.replace(/[\\"]/g, '\\$&')}"`;
+    if (init.code !== 0) return failure('REPOSITORY_UNAVAILABLE', `cannot make a workspace for ${repo}: ${lastLine(init.stderr)}`);
+    writeFileSync(join(dir, '.git', 'objects', 'info', 'alternates'), `${this.objectsOf(found.value.mirror)}\n`);
+    const quoted = `"${withoutCredentials(repo).replace(/[\\"]/g, '\\$&')}"`;
     appendFileSync(join(dir, '.git', 'config'), `[remote "origin"]\n\turl = ${quoted}\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n`);
     const checkout = await git(['-c', 'advice.detachedHead=false', 'checkout', '--quiet', '--detach', found.value.commits[0]!], { cwd: dir });
-    if (checkout.code !== 0) return err(new SlipwayError('REF_NOT_FOUND', `cannot check out ${sha} of ${repo}: ${lastLine(checkout.stderr)}`));
+    if (checkout.code !== 0) return failure('REF_NOT_FOUND', `cannot check out ${sha} of ${repo}: ${lastLine(checkout.stderr)}`);
     return ok(undefined);
   }
 
@@ -239,7 +257,7 @@ export class GitSource implements Source {
     if (diff.code !== 0) {
       const missing = direct ? await this.missingCommits(mirror, [from, to]) : undefined;
       if (missing !== undefined) return refNotFound(missing, repo);
-      return err(new SlipwayError('REPOSITORY_UNAVAILABLE', `cannot compare ${from} and ${to} in ${repo}: ${lastLine(diff.stderr)}`));
+      return failure('REPOSITORY_UNAVAILABLE', `cannot compare ${from} and ${to} in ${repo}: ${lastLine(diff.stderr)}`);
     }
     this.remember(mirror, [fromCommit!, toCommit!]);
     return ok(diff.stdout.split('\0').filter(Boolean));
@@ -247,7 +265,7 @@ export class GitSource implements Source {
 
   async branches(repo: string): Promise<Result<Record<string, string>>> {
     const output = await git(['ls-remote', '--heads', '--', repo]);
-    if (output.code !== 0) return err(new SlipwayError('REPOSITORY_UNAVAILABLE', `cannot read repository ${repo}: ${lastLine(output.stderr)}`));
+    if (output.code !== 0) return failure('REPOSITORY_UNAVAILABLE', `cannot read repository ${repo}: ${lastLine(output.stderr)}`);
     const branches: Array<[string, string]> = [];
     for (const line of output.stdout.split('\n')) {
       const match = /^([0-9a-f]+)\trefs\/heads\/(.+)$/.exec(line);
