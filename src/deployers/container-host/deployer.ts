@@ -4,12 +4,18 @@
 //
 // Containers are found by label, never by name alone: the `owner` label keeps two Slipway
 // instances sharing one engine out of each other's containers.
+//
+// A container's name is the one thing about it that can change after it is created, so it
+// carries the deploy's progress for a server that dies mid-deploy (see deployer.ts): the new
+// container starts as "<name>-candidate" and is renamed "<name>" once its health check passed,
+// before anything is retired. A candidate never served.
 
 import type Docker from 'dockerode';
 import { demultiplex, engineStatus, isEngineUnreachable } from '../../docker/api.ts';
 import { followProgress, type ContainerEngine } from '../../docker/connect.ts';
 import type { Release } from '../../core/types.ts';
-import type { DeployLog, DeployOutcome, DeployRequest, Deployer, ServingInstance } from '../deployer.ts';
+import type { DeployLog, DeployOutcome, DeployRequest, Deployer, PlacedInstance, ServingInstance } from '../deployer.ts';
+import { duration, probeOnce, sleep } from '../health.ts';
 
 const LABEL = {
   owner: 'slipway.owner',
@@ -20,11 +26,11 @@ const LABEL = {
 } as const;
 
 const HEALTH_INTERVAL_MS = 250;
-const HEALTH_REQUEST_TIMEOUT_MS = 2_000;
 /** Failed attempts are logged once, then at this pace, so a slow start does not flood the log. */
 const HEALTH_LOG_EVERY_MS = 2_000;
 const STOP_GRACE_SECONDS = 10;
 const CONTAINER_LOG_TAIL = 20;
+const CANDIDATE_SUFFIX = '-candidate';
 
 /** Ends deploy() with trafficMoved false and this reason. */
 class DeployFailure extends Error {}
@@ -32,11 +38,9 @@ class DeployFailure extends Error {}
 /** Whatever deploy() has changed so far, so a failure can put it back. */
 interface Progress {
   created: Docker.Container | null;
-  /** A running container that held the new container's name, renamed until the outcome is known. */
+  /** A running container that held the new container's name, renamed while the new one took it. */
   setAside: { container: Docker.Container; name: string } | null;
 }
-
-type Probe = { answered: true; status: number } | { answered: false; detail: string; response?: string };
 
 export class ContainerHostDeployer implements Deployer {
   readonly description: string;
@@ -66,7 +70,7 @@ export class ContainerHostDeployer implements Deployer {
       filters: { label: this.labelFilters(service, environment), status: ['running'] },
     });
     // Mid-deploy the new container runs beside the old one; the old one serves until retired.
-    const serving = running.sort((a, b) => a.Created - b.Created)[0];
+    const serving = running.filter((container) => !isCandidate(container)).sort((a, b) => a.Created - b.Created)[0];
     if (!serving) return null;
     const info = await this.engine.docker.getContainer(serving.Id).inspect();
     const binding = Object.values(info.NetworkSettings.Ports ?? {}).flatMap((bindings) => bindings ?? [])[0];
@@ -78,6 +82,32 @@ export class ContainerHostDeployer implements Deployer {
     };
   }
 
+  async listInstances(): Promise<PlacedInstance[]> {
+    const containers = await this.engine.docker.listContainers({
+      all: true,
+      filters: { label: [`${LABEL.owner}=${this.owner}`, LABEL.service, LABEL.environment, LABEL.release] },
+    });
+    return containers
+      .sort((a, b) => a.Created - b.Created)
+      .map((container) => {
+        const running = container.State === 'running';
+        const published = container.Ports?.find((port) => port.PublicPort);
+        return {
+          instance: container.Id,
+          service: container.Labels[LABEL.service]!,
+          environment: container.Labels[LABEL.environment]!,
+          releaseId: Number(container.Labels[LABEL.release]),
+          proven: !isCandidate(container),
+          running,
+          url: running && published ? `http://${urlHost(published.IP || this.hostAddress)}:${published.PublicPort}` : null,
+        };
+      });
+  }
+
+  async removeInstance(instance: string): Promise<void> {
+    await this.stopAndRemove(instance);
+  }
+
   private async roll(request: DeployRequest, log: DeployLog, signal: AbortSignal, progress: Progress): Promise<DeployOutcome> {
     const { release, service, environment } = request;
     signal.throwIfAborted();
@@ -85,13 +115,14 @@ export class ContainerHostDeployer implements Deployer {
     await this.pull(reference, log, signal);
 
     const name = containerName(this.owner, service.name, environment.name, release.id);
-    await this.clearName(name, log, progress);
+    const candidate = `${name}${CANDIDATE_SUFFIX}`;
+    await this.removeStaleCandidate(candidate, log);
     signal.throwIfAborted();
 
     const containerPort = `${service.port}/tcp`;
     const variables = { ...service.variables, ...environment.variables };
     const container = await this.engine.docker.createContainer({
-      name,
+      name: candidate,
       Image: reference,
       Labels: {
         [LABEL.owner]: this.owner,
@@ -113,7 +144,7 @@ export class ContainerHostDeployer implements Deployer {
     });
     progress.created = container;
     await container.start();
-    log(`started ${name} (${container.id.slice(0, 12)})`);
+    log(`started ${candidate} (${container.id.slice(0, 12)})`);
 
     const info = await container.inspect();
     const hostPort = info.NetworkSettings.Ports?.[containerPort]?.[0]?.HostPort;
@@ -121,6 +152,7 @@ export class ContainerHostDeployer implements Deployer {
     const url = `http://${urlHost(this.hostAddress)}:${hostPort}`;
 
     await this.waitHealthy(container, `${url}${healthPath(service.health)}`, service.health, environment.healthTimeoutMs, log, signal);
+    await this.promote(container, name, log, progress);
     await this.retirePrevious(service.name, environment.name, container.id, log);
     log(`${service.name} release ${release.id} serves ${environment.name} at ${url}`);
     return { trafficMoved: true, url, instance: container.id };
@@ -138,28 +170,42 @@ export class ContainerHostDeployer implements Deployer {
   }
 
   /**
-   * Frees the name the new container will take. A stopped holder is stale and goes; a running
-   * one (the same release deployed again) may be serving, so it is renamed and kept until the
-   * new container is healthy.
+   * A candidate under this name was left by a deploy of the same release that never finished
+   * (no deploy of one service and environment runs beside another): it never served, so it goes.
    */
-  private async clearName(name: string, log: DeployLog, progress: Progress): Promise<void> {
+  private async removeStaleCandidate(candidate: string, log: DeployLog): Promise<void> {
+    try {
+      await this.engine.docker.getContainer(candidate).remove({ force: true });
+      log(`removed ${candidate}, left by a deploy that never finished`);
+    } catch (error) {
+      if (engineStatus(error) !== 404) throw error;
+    }
+  }
+
+  /**
+   * Marks the healthy candidate proven by giving it its final name. A stopped holder of that name
+   * is stale and goes; a running one (the same release deployed again) is serving, so it is
+   * renamed and then retired with the other previous containers.
+   */
+  private async promote(container: Docker.Container, name: string, log: DeployLog, progress: Progress): Promise<void> {
     const holder = this.engine.docker.getContainer(name);
-    let running: boolean;
+    let running: boolean | null;
     try {
       running = (await holder.inspect()).State.Running;
     } catch (error) {
-      if (engineStatus(error) === 404) return;
-      throw error;
+      if (engineStatus(error) !== 404) throw error;
+      running = null;
     }
-    if (!running) {
+    if (running === false) {
       log(`removing stale container ${name}`);
       await holder.remove({ force: true });
-      return;
+    } else if (running) {
+      const aside = `${name}-retiring-${Date.now().toString(36)}`;
+      log(`${name} is running; renaming it ${aside} to retire it`);
+      await holder.rename({ name: aside });
+      progress.setAside = { container: holder, name };
     }
-    const aside = `${name}-previous-${Date.now().toString(36)}`;
-    log(`${name} is running; renaming it ${aside} until the new one is healthy`);
-    await holder.rename({ name: aside });
-    progress.setAside = { container: holder, name };
+    await container.rename({ name });
   }
 
   private async waitHealthy(
@@ -233,16 +279,25 @@ export class ContainerHostDeployer implements Deployer {
       if (previous.Id === keep) continue;
       const name = previous.Names[0]?.replace(/^\//, '') ?? previous.Id.slice(0, 12);
       log(`retiring ${name} (release ${previous.Labels[LABEL.release] ?? '?'})`);
-      const container = this.engine.docker.getContainer(previous.Id);
       try {
-        await container.stop({ t: STOP_GRACE_SECONDS }).catch((error: unknown) => {
-          // 304: already stopped.
-          if (engineStatus(error) !== 304) throw error;
-        });
-        await container.remove({ force: true });
+        await this.stopAndRemove(previous.Id);
       } catch (error) {
-        if (engineStatus(error) !== 404) log(`could not retire ${name}: ${errorText(error)}`, 'stderr');
+        log(`could not retire ${name}: ${errorText(error)}`, 'stderr');
       }
+    }
+  }
+
+  /** A graceful stop first, so a retired release finishes the requests it is serving. */
+  private async stopAndRemove(id: string): Promise<void> {
+    const container = this.engine.docker.getContainer(id);
+    try {
+      await container.stop({ t: STOP_GRACE_SECONDS }).catch((error: unknown) => {
+        // 304: already stopped.
+        if (engineStatus(error) !== 304) throw error;
+      });
+      await container.remove({ force: true });
+    } catch (error) {
+      if (engineStatus(error) !== 404) throw error;
     }
   }
 
@@ -293,6 +348,11 @@ function containerName(owner: string, service: string, environment: string, rele
   return `slipway-${part(owner)}-${part(service)}-${part(environment)}-r${releaseId}`;
 }
 
+/** A container whose health check has not passed (yet): it never served. */
+function isCandidate(container: Docker.ContainerInfo): boolean {
+  return container.Names.some((name) => name.endsWith(CANDIDATE_SUFFIX));
+}
+
 function healthPath(health: string): string {
   return health.startsWith('/') ? health : `/${health}`;
 }
@@ -302,33 +362,6 @@ function urlHost(address: string): string {
   if (address === '0.0.0.0' || address === '') return '127.0.0.1';
   if (address === '::') return '[::1]';
   return address.includes(':') ? `[${address}]` : address;
-}
-
-async function probeOnce(url: string, signal: AbortSignal): Promise<Probe> {
-  const timeout = AbortSignal.timeout(HEALTH_REQUEST_TIMEOUT_MS);
-  try {
-    const response = await fetch(url, { signal: AbortSignal.any([signal, timeout]), redirect: 'manual' });
-    const body = await response.text().catch(() => '');
-    if (response.status >= 200 && response.status < 300) return { answered: true, status: response.status };
-    return { answered: false, detail: `HTTP ${response.status}`, response: body.replace(/\s+/g, ' ').trim().slice(0, 200) || '(empty body)' };
-  } catch (error) {
-    if (signal.aborted) throw error;
-    if (timeout.aborted) return { answered: false, detail: `no answer within ${duration(HEALTH_REQUEST_TIMEOUT_MS)}` };
-    return { answered: false, detail: networkErrorText(error) };
-  }
-}
-
-function networkErrorText(error: unknown): string {
-  const cause = (error as { cause?: { code?: string; message?: string } } | null)?.cause;
-  switch (cause?.code) {
-    case 'ECONNREFUSED':
-      return 'connection refused';
-    case 'ECONNRESET':
-    case 'UND_ERR_SOCKET':
-      return 'connection reset';
-    default:
-      return cause?.message ?? errorText(error);
-  }
 }
 
 /** The container's output as non-empty lines, each with its stream. */
@@ -341,24 +374,6 @@ function outputLines(output: Buffer | string): { stream: 'stdout' | 'stderr'; te
       .filter((line) => line.trim())
       .map((line) => ({ stream, text: line.trimEnd() })),
   );
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, Math.max(0, ms));
-    signal.addEventListener('abort', done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-  });
-}
-
-function duration(ms: number): string {
-  if (ms < 1000) return `${ms}ms`;
-  const seconds = ms / 1000;
-  return `${Number.isInteger(seconds) ? seconds : seconds.toFixed(1)}s`;
 }
 
 function errorText(error: unknown): string {

@@ -1,0 +1,148 @@
+// What a restarted server keeps, repairs and removes of what a dead one left: pure, so every
+// crash point is testable without a container engine. Engine.recover() gathers the facts (the
+// store's records, what the deployer and the executor find on their targets), applies the plan,
+// and only then takes runs again.
+//
+// Deploys. The store names what serves each service in each environment (its newest succeeded
+// deployment); a deployment still in progress was cut short by the crash. The deployer marks a
+// new instance proven once its health check passed, before it retires anything (deployer.ts),
+// so each crash point of a deploy is told apart by what the target holds:
+//   - before the new instance started, or started and never proven: the deployment failed and
+//     the previous release serves on; the new instance (if any) is removed.
+//   - proven, whether or not the previous instance was retired yet: the health gate passed, so
+//     the new release is what serves. The deployment succeeded (its URL is the new instance's),
+//     the run's deploy stage is marked succeeded so the run goes on, and the previous instance
+//     is removed.
+// Per service and environment exactly one instance is kept, the one the store (as repaired)
+// says serves; every other instance of this Slipway instance is removed. When the deployer
+// cannot be asked, cut-short deployments are failed as before and nothing is removed.
+//
+// Steps. A step's container is kept only when a running run will re-attach it: its stage is a
+// running command stage whose stored handle is this step, of a service still configured. Any
+// other (a finished run's, a stage whose handle was never stored) is cleaned up.
+
+import type { Deployment, Run, Stage } from '../core/types.ts';
+import type { PlacedInstance } from '../deployers/deployer.ts';
+
+export interface ListedStep {
+  handle: string;
+  runId: number;
+  stageId: number;
+}
+
+export interface RecoveryFacts {
+  /** Deployments the store has in progress: each was cut short by the crash. */
+  cutShort: Deployment[];
+  /** The store's serving (newest succeeded) deployment of each service and environment. */
+  serving: Deployment[];
+  /** What the deployer finds on its target; null when it could not be asked. */
+  instances: PlacedInstance[] | null;
+  /** The runs found running, each with its stages. */
+  running: Array<{ run: Run; stages: Stage[] }>;
+  /** What the executor finds on its target; null when it could not be asked. */
+  steps: ListedStep[] | null;
+  /** The services in the configuration: a run of any other fails without re-attaching. */
+  services: ReadonlySet<string>;
+}
+
+export type DeploymentRepair =
+  | { deployment: Deployment; status: 'succeeded'; url: string; note: string; stage: { run: Run; stage: Stage } | null }
+  | { deployment: Deployment; status: 'failed'; reason: string };
+
+export interface RecoveryPlan {
+  deployments: DeploymentRepair[];
+  removeInstances: Array<{ instance: PlacedInstance; why: string }>;
+  removeSteps: Array<{ step: ListedStep; why: string }>;
+  /** What the server log should say that no record shows. */
+  notes: string[];
+}
+
+const STOPPED = 'the server stopped during this deployment';
+
+export function planRecovery(facts: RecoveryFacts): RecoveryPlan {
+  const plan: RecoveryPlan = { deployments: [], removeInstances: [], removeSteps: [], notes: [] };
+  const keys = new Map<string, { service: string; environment: string }>();
+  for (const record of [...facts.cutShort, ...(facts.instances ?? [])]) keys.set(keyOf(record), { service: record.service, environment: record.environment });
+  for (const { service, environment } of keys.values()) planDeploys(facts, service, environment, plan);
+  planSteps(facts, plan);
+  return plan;
+}
+
+function planDeploys(facts: RecoveryFacts, service: string, environment: string, plan: RecoveryPlan): void {
+  const key = keyOf({ service, environment });
+  const serving = facts.serving.find((deployment) => keyOf(deployment) === key) ?? null;
+  // Newest first: one deploy per service and environment runs at a time, so there is one,
+  // unless an earlier recovery stopped halfway.
+  const [latest, ...older] = facts.cutShort.filter((deployment) => keyOf(deployment) === key).sort((a, b) => b.id - a.id);
+  for (const deployment of older) plan.deployments.push({ deployment, status: 'failed', reason: STOPPED });
+  if (facts.instances === null) {
+    if (latest) plan.deployments.push({ deployment: latest, status: 'failed', reason: STOPPED });
+    return;
+  }
+  const instances = facts.instances.filter((instance) => keyOf(instance) === key);
+  // Placed after the one the store records as serving (its URL differs), for a redeploy of the same release.
+  const winner = latest ? instances.filter((instance) => instance.proven && instance.running && instance.releaseId === latest.releaseId && instance.url !== null && instance.url !== serving?.url).at(-1) : undefined;
+  const keep = winner ?? servingInstance(instances, serving);
+  if (latest && winner) {
+    plan.deployments.push({
+      deployment: latest,
+      status: 'succeeded',
+      url: winner.url!,
+      note: `${STOPPED}, after release #${latest.releaseId} passed its health check; it serves ${environment} at ${winner.url}`,
+      stage: deployStage(facts, latest),
+    });
+  } else if (latest) {
+    const after = keep ? `release #${keep.releaseId} serves on` : `nothing serves ${environment}`;
+    plan.deployments.push({ deployment: latest, status: 'failed', reason: `${STOPPED}, before release #${latest.releaseId} passed its health check; ${after}` });
+  }
+  for (const instance of instances) {
+    if (instance === keep) continue;
+    const why = !instance.proven
+      ? 'it never passed its health check (a deploy cut short)'
+      : keep && instance.releaseId === keep.releaseId
+        ? `another instance of release #${keep.releaseId} serves`
+        : `release #${instance.releaseId} no longer serves`;
+    plan.removeInstances.push({ instance, why });
+  }
+  if (serving && !winner && !keep) plan.notes.push(`${service} in ${environment}: release #${serving.releaseId} is recorded as serving, but its instance is gone`);
+  if (keep && !keep.running) plan.notes.push(`${service} in ${environment}: release #${keep.releaseId} serves, but its instance ${keep.instance} is not running`);
+}
+
+/**
+ * The instance of the store's serving release: the one at its recorded URL, else the newest
+ * running one (an engine may give a restarted container another port), else a stopped one
+ * (after a host reboot), which is kept rather than lose the release that serves.
+ */
+function servingInstance(instances: PlacedInstance[], serving: Deployment | null): PlacedInstance | null {
+  if (!serving) return null;
+  const ofRelease = instances.filter((instance) => instance.proven && instance.releaseId === serving.releaseId);
+  return (
+    ofRelease.find((instance) => instance.running && instance.url === serving.url) ??
+    ofRelease.filter((instance) => instance.running).at(-1) ??
+    ofRelease.at(-1) ??
+    null
+  );
+}
+
+/** The deploy stage the cut-short deployment was made by, when its run will go on. */
+function deployStage(facts: RecoveryFacts, deployment: Deployment): { run: Run; stage: Stage } | null {
+  const found = facts.running.find(({ run }) => run.id === deployment.runId);
+  const stage = found?.stages.find((candidate) => candidate.kind === 'deploy' && candidate.status === 'running' && candidate.environment === deployment.environment);
+  return found && stage ? { run: found.run, stage } : null;
+}
+
+function planSteps(facts: RecoveryFacts, plan: RecoveryPlan): void {
+  for (const step of facts.steps ?? []) {
+    const found = facts.running.find(({ run }) => run.id === step.runId);
+    const stage = found?.stages.find((candidate) => candidate.id === step.stageId);
+    if (!found) plan.removeSteps.push({ step, why: `run #${step.runId} is no longer running` });
+    else if (!facts.services.has(found.run.service)) plan.removeSteps.push({ step, why: `service ${found.run.service} is no longer in the configuration` });
+    else if (!stage || stage.kind !== 'command' || stage.status !== 'running' || stage.handle !== step.handle) {
+      plan.removeSteps.push({ step, why: `no stage of run #${step.runId} will re-attach it` });
+    }
+  }
+}
+
+function keyOf(record: { service: string; environment: string }): string {
+  return `${record.service}\u0000${record.environment}`;
+}
