@@ -48,7 +48,7 @@ import SqliteDatabase from 'better-sqlite3';
 import { SlipwayClient } from '../src/client/client.ts';
 import { isTerminalRun, type Run } from '../src/core/types.ts';
 import type { LiveEvent } from '../src/events/bus.ts';
-import { startServer } from '../src/server/main.ts';
+import { LOCAL_TOKEN_FILE, startServer } from '../src/server/main.ts';
 import { percentile, round } from './stats.ts';
 
 const OWNER = 'Codertocat';
@@ -510,8 +510,11 @@ function latencyResult(all: Marks[], raw: Array<Awaited<ReturnType<typeof rawGit
 
 const LOAD_WORKER = `
 const { parentPort, workerData } = require('node:worker_threads');
+const { createHmac } = require('node:crypto');
 const autocannon = require(workerData.autocannon);
-const { url, headers, body, connections, duration, prefix } = workerData;
+const { url, headers, body, secret, connections, duration, prefix } = workerData;
+// Each delivery's body differs, as a forge's do: one body sent twice is a replay, answered 200.
+const template = Buffer.from(body).toString('utf8');
 let next = 0;
 const accepted = [];
 const latencies = [];
@@ -521,7 +524,11 @@ const instance = autocannon({
   url, method: 'POST', connections, duration, headers, body: Buffer.from(body),
   requests: [{
     setupRequest(req) {
-      req.headers = { ...req.headers, 'x-github-delivery': prefix + (next++) };
+      const sequence = next++;
+      const unique = template.replace('{', '{"bench_sequence":' + sequence + ',');
+      const signature = 'sha256=' + createHmac('sha256', secret).update(unique).digest('hex');
+      req.body = unique;
+      req.headers = { ...req.headers, 'x-github-delivery': prefix + sequence, 'x-hub-signature-256': signature, 'content-length': String(Buffer.byteLength(unique)) };
       return req;
     },
     onResponse(status, resBody) {
@@ -552,7 +559,7 @@ interface LoadOutcome {
   sent: number;
 }
 
-function runLoad(options: { url: string; headers: Record<string, string>; body: Buffer; prefix: string; seconds: number; connections: number }): Promise<LoadOutcome> {
+function runLoad(options: { url: string; headers: Record<string, string>; body: Buffer; secret: string; prefix: string; seconds: number; connections: number }): Promise<LoadOutcome> {
   const worker = new Worker(LOAD_WORKER, {
     eval: true,
     workerData: {
@@ -560,6 +567,7 @@ function runLoad(options: { url: string; headers: Record<string, string>; body: 
       url: options.url,
       headers: options.headers,
       body: new Uint8Array(options.body),
+      secret: options.secret,
       connections: options.connections,
       duration: options.seconds,
       prefix: options.prefix,
@@ -697,6 +705,7 @@ export async function benchWebhooks(idleDeliveries: number, progress: (line: str
       port: 0,
       processExecutor: true,
       maxParallelRuns: 64,
+      credentialsFile: null,
       say: (message) => progress(`server: ${message}`),
     });
     const hookUrl = `${server.url}/hooks/github`;
@@ -705,9 +714,12 @@ export async function benchWebhooks(idleDeliveries: number, progress: (line: str
     let markReady!: () => void;
     const ready = new Promise<void>((resolve) => (markReady = resolve));
     const reading = (async () => {
-      for await (const event of new SlipwayClient(server.url).events({}, events.signal)) {
+      const token = readFileSync(join(root, 'data', LOCAL_TOKEN_FILE), 'utf8').trim();
+      for await (const event of new SlipwayClient(server.url, token).events({}, events.signal)) {
         if (event.type === 'ready') markReady();
-        else live.handle(event);
+        // A reset (events lost while the stream reconnected) cannot be made up for here: the
+        // marks it missed stay unset.
+        else if (event.type !== 'reset') live.handle(event);
       }
     })();
     reading.catch((error: unknown) => progress(`webhooks: event stream: ${String(error)}`));
@@ -778,7 +790,7 @@ export async function benchWebhooks(idleDeliveries: number, progress: (line: str
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const intakeCpu = new CpuMeter();
     intakeCpu.begin();
-    const load = await runLoad({ url: hookUrl, headers: intakeHeaders, body: intakeBody, prefix, seconds: INTAKE_SECONDS, connections });
+    const load = await runLoad({ url: hookUrl, headers: intakeHeaders, body: intakeBody, secret, prefix, seconds: INTAKE_SECONDS, connections });
     const loadEnded = performance.now();
     const loop = intakeCpu.loopSoFar();
 
@@ -819,7 +831,7 @@ export async function benchWebhooks(idleDeliveries: number, progress: (line: str
     let bareStored: Set<string>;
     try {
       bareCpu.begin();
-      bareLoad = await runLoad({ url: bare.url, headers: intakeHeaders, body: intakeBody, prefix, seconds: BARE_INTAKE_SECONDS, connections });
+      bareLoad = await runLoad({ url: bare.url, headers: intakeHeaders, body: intakeBody, secret, prefix, seconds: BARE_INTAKE_SECONDS, connections });
       bareCpu.end();
       bareStored = bare.storedIds(prefix);
     } finally {

@@ -8,13 +8,24 @@
 //     that repository's secret, and verifies the delivery the way the forge signs it
 //     (GitHub: X-Hub-Signature-256 HMAC-SHA256; Gitea/Forgejo: X-Gitea-Signature HMAC-SHA256
 //     hex; GitLab: X-Gitlab-Token equal to the secret). Comparisons are constant-time.
+//   - Binds the delivery to that repository: every place the body names its repository (the
+//     full name, the owner and short name, every clone, web and API URL, a merge request's
+//     target, a pull request's base) must name the one whose secret verified it. A URL names
+//     it when its path is the full name (case-insensitive, ".git" optional; under the forge's
+//     path when `origin.webUrl` has one) and its host is the same as every other URL's, and
+//     `origin.webUrl`'s when that is known. Services are matched on the URLs and the secret is
+//     looked up by the full name, so without this a body signed with one repository's secret
+//     could start another's services. A pull request's head repository (a fork) is not a name
+//     of the repository; plain git names its repository once.
 //   - Answers, in this order of precedence:
 //       { kind: 'rejected', reason: 'unknown_repository' }  secretFor gave null
 //       { kind: 'rejected', reason: 'bad_signature' }       missing or wrong signature/token
+//       { kind: 'rejected', reason: 'repository_mismatch' } authentic, but it names another repository too
 //       { kind: 'rejected', reason: 'malformed' }           not JSON, or lacking a field the event needs
 //       { kind: 'ignored', ... }                            authentic, but nothing Slipway acts on
 //       { kind: 'event', event }                            authentic and actionable
-//     (A body too malformed to name a repository is 'malformed'.)
+//     (A body too malformed to name a repository is 'malformed'.) Every rejection's message
+//     says why; a mismatch names the field that disagrees.
 //   - Never throws.
 
 export interface RepositoryRef {
@@ -70,15 +81,36 @@ export type ForgeEvent =
       headSha: string;
       headBranch: string;
       baseBranch: string;
-      /** Clone URL of the head repository (differs from the base for a fork). */
-      headRepositoryUrl: string;
+      /**
+       * Clone URL of the head repository (differs from the base for a fork); null where the
+       * forge no longer names it (GitHub's deleted fork, Gitea versions that leave it out).
+       */
+      headRepositoryUrl: string | null;
+      /**
+       * The head is another repository than the base: a fork, whose code and whose author the
+       * base repository's owners do not vouch for. Told by the repositories' ids where the forge
+       * gives both, else by their full names; a head the forge says nothing of counts as a fork.
+       */
+      fromFork: boolean;
     })
   | (DeliveryInfo & { kind: 'ping' });
+
+export type RejectionReason = 'unknown_repository' | 'bad_signature' | 'repository_mismatch' | 'malformed';
 
 export type WebhookResult =
   | { kind: 'event'; event: ForgeEvent }
   | { kind: 'ignored'; deliveryId: string; repository: RepositoryRef; reason: string }
-  | { kind: 'rejected'; reason: 'unknown_repository' | 'bad_signature' | 'malformed'; message: string };
+  | { kind: 'rejected'; reason: RejectionReason; message: string };
+
+/** What Slipway knows, from slipway.yml, of where a forge's deliveries come from. */
+export interface ForgeOrigin {
+  /**
+   * The forge's web address (`forges.<name>.url`, or github.com and gitlab.com by default):
+   * every URL a delivery names must be on its host. Null where none is known (a forge with no
+   * address, plain git): the URLs then need only agree with each other.
+   */
+  webUrl: string | null;
+}
 
 /** Header names are lower-case, as Node gives them. */
 export type WebhookHeaders = Record<string, string | string[] | undefined>;
@@ -89,7 +121,8 @@ export type ForgeName = (typeof FORGE_NAMES)[number];
 
 export interface Forge {
   readonly name: ForgeName;
-  parseWebhook(headers: WebhookHeaders, rawBody: Buffer, secretFor: (repository: RepositoryRef) => string | null): WebhookResult;
+  /** `origin` defaults to none known ({ webUrl: null }). */
+  parseWebhook(headers: WebhookHeaders, rawBody: Buffer, secretFor: (repository: RepositoryRef) => string | null, origin?: ForgeOrigin): WebhookResult;
 }
 
 /** How a run at a commit stands, in Slipway's words; each reporter maps it to its forge's states. */

@@ -119,6 +119,28 @@ export function fromRefUpdate(delivered: Delivered, update: RefUpdate, what: str
   return ignored(delivered, `${what} ${ref}, which is neither a branch nor a tag`);
 }
 
+/** What a pull request's payload says of one of its repositories. */
+export type RepositoryIdentity = { id?: number | null; fullName?: string | null };
+
+/**
+ * Whether a pull request's head is another repository than its base. Where the forge gives
+ * both ids they must be equal, and where it gives the head's full name it must be the base's;
+ * a head it says nothing of (a deleted fork: GitHub's head.repo is null) is a fork.
+ */
+export function isFork(head: RepositoryIdentity | null | undefined, base: RepositoryIdentity): boolean {
+  if (!head) return true;
+  let known = false;
+  if (typeof head.id === 'number' && typeof base.id === 'number') {
+    if (head.id !== base.id) return true;
+    known = true;
+  }
+  if (head.fullName && base.fullName) {
+    if (head.fullName.toLowerCase() !== base.fullName.toLowerCase()) return true;
+    known = true;
+  }
+  return !known;
+}
+
 export function ignored(delivered: Delivered, reason: string): WebhookResult {
   return { kind: 'ignored', ...delivered, reason };
 }

@@ -1,31 +1,11 @@
 // Which services a repository is, and which forge a service's repository lives on. Pure: the
-// same config and URL always give the same answer.
-//
-// A repository has many spellings (https and ssh clone URLs, the web URL, with or without
-// ".git", a user name, a port), so both sides are reduced to "host/path" before comparing.
-// Forges treat owner and repository names case-insensitively, so the comparison does too.
+// same config and URL always give the same answer. URLs are read by forges/repository-url.ts,
+// as webhook deliveries are bound by them.
 
-import { resolve } from 'node:path';
 import type { Config, ForgeSettings } from '../config/model.ts';
 import { assertNever } from '../core/types.ts';
 import type { ForgeName, RepositoryRef } from '../forges/forge.ts';
-
-const SCP_LIKE = /^(?:[^@/]+@)?([^:/]+):(?!\/)(.+)$/;
-const URL_SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
-
-/** "host/owner/name" for URLs, the absolute path for local repositories; lower-case, no ".git". */
-export function repositoryKey(url: string): string {
-  const trimmed = url.trim();
-  let key: string;
-  if (URL_SCHEME.test(trimmed)) {
-    const parsed = new URL(trimmed);
-    key = parsed.protocol === 'file:' ? decodeURIComponent(parsed.pathname) : `${parsed.hostname}${decodeURIComponent(parsed.pathname)}`;
-  } else {
-    const scp = SCP_LIKE.exec(trimmed);
-    key = scp && !trimmed.startsWith('/') && !trimmed.startsWith('.') ? `${scp[1]}/${scp[2]}` : resolve(trimmed);
-  }
-  return key.replace(/\/+$/, '').replace(/\.git$/, '').replace(/\/+$/, '').toLowerCase();
-}
+import { repositoryKey, SCP_LIKE, URL_SCHEME } from '../forges/repository-url.ts';
 
 /** Each config's services by repository key, worked out once: every webhook asks. */
 const servicesByKey = new WeakMap<Config, Map<string, string[]>>();
@@ -89,6 +69,14 @@ export function forgeOf(config: Config, repoUrl: string): ForgeOfRepository | nu
     if (key.startsWith(`${base}/`)) return { forge, settings, fullName: fullNameIn(repoUrl, key.length - base.length) };
   }
   return null;
+}
+
+/**
+ * The forge's web address: its configured `url`, else the public forge's (github.com,
+ * gitlab.com); null where there is none (Gitea without a `url`, plain git).
+ */
+export function webUrlOf(config: Config, forge: ForgeName): string | null {
+  return forge === 'git' ? null : (config.forges[forge]?.url ?? DEFAULT_WEB_URL[forge]);
 }
 
 /** The repository's path as written (forges' APIs keep its case), without the host part. */

@@ -1,12 +1,14 @@
 // Webhook secrets: from slipway.yml (per repository, or forge-wide) and from the API (sealed in
-// the store). Lookups are synchronous and in memory, because every webhook, forged or not,
-// asks for one before anything else happens.
+// the store), and the forge address a delivery must name its repository at. Lookups are
+// synchronous and in memory, because every webhook, forged or not, asks for one before
+// anything else happens.
 
 import type { Config } from '../config/model.ts';
-import type { ForgeName, RepositoryRef } from '../forges/forge.ts';
+import type { ForgeName, ForgeOrigin, RepositoryRef } from '../forges/forge.ts';
+import { repositoryKey } from '../forges/repository-url.ts';
 import type { SecretBox } from '../secrets/box.ts';
 import type { Store } from '../store/store.ts';
-import { repositoryKey, servicesOf } from './repositories.ts';
+import { servicesOf, webUrlOf } from './repositories.ts';
 
 export interface SecretEntry {
   forge: ForgeName;
@@ -47,6 +49,11 @@ export class WebhookSecrets {
     const settings = this.config.forges[forge];
     const own = Object.entries(settings?.repositories ?? {}).find(([name]) => name.toLowerCase() === repository.fullName.toLowerCase());
     return own?.[1].secret ?? fromApi ?? settings?.secret ?? null;
+  }
+
+  /** Where the forge's deliveries must say they come from: a delivery is bound to its forge's host, as to its repository. */
+  originOf(forge: ForgeName): ForgeOrigin {
+    return { webUrl: webUrlOf(this.config, forge) };
   }
 
   async set(forge: ForgeName, repository: string, secret: string): Promise<void> {

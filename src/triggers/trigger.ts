@@ -5,15 +5,20 @@
 //                depends on) changed between before and after, by git's own diff. A new
 //                branch or a forced push compares with the service's last successful run on
 //                the branch, or runs it when there is none. A deleted branch cancels the
-//                lane's unfinished runs.
+//                lane's unfinished runs. A push handled after its branch moved on (a late or
+//                redelivered one) never deploys its older commit: its run stops after the build.
 //   pull_request into a service's branch: a partial run (up to the build) of the services
-//                the pull request's head changes against that branch.
-//   tag          a run of each service of the repository, whose release carries the tag.
+//                the pull request's head changes against that branch. One from a fork follows
+//                the repository's `fork_pull_requests`: skip (nothing), untrusted (the
+//                default: command stages only, in containers, without secrets) or trusted.
+//   tag          a run of each service of the repository, whose release carries the tag. It
+//                deploys only where `deploy_tags` names the tag (and the tag still names the
+//                commit); otherwise it stops after the build.
 //   ping         nothing.
 // Services that a push leaves alone get a "trigger.skipped" event saying why.
 
-import type { Config, Service } from '../config/model.ts';
-import { assertNever, type Run } from '../core/types.ts';
+import { forkPolicyFor, tagDeploys, type Config, type ForkPullRequestPolicy, type Service } from '../config/model.ts';
+import { assertNever, type Result, type Run } from '../core/types.ts';
 import type { Engine, StartRunRequest } from '../engine/engine.ts';
 import type { ForgeEvent, ForgeName, RepositoryRef } from '../forges/forge.ts';
 import { isZeroSha } from '../forges/webhook.ts';
@@ -49,17 +54,21 @@ export class TriggerService {
 
   /**
    * Why the event starts nothing whatever its repository holds (no service builds the branch,
-   * a ping), or null when handle() has work to do. Pure: config only, no git, no store.
+   * a fork's pull request where forks are skipped, a ping), or null when handle() has work to
+   * do. Pure: config only, no git, no store.
    */
-  triage(event: ForgeEvent): string | null {
+  triage(event: ForgeEvent, forge: ForgeName): string | null {
     switch (event.kind) {
       case 'push':
         return this.servicesBuilding(event.repository, event.branch).length === 0
           ? `no service builds branch ${event.branch} of ${event.repository.fullName}`
           : null;
       case 'pull_request':
-        return this.servicesBuilding(event.repository, event.baseBranch).length === 0
-          ? `no service builds pull requests into ${event.baseBranch} of ${event.repository.fullName}`
+        if (this.servicesBuilding(event.repository, event.baseBranch).length === 0) {
+          return `no service builds pull requests into ${event.baseBranch} of ${event.repository.fullName}`;
+        }
+        return event.fromFork && this.forkPolicy(forge, event.repository) === 'skip'
+          ? `pull request #${event.number} comes from a fork, and fork_pull_requests is skip for ${event.repository.fullName}: nothing runs`
           : null;
       case 'tag':
         if (servicesOf(this.config, event.repository).length === 0) return `no service builds ${event.repository.fullName}`;
@@ -72,7 +81,7 @@ export class TriggerService {
   }
 
   async handle(event: ForgeEvent, forge: ForgeName): Promise<TriggerOutcome> {
-    const settled = this.triage(event);
+    const settled = this.triage(event, forge);
     if (settled !== null) return nothing(settled);
     switch (event.kind) {
       case 'push':
@@ -92,6 +101,11 @@ export class TriggerService {
     return servicesOf(this.config, repository).filter((name) => this.service(name).branch === branch);
   }
 
+  private forkPolicy(forge: ForgeName, repository: RepositoryRef): ForkPullRequestPolicy {
+    // Plain git has no pull requests; were a fork's to come from it, it would get the least.
+    return forge === 'git' ? 'untrusted' : forkPolicyFor(this.config, forge, repository.fullName);
+  }
+
   private async push(event: PushEvent, forge: ForgeName): Promise<TriggerOutcome> {
     const services = this.servicesBuilding(event.repository, event.branch);
     if (event.deleted) {
@@ -109,6 +123,7 @@ export class TriggerService {
 
     const linear = !event.created && !event.forced && !isZeroSha(event.before);
     const diffs = new Map<string, Promise<Changes>>();
+    const heads = new Map<string, Promise<Result<string>>>();
     const started: Run[] = [];
     const notes: string[] = [];
     for (const name of services) {
@@ -128,17 +143,21 @@ export class TriggerService {
         notes.push(`${name}: ${reason}`);
         continue;
       }
+      const head = await this.currentCommit(heads, service.repo, event.branch);
+      const stale = head !== null && head !== event.after ? `${short(event.after)} is no longer the head of ${event.branch} (now ${short(head)})` : null;
       const run = await this.start(
-        { service: name, ref: event.branch, commitSha: event.after, trigger: { kind: 'push', by: event.sender } },
+        { service: name, ref: event.branch, commitSha: event.after, trigger: { kind: 'push', by: event.sender }, ...partial(stale) },
         notes,
       );
-      if (run) started.push(run);
+      if (run) started.push(stopsAfterBuild(run, stale, notes));
     }
     return outcome(started, notes, `push to ${event.branch}`);
   }
 
   private async pullRequest(event: PullRequestEvent, forge: ForgeName): Promise<TriggerOutcome> {
     const services = this.servicesBuilding(event.repository, event.baseBranch);
+    // triage() has turned away a fork where forks are skipped; anything short of trusted is untrusted.
+    const untrusted = event.fromFork && this.forkPolicy(forge, event.repository) !== 'trusted';
     const started: Run[] = [];
     const notes: string[] = [];
     for (const name of services) {
@@ -157,22 +176,39 @@ export class TriggerService {
           ref: event.headBranch,
           commitSha: event.headSha,
           pullRequest: event.number,
+          untrusted,
           trigger: { kind: 'pull_request', by: event.sender },
         },
         notes,
       );
       if (run) started.push(run);
     }
-    return outcome(started, notes, `pull request #${event.number}`);
+    const from = !event.fromFork
+      ? ''
+      : untrusted
+        ? ' from a fork (untrusted: command stages only, in containers, without secrets; nothing is built or deployed)'
+        : ' from a fork (trusted: fork_pull_requests is trusted)';
+    return outcome(started, notes, `pull request #${event.number}${from}`);
   }
 
   private async tag(event: TagEvent, _forge: ForgeName): Promise<TriggerOutcome> {
     const services = servicesOf(this.config, event.repository);
     const started: Run[] = [];
     const notes: string[] = [];
+    const tags = new Map<string, Promise<Result<string>>>();
     for (const name of services) {
-      const run = await this.start({ service: name, tag: event.tag, commitSha: event.sha, trigger: { kind: 'tag', by: event.sender } }, notes);
-      if (run) started.push(run);
+      let why: string | null = null;
+      if (!tagDeploys(this.config, name, event.tag)) why = `tag ${event.tag} matches no deploy_tags pattern`;
+      else {
+        // A late delivery of a tag that was moved or deleted since must not deploy what it named.
+        const now = await this.currentCommit(tags, this.service(name).repo, event.tag);
+        if (now !== null && now !== event.sha) why = `tag ${event.tag} now names ${short(now)}, not ${short(event.sha)}`;
+      }
+      const run = await this.start(
+        { service: name, tag: event.tag, commitSha: event.sha, trigger: { kind: 'tag', by: event.sender }, ...partial(why) },
+        notes,
+      );
+      if (run) started.push(stopsAfterBuild(run, why, notes));
     }
     return outcome(started, notes, `tag ${event.tag}`);
   }
@@ -186,6 +222,18 @@ export class TriggerService {
     if (started.ok) return started.value.run;
     notes.push(`${request.service}: not started: ${started.error.message}`);
     return null;
+  }
+
+  /**
+   * The commit a branch or tag names now (fetched), asked once per repository of an event; null
+   * when it cannot be read. That stops nothing here: the run needs the repository too, and a
+   * branch deleted since is cancelled by its deletion, handled after this delivery.
+   */
+  private async currentCommit(asked: Map<string, Promise<Result<string>>>, repo: string, ref: string): Promise<string | null> {
+    let resolved = asked.get(repo);
+    if (!resolved) asked.set(repo, (resolved = this.options.source.resolve(repo, ref)));
+    const commit = await resolved;
+    return commit.ok ? commit.value : null;
   }
 
   private async diff(repo: string, from: string, to: string): Promise<Changes> {
@@ -208,10 +256,25 @@ export class TriggerService {
 /** Why a service need not run for these changes, or null when it must. */
 function untouched(changes: Changes, service: Service): string | null {
   if (changes.files === 'all') return null;
-  if (changes.files.length === 0) return `no file changed since ${changes.since.slice(0, 12)}`;
+  if (changes.files.length === 0) return `no file changed since ${short(changes.since)}`;
   const watched = [service.path, ...service.depends_on_paths];
   const touched = changes.files.some((file) => watched.some((path) => path === '.' || file === path || file.startsWith(`${path}/`)));
-  return touched ? null : `no change under ${list(watched)} since ${changes.since.slice(0, 12)}`;
+  return touched ? null : `no change under ${list(watched)} since ${short(changes.since)}`;
+}
+
+/** Why a run stops after the build, as the engine takes it, or nothing. */
+function partial(why: string | null): Pick<StartRunRequest, 'partial'> {
+  return why === null ? {} : { partial: `${why}; its run stops after the build` };
+}
+
+/** Says, among the notes, that the run stops after the build and why. */
+function stopsAfterBuild(run: Run, why: string | null, notes: string[]): Run {
+  if (why !== null) notes.push(`${run.service}: ${why}; run #${run.id} stops after the build`);
+  return run;
+}
+
+function short(sha: string): string {
+  return sha.slice(0, 12);
 }
 
 function nothing(summary: string): TriggerOutcome {

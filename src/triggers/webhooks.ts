@@ -3,11 +3,13 @@
 //
 // A forged request costs one HMAC (or one comparison) and nothing else: it is refused before
 // anything is stored, and only counted. So a flood of them cannot crowd out the store writes
-// of authentic deliveries.
+// of authentic deliveries. A delivery is answered once: a repeat of its delivery id, or of its
+// body under another id (a captured delivery replayed), is answered `repeated` and starts
+// nothing (the store keeps both unique per forge).
 
 import { SlipwayError, type ErrorCode } from '../core/errors.ts';
 import { assertNever, type Delivery } from '../core/types.ts';
-import { FORGE_NAMES, type Forge, type ForgeEvent, type ForgeName, type WebhookHeaders } from '../forges/forge.ts';
+import { FORGE_NAMES, type Forge, type ForgeEvent, type ForgeName, type RejectionReason, type WebhookHeaders } from '../forges/forge.ts';
 import { bodyDigest } from '../forges/webhook.ts';
 import type { NewDelivery } from '../store/store.ts';
 import type { DeliveryInbox } from './inbox.ts';
@@ -21,12 +23,19 @@ export type Reception =
   | { kind: 'repeated'; deliveryId: string }
   | { kind: 'rejected'; error: SlipwayError };
 
-/** Headers that carry a secret are not kept with the delivery. */
-const SECRET_HEADERS = new Set(['x-gitlab-token', 'x-slipway-token', 'authorization', 'cookie', 'proxy-authorization']);
+/**
+ * Headers that carry a secret or a proof are not kept with the delivery (the API shows what is
+ * kept): tokens (X-Gitlab-Token, X-Slipway-Token), signatures (X-Hub-Signature,
+ * X-Hub-Signature-256, X-Gitea-, X-Forgejo-, X-Gogs-Signature), which with the stored body
+ * would let a reader replay it, credentials and cookies; by name, so a proxy's or a forge's
+ * next such header is left out too.
+ */
+const SECRET_HEADER = /token|signature|secret|auth|cookie|credential|password|session|api-?key/i;
 
-const REJECTION: Record<'unknown_repository' | 'bad_signature' | 'malformed', ErrorCode> = {
+const REJECTION: Record<RejectionReason, ErrorCode> = {
   unknown_repository: 'REPOSITORY_NOT_FOUND',
   bad_signature: 'SIGNATURE_INVALID',
+  repository_mismatch: 'WEBHOOK_REPOSITORY_MISMATCH',
   malformed: 'WEBHOOK_MALFORMED',
 };
 
@@ -52,7 +61,7 @@ export class WebhookReceiver {
     if (!forge) {
       return rejected('FORGE_NOT_FOUND', `no webhook endpoint for ${forgeName}; Slipway hears from ${[...this.forges.keys()].join(', ')}`);
     }
-    const result = forge.parseWebhook(headers, rawBody, (repository) => this.secrets.secretFor(forge.name, repository));
+    const result = forge.parseWebhook(headers, rawBody, (repository) => this.secrets.secretFor(forge.name, repository), this.secrets.originOf(forge.name));
     let parsed: Parsed;
     switch (result.kind) {
       case 'rejected':
@@ -108,7 +117,7 @@ export function deliveryHandler(triggers: TriggerService): (delivery: Delivery) 
 export function deliveryTriage(triggers: TriggerService): (delivery: NewDelivery) => string | null {
   return (delivery) => {
     const found = eventOf(delivery);
-    return 'ignored' in found ? found.ignored : triggers.triage(found.event);
+    return 'ignored' in found ? found.ignored : triggers.triage(found.event, found.forge);
   };
 }
 
@@ -117,7 +126,10 @@ function eventOf(delivery: Pick<Delivery, 'forge' | 'parsed'>): { event: ForgeEv
   const parsed = delivery.parsed as Parsed;
   if (parsed.kind === 'ignored') return { ignored: `ignored: ${parsed.reason}` };
   if (!isForgeName(delivery.forge)) return { ignored: `ignored: no forge ${delivery.forge}` };
-  return { event: parsed.event, forge: delivery.forge };
+  const { event } = parsed;
+  // Stored by a version that did not tell forks apart: not known to be from the base repository.
+  if (event.kind === 'pull_request' && typeof event.fromFork !== 'boolean') return { event: { ...event, fromFork: true }, forge: delivery.forge };
+  return { event, forge: delivery.forge };
 }
 
 function isForgeName(name: string): name is ForgeName {
@@ -131,7 +143,7 @@ function rejected(code: ErrorCode, message: string): Reception {
 function keptHeaders(headers: WebhookHeaders): Record<string, string> {
   const kept: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || SECRET_HEADERS.has(name.toLowerCase())) continue;
+    if (value === undefined || SECRET_HEADER.test(name)) continue;
     kept[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
   }
   return kept;

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
+  apiHeaders,
   assertError,
   createRepository,
   deliver,
@@ -75,6 +76,7 @@ forges:
     repositories:
       Codertocat/Hello-World: { secret: ${GITHUB_SECRET} }
   gitlab:
+    url: http://example.com           # where GitLab's documented payloads say the project is
     repositories:
       mike/diaspora: { secret: ${GITLAB_TOKEN} }
   gitea:
@@ -192,6 +194,9 @@ describe('webhooks end to end', () => {
     const stored = await getJson<{ body: string; headers: Record<string, string> }>(url, `/api/deliveries/${answer.body.delivery}`);
     assert.equal(stored.body, delivery.body.toString('utf8'));
     assert.equal(stored.headers['x-github-delivery'], deliveryId);
+    // ...but not the signature: with it, whoever reads the API could send the body again.
+    assert.equal(stored.headers['x-hub-signature-256'], undefined);
+    assert.ok(!JSON.stringify(stored).includes(delivery.headers['x-hub-signature-256']!));
   });
 
   it('answers a repeated delivery 200 and starts nothing', async () => {
@@ -208,6 +213,34 @@ describe('webhooks end to end', () => {
       [first.id],
     );
     assert.deepEqual(await runs(url, 'hello'), runsBefore);
+  });
+
+  it('answers a replay of a delivery under a new id 200 repeated, and starts nothing', async () => {
+    const [first] = await deliveries(url);
+    assert.ok(first);
+    const stored = await getJson<{ body: string }>(url, `/api/deliveries/${first.id}`);
+    const runsBefore = await runs(url);
+    const replay = githubDelivery('push', Buffer.from(stored.body), GITHUB_SECRET, randomUUID());
+    const answer = await deliver(url, 'github', replay);
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.equal(answer.body.status, 'repeated');
+    assert.equal((await deliveries(url)).filter((listed) => listed.repository === first.repository && listed.event === first.event).length, 1);
+    assert.deepEqual(await runs(url), runsBefore);
+  });
+
+  it('refuses with 403 a signed delivery that names another repository than the one whose secret signed it', async () => {
+    const stored = await deliveries(url);
+    const runsBefore = await runs(url);
+    // Hello-World's secret, Hello-World's full name, and Octocoders' repository to clone.
+    const lying = pushOnto(masterHead, masterHead);
+    setField(lying, 'repository.clone_url', 'https://github.com/Octocoders/Hello-World.git');
+    const answer = await deliver(url, 'github', githubDelivery('push', lying, GITHUB_SECRET));
+    assertError(answer, 403, 'WEBHOOK_REPOSITORY_MISMATCH');
+    assert.match((answer.body.error as { message: string }).message, /^repository\.clone_url names octocoders\/hello-world/);
+    assert.deepEqual(await deliveries(url), stored);
+    assert.deepEqual(await runs(url), runsBefore);
+    const { rejections } = await getJson<{ rejections: Record<string, number> }>(url, '/api/webhooks');
+    assert.equal(rejections['github repository_mismatch'], 1);
   });
 
   it('refuses a bad or missing signature with 401, stores nothing and counts the refusal', async () => {
@@ -266,7 +299,7 @@ describe('webhooks end to end', () => {
 
     const put = await fetch(`${url}/api/webhook-secrets`, {
       method: 'PUT',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...apiHeaders(url) },
       body: JSON.stringify({ forge: 'github', repository: 'Octocoders/Hello-World', secret: API_SECRET }),
     });
     assert.equal(put.status, 204, await put.text());
@@ -287,6 +320,9 @@ describe('webhooks end to end', () => {
     const sha = await octo.commit({ 'README.md': '# Octocoders\n' }, 'first');
     await octo.push('master');
     const push = replaceEverywhere(branchCreation(sha), { 'Codertocat/Hello-World': 'Octocoders/Hello-World' });
+    // Its owner too: a delivery names its repository's owner, which must be the full name's.
+    setField(push, 'repository.owner.login', 'Octocoders');
+    setField(push, 'repository.owner.name', 'Octocoders');
     const { run } = await acceptedRun(await deliver(url, 'github', githubDelivery('push', push, API_SECRET)), 'octo');
     assert.equal(run.commitSha, sha);
     assert.equal((await finished(url, run.id)).status, 'succeeded');
@@ -381,7 +417,15 @@ describe('webhooks end to end', () => {
     assert.equal(run.lane, 'tag/v1.0.0');
     assert.equal(run.commitSha, masterHead);
     assert.deepEqual(run.trigger, { kind: 'tag', by: 'Codertocat' });
-    assert.equal((await finished(url, run.id)).status, 'succeeded');
+    // No deploy_tags pattern names the tag: its run stops after the build, and says why.
+    assert.equal(run.partial, true);
+    assert.match(delivery.outcome!, /\(hello: tag v1\.0\.0 matches no deploy_tags pattern; run #\d+ stops after the build\)$/);
+    const ended = await finished(url, run.id);
+    assert.equal(ended.status, 'succeeded');
+    for (const name of ['smoke', 'deploy']) {
+      const stage = ended.stages.find((candidate) => candidate.name === name)!;
+      assert.deepEqual([stage.status, stage.reason], ['skipped', 'tag v1.0.0 matches no deploy_tags pattern; its run stops after the build'], name);
+    }
   });
 
   it('runs a GitLab push authenticated by X-Gitlab-Token', async () => {

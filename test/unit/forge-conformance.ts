@@ -4,7 +4,8 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { Forge, ForgeEvent, RepositoryRef, WebhookHeaders, WebhookResult } from '../../src/forges/forge.ts';
+import type { Forge, ForgeEvent, ForgeOrigin, RejectionReason, RepositoryRef, WebhookHeaders, WebhookResult } from '../../src/forges/forge.ts';
+import { remoteKey, repositoryKey } from '../../src/forges/repository-url.ts';
 
 export interface Delivery {
   headers: WebhookHeaders;
@@ -18,7 +19,12 @@ export interface ConformanceCase {
   event: ForgeEvent;
 }
 
+/** The cases a fixture set has, by name. */
+type CaseName = 'push' | 'branchCreated' | 'branchDeleted' | 'forcedPush' | 'emptyPush' | 'tag' | 'pullRequestOpened' | 'pullRequestUpdated' | 'pullRequestFromFork';
+
 export interface ConformanceFixtures {
+  /** The forge's web address the fixtures' repositories are at, as slipway.yml names it; null where there is none (plain git). */
+  webUrl: string | null;
   /** The header that carries the signature or token. */
   signatureHeader: string;
   /** False where the forge sends a shared token instead of signing the body (GitLab). */
@@ -33,8 +39,17 @@ export interface ConformanceFixtures {
   emptyPush: ConformanceCase;
   tag: ConformanceCase;
   /** Null where there are no pull requests (a plain git repository). */
+  /** Pull requests within the repository (head and base in it). */
   pullRequestOpened: ConformanceCase | null;
   pullRequestUpdated: ConformanceCase | null;
+  /** A pull request whose head is a fork: its head repository is not a name of the repository. */
+  pullRequestFromFork: ConformanceCase | null;
+  /**
+   * Every place the forge's bodies name their repository, each on a real body that has it: the
+   * case, the field's dotted path, and a value that names another repository there (or the
+   * same one on another host). Empty where a body names its repository once (plain git).
+   */
+  retargets: Array<{ of: CaseName; field: string; value: unknown }>;
   /**
    * How many URLs a repository has at least: 2 (clone and web) unless the forge knows only the
    * one the repository was pushed to (a plain git repository: 1).
@@ -60,11 +75,13 @@ const isZeroSha = (sha: string) => /^0+$/.test(sha);
 
 export function forgeConformance(name: string, forge: Forge, fixtures: ConformanceFixtures): void {
   describe(`Forge conformance: ${name}`, () => {
-    function parse(delivery: Delivery, secretFor: (repository: RepositoryRef) => string | null = () => SECRET): WebhookResult {
-      return forge.parseWebhook(delivery.headers, delivery.body, secretFor);
+    const origin: ForgeOrigin = { webUrl: fixtures.webUrl };
+
+    function parse(delivery: Delivery, secretFor: (repository: RepositoryRef) => string | null = () => SECRET, from: ForgeOrigin = origin): WebhookResult {
+      return forge.parseWebhook(delivery.headers, delivery.body, secretFor, from);
     }
 
-    function assertRejected(result: WebhookResult, reason: 'unknown_repository' | 'bad_signature' | 'malformed', what: string): void {
+    function assertRejected(result: WebhookResult, reason: RejectionReason, what: string): void {
       assert.equal(result.kind, 'rejected', `${what}: ${JSON.stringify(result).slice(0, 300)}`);
       assert.equal(result.reason, reason, `${what}: ${result.message}`);
       assert.ok(result.message.length > 0, `${what}: the rejection says why`);
@@ -135,7 +152,11 @@ export function forgeConformance(name: string, forge: Forge, fixtures: Conforman
             {
               label: 'a pull request opened',
               fixture: fixtures.pullRequestOpened,
-              meaning: (event: ForgeEvent) => assert.equal(eventOf(event, 'pull_request').action, 'opened'),
+              meaning: (event: ForgeEvent) => {
+                const pullRequest = eventOf(event, 'pull_request');
+                assert.equal(pullRequest.action, 'opened');
+                assert.equal(pullRequest.fromFork, false);
+              },
             },
           ]
         : []),
@@ -144,11 +165,34 @@ export function forgeConformance(name: string, forge: Forge, fixtures: Conforman
             {
               label: 'a pull request updated with new commits',
               fixture: fixtures.pullRequestUpdated,
-              meaning: (event: ForgeEvent) => assert.equal(eventOf(event, 'pull_request').action, 'updated'),
+              meaning: (event: ForgeEvent) => {
+                const pullRequest = eventOf(event, 'pull_request');
+                assert.equal(pullRequest.action, 'updated');
+                assert.equal(pullRequest.fromFork, false);
+              },
+            },
+          ]
+        : []),
+      ...(fixtures.pullRequestFromFork
+        ? [
+            {
+              label: "a fork's pull request",
+              fixture: fixtures.pullRequestFromFork,
+              meaning: (event: ForgeEvent) => {
+                const pullRequest = eventOf(event, 'pull_request');
+                assert.equal(pullRequest.fromFork, true);
+                // The head is another repository: a URL of it is no URL of the repository.
+                assert.ok(pullRequest.headRepositoryUrl === null || !pullRequest.repository.urls.includes(pullRequest.headRepositoryUrl));
+              },
             },
           ]
         : []),
     ];
+    const caseNamed = (name: CaseName): ConformanceCase => {
+      const fixture = fixtures[name];
+      assert.ok(fixture, `the fixtures have a ${name} case`);
+      return fixture;
+    };
 
     for (const { label, fixture, meaning } of cases) {
       test(`${label} becomes its event`, () => {
@@ -253,6 +297,50 @@ export function forgeConformance(name: string, forge: Forge, fixtures: Conforman
       }
     });
 
+    test("the repository's URLs all name it: its full name, on one host (the forge's, where known)", () => {
+      const forgeHost = fixtures.webUrl === null ? null : remoteKey(fixtures.webUrl)!.host;
+      for (const { label, fixture } of cases) {
+        const { fullName, urls } = fixture.event.repository;
+        assert.equal(new Set(urls.map(repositoryKey)).size, 1, `${label}: ${urls.join(', ')} are one repository`);
+        if (forgeHost === null) continue;
+        for (const url of urls) assert.deepEqual(remoteKey(url), { host: forgeHost, path: fullName.toLowerCase() }, `${label}: ${url}`);
+      }
+    });
+
+    test('a body that names another repository in any one place is repository_mismatch, naming the field, though signed with the secret', () => {
+      if (fixtures.minimumUrls === 1) assert.deepEqual(fixtures.retargets, [], 'a body that names its repository once has nothing else to agree with');
+      else assert.ok(fixtures.retargets.length >= 5, 'every place the forge names the repository is listed');
+      for (const { of, field, value } of fixtures.retargets) {
+        const delivery = caseNamed(of).deliver(SECRET);
+        const body = JSON.parse(delivery.body.toString('utf8')) as Record<string, unknown>;
+        const keys = field.split('.');
+        let target = body;
+        for (const key of keys.slice(0, -1)) target = target[key] as Record<string, unknown>;
+        assert.ok(target && keys.at(-1)! in target && target[keys.at(-1)!] !== null, `the real ${of} body has ${field}`);
+        assert.notDeepEqual(target[keys.at(-1)!], value, `${field}: a value that differs`);
+        target[keys.at(-1)!] = value;
+        const retargeted = (secret: string) => fixtures.resign(delivery, Buffer.from(JSON.stringify(body)), secret);
+        const result = parse(retargeted(SECRET));
+        assertRejected(result, 'repository_mismatch', `${of} with ${field} = ${JSON.stringify(value)}`);
+        assert.ok(result.kind === 'rejected' && result.message.includes(field), `the message names ${field}: ${result.kind === 'rejected' ? result.message : ''}`);
+        // Checked once the delivery is authentic: an unsigned one is refused as such, an unknown repository first.
+        assertRejected(parse(retargeted(WRONG_SECRET)), 'bad_signature', `${field}, wrong secret`);
+        assertRejected(parse(retargeted(SECRET), () => null), 'unknown_repository', `${field}, unknown repository`);
+      }
+    });
+
+    test("the forge's address binds the host: from another host, every delivery is repository_mismatch", () => {
+      const elsewhere: ForgeOrigin = { webUrl: 'https://git.elsewhere.example' };
+      for (const { label, fixture } of cases) {
+        const delivery = fixture.deliver(SECRET);
+        const result = parse(delivery, () => SECRET, elsewhere);
+        if (fixtures.webUrl === null) assert.deepEqual(result, { kind: 'event', event: fixture.event }, `${label}: plain git has no host to be on`);
+        else assertRejected(result, 'repository_mismatch', `${label} from another host`);
+        // With no address known, the URLs need only agree with each other.
+        assert.deepEqual(parse(delivery, () => SECRET, { webUrl: null }), { kind: 'event', event: fixture.event }, `${label}, no address known`);
+      }
+    });
+
     test('never throws, whatever arrives', () => {
       const base = fixtures.push.deliver(SECRET);
       const huge = 'x'.repeat(4 * 1024 * 1024);
@@ -268,6 +356,8 @@ export function forgeConformance(name: string, forge: Forge, fixtures: Conforman
         '{"repository": {"full_name": {}}, "project": {"path_with_namespace": []}}',
         '{"repository": {"full_name": "a/b"}, "project": {"path_with_namespace": "a/b"}, "ref": 5, "before": null}',
         '{"repository": {"full_name": "a/b"}, "project": {"path_with_namespace": "a/b"}, "__proto__": {"x": 1}, "constructor": 1}',
+        // URLs that do not parse, or bad escapes, where the repository's names are checked.
+        '{"repository": {"full_name": "a/b", "name": 5, "owner": [], "clone_url": "https://h/%E0%A4%A", "ssh_url": "http://[::1", "url": "https://api.h/repos/%"}, "project": {"path_with_namespace": "a/b", "web_url": "http://[::1", "url": "ssh://"}, "pull_request": {"base": {"repo": "x"}}, "object_attributes": {"target": null}}',
       ];
       const headerSets: WebhookHeaders[] = [
         {},
@@ -289,6 +379,7 @@ export function forgeConformance(name: string, forge: Forge, fixtures: Conforman
           assert.doesNotThrow(() => {
             result = parse(delivery, () => secret);
           }, what);
+          assert.doesNotThrow(() => parse(delivery, () => secret, { webUrl: 'not a url' }), `${what}, a bad address`);
           assert.ok(result && ['event', 'ignored', 'rejected'].includes(result.kind), what);
         }
       }

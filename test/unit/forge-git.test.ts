@@ -60,6 +60,7 @@ const pushDelivery = deliveryFor(steps.updated, 'refs/heads/main');
 const { after: _after, ...withoutAfter } = JSON.parse(pushDelivery.body.toString('utf8')) as Record<string, unknown>;
 
 forgeConformance('git', forge, {
+  webUrl: null,
   signatureHeader: 'x-slipway-token',
   signsBody: false,
   resign: ({ headers }, body, secret) => ({ headers: { ...headers, 'x-slipway-token': secret }, body }),
@@ -71,6 +72,9 @@ forgeConformance('git', forge, {
   tag: caseOf(steps.updated, 'refs/tags/v1.0'),
   pullRequestOpened: null,
   pullRequestUpdated: null,
+  pullRequestFromFork: null,
+  // The hook names the repository once, by the URL or path its token was issued for.
+  retargets: [],
   minimumUrls: 1,
   ignored: { deliver: deliver(deliveryFor(steps.notesAndDeletions, 'refs/notes/commits')), repository },
   incomplete: deliver(pushDelivery, Buffer.from(JSON.stringify(withoutAfter))),

@@ -20,13 +20,16 @@ const fixtureText = (name: string) => readFileSync(new URL(`../fixtures/gitea/${
 const fixture = (name: string) => JSON.parse(fixtureText(name)) as Record<string, unknown>;
 
 const push = fixture('push');
-const pullRequestOpened = fixture('pull-request-opened');
-const pullRequest = pullRequestOpened.pull_request as Record<string, unknown>;
-const head = pullRequest.head as Record<string, unknown>;
+/** The reconstructed pull request comes from the fork contributor/webhooks (id 141). */
+const forkPullRequest = fixture('pull-request-opened');
+const pullRequest = forkPullRequest.pull_request as Record<string, unknown>;
+const base = pullRequest.base as Record<string, unknown>;
+/** Its head moved to a branch of the repository itself (the base's repository, id 140). */
+const head = { ...(pullRequest.head as Record<string, unknown>), repo_id: base.repo_id, repo: base.repo };
 const headCommit = (push.commits as unknown[])[0];
-/** The reconstructed pull request with its action (and head) changed, as Gitea sends it for that action. */
+/** The pull request within the repository with its action (and head) changed, as Gitea sends it for that action. */
 const pullRequestWith = (action: string, headChanges: Record<string, unknown> = {}) => ({
-  ...pullRequestOpened,
+  ...forkPullRequest,
   action,
   pull_request: { ...pullRequest, head: { ...head, ...headChanges } },
 });
@@ -37,6 +40,7 @@ const derived = {
   emptyPush: { ...push, before: PUSHED, after: PARENT, commits: [], total_commits: 0, head_commit: null },
   // Gitea sends a created tag as a push with no commits and head_commit the tagged commit.
   tag: { ...push, ref: 'refs/tags/v1.0.0', before: ZERO_SHA, commits: [], head_commit: headCommit },
+  pullRequestOpened: pullRequestWith('opened'),
   pullRequestSynchronized: pullRequestWith('synchronized', { sha: SYNCHRONIZED_HEAD }),
   incomplete: { ...push, after: undefined },
 };
@@ -88,12 +92,16 @@ const pullRequestFields = {
   headSha: PUSHED,
   headBranch: 'retry-deliveries',
   baseBranch: 'main',
-  headRepositoryUrl: 'http://localhost:3000/contributor/webhooks.git',
+  headRepositoryUrl: 'http://localhost:3000/gitea/webhooks.git',
+  fromFork: false,
 } as const;
 
 const forge = new GiteaForge();
+/** The documented payloads' Gitea is at localhost:3000 (its ssh at port 2222 of the same host). */
+const GITEA = { webUrl: 'http://localhost:3000' };
 
 forgeConformance('gitea', forge, {
+  webUrl: GITEA.webUrl,
   signatureHeader: 'x-gitea-signature',
   signsBody: true,
   resign: ({ headers }, body, secret) => ({ headers: { ...headers, 'x-gitea-signature': signature(body, secret) }, body }),
@@ -127,19 +135,48 @@ forgeConformance('gitea', forge, {
     event: { kind: 'tag', deliveryId: 'delivery-tag', repository: webhooks, sender: 'gitea', tag: 'v1.0.0', sha: PUSHED, deleted: false },
   },
   pullRequestOpened: {
-    deliver: deliverFile('pull_request', 'delivery-opened', 'pull-request-opened'),
+    deliver: deliver('pull_request', 'delivery-opened', derived.pullRequestOpened),
     event: { kind: 'pull_request', deliveryId: 'delivery-opened', ...pullRequestFields, action: 'opened' },
   },
   pullRequestUpdated: {
     deliver: deliver('pull_request', 'delivery-synchronized', derived.pullRequestSynchronized),
     event: { kind: 'pull_request', deliveryId: 'delivery-synchronized', ...pullRequestFields, headSha: SYNCHRONIZED_HEAD, action: 'updated' },
   },
+  pullRequestFromFork: {
+    deliver: deliverFile('pull_request', 'delivery-fork', 'pull-request-opened'),
+    event: {
+      kind: 'pull_request',
+      deliveryId: 'delivery-fork',
+      ...pullRequestFields,
+      action: 'opened',
+      headRepositoryUrl: 'http://localhost:3000/contributor/webhooks.git',
+      fromFork: true,
+    },
+  },
+  retargets: [
+    ...Object.entries({
+      full_name: 'gitea/other',
+      name: 'other',
+      'owner.login': 'someone',
+      'owner.username': 'someone',
+      clone_url: 'http://localhost:3000/gitea/other.git',
+      ssh_url: 'ssh://gitea@localhost:2222/gitea/other.git',
+      html_url: 'http://localhost:3000/gitea/other',
+    }).map(([field, value]) => ({ of: 'push' as const, field: `repository.${field}`, value })),
+    // The same repository on another host.
+    { of: 'push', field: 'repository.ssh_url', value: 'ssh://gitea@git.evil.example:2222/gitea/webhooks.git' },
+    // A pull request names the repository again as its base.
+    { of: 'pullRequestFromFork', field: 'pull_request.base.repo.full_name', value: 'gitea/other' },
+    { of: 'pullRequestFromFork', field: 'pull_request.base.repo.clone_url', value: 'http://localhost:3000/gitea/other.git' },
+    { of: 'pullRequestFromFork', field: 'pull_request.base.repo.id', value: 141 },
+    { of: 'pullRequestFromFork', field: 'pull_request.base.repo_id', value: 141 },
+  ],
   ignored: { deliver: deliverFile('create', 'delivery-create', 'create-branch'), repository: webhooks },
   incomplete: deliver('push', 'delivery-incomplete', derived.incomplete),
 });
 
 describe('Gitea forge', () => {
-  const parse = (delivery: Delivery): WebhookResult => forge.parseWebhook(delivery.headers, delivery.body, () => SECRET);
+  const parse = (delivery: Delivery): WebhookResult => forge.parseWebhook(delivery.headers, delivery.body, () => SECRET, GITEA);
   const eventOf = (result: WebhookResult) => (result.kind === 'event' ? result.event : assert.fail(JSON.stringify(result)));
 
   test("Forgejo's own header names are read", () => {
@@ -162,14 +199,25 @@ describe('Gitea forge', () => {
     }
   });
 
-  test('a pull request whose head.repo is left out: the base repository when repo_id says so, malformed otherwise', () => {
+  test('a pull request whose head.repo is left out: the base repository when repo_id says so, else a fork', () => {
     const fromBase = pullRequestWith('opened', { repo: undefined, repo_id: 140 });
     const event = eventOf(parse(deliver('pull_request', 'delivery-same-repo', fromBase)(SECRET)));
-    assert.equal(event.kind === 'pull_request' && event.headRepositoryUrl, 'http://localhost:3000/gitea/webhooks.git');
+    assert.ok(event.kind === 'pull_request');
+    assert.deepEqual([event.fromFork, event.headRepositoryUrl], [false, 'http://localhost:3000/gitea/webhooks.git']);
 
-    const fromUnknownFork = pullRequestWith('opened', { repo: undefined });
-    const result = parse(deliver('pull_request', 'delivery-fork', fromUnknownFork)(SECRET));
-    assert.equal(result.kind === 'rejected' && result.reason, 'malformed');
+    for (const [what, changes] of [['another repo_id', { repo: undefined, repo_id: 141 }], ['no repo_id', { repo: undefined, repo_id: undefined }]] as const) {
+      const fork = eventOf(parse(deliver('pull_request', 'delivery-fork', pullRequestWith('opened', changes))(SECRET)));
+      assert.ok(fork.kind === 'pull_request');
+      assert.deepEqual([fork.fromFork, fork.headRepositoryUrl], [true, null], what);
+    }
+  });
+
+  test('a Gitea under a path of its host names its repositories under that path, and ssh URLs at the root', () => {
+    const underPath = JSON.parse(fixtureText('push').replaceAll('http://localhost:3000/', 'http://localhost:3000/gitea/')) as object;
+    const delivery = deliver('push', 'delivery-under-path', underPath)(SECRET);
+    assert.equal(forge.parseWebhook(delivery.headers, delivery.body, () => SECRET, { webUrl: 'http://localhost:3000/gitea/' }).kind, 'event');
+    const result = parse(delivery);
+    assert.equal(result.kind === 'rejected' && result.reason, 'repository_mismatch');
   });
 
   test('a deleted tag is acted on through its push; the delete event for it is ignored', () => {

@@ -18,9 +18,23 @@ const fixtureText = (name: string) => readFileSync(new URL(`../fixtures/gitlab/$
 const fixture = (name: string) => JSON.parse(fixtureText(name)) as Record<string, unknown>;
 
 const push = fixture('push');
-const mergeRequest = fixture('merge-request');
-const mergeRequestAttributes = mergeRequest.object_attributes as Record<string, unknown>;
-/** The documented merge request with its action changed, as GitLab sends it for that action. */
+const documentedMergeRequest = fixture('merge-request');
+const documentedAttributes = documentedMergeRequest.object_attributes as Record<string, unknown>;
+/**
+ * The documented merge request is about project gitlabhq/gitlab-test (id 1), but names
+ * awesome_space/awesome_project (id 14) as its target. GitLab fires a merge request's hooks
+ * on its target project and sends that project as `project`, so a real one names the same
+ * project in both: here the target is the project, and so is the source (a merge request
+ * between two branches of the project). The documented source is kept for the fork's case.
+ */
+const project = documentedMergeRequest.project as Record<string, unknown> & { id: number };
+const { id: _projectId, ...projectAsTarget } = project;
+const mergeRequest = {
+  ...documentedMergeRequest,
+  object_attributes: { ...documentedAttributes, source_project_id: project.id, target_project_id: project.id, source: projectAsTarget, target: projectAsTarget },
+};
+const mergeRequestAttributes = mergeRequest.object_attributes;
+/** The merge request with its action changed, as GitLab sends it for that action. */
 const mergeRequestWith = (attributes: Record<string, unknown>) => ({
   ...mergeRequest,
   object_attributes: { ...mergeRequestAttributes, ...attributes },
@@ -35,6 +49,8 @@ const derived = {
   // oldrev "is only available when there are actual code changes, like new code is pushed".
   mergeRequestUpdated: mergeRequestWith({ action: 'update', oldrev: 'b6568db1bc1dcd7f8b4d5a946b0b91f9dacd7327' }),
   mergeRequestEdited: mergeRequestWith({ action: 'update' }),
+  // From awesome_space/awesome_project, a fork of the project: the documented source.
+  mergeRequestFromFork: mergeRequestWith({ source_project_id: documentedAttributes.source_project_id, source: documentedAttributes.source }),
   incomplete: { ...push, after: undefined },
 };
 
@@ -95,12 +111,18 @@ const mergeRequestFields = {
   headSha: 'da1560886d4f094c3e6c9ef40349f7d38b5d27d7',
   headBranch: 'ms-viewport',
   baseBranch: 'master',
-  headRepositoryUrl: 'http://example.com/awesome_space/awesome_project.git',
+  headRepositoryUrl: 'http://example.com/gitlabhq/gitlab-test.git',
+  fromFork: false,
 } as const;
 
 const forge = new GitLabForge();
+/** The documented payloads' GitLab is at example.com. */
+const GITLAB = { webUrl: 'http://example.com' };
+
+const PROJECT_URLS = { git_http_url: '.git', git_ssh_url: '.git', web_url: '', http_url: '.git', ssh_url: '.git', url: '.git', homepage: '' };
 
 forgeConformance('gitlab', forge, {
+  webUrl: GITLAB.webUrl,
   signatureHeader: 'x-gitlab-token',
   signsBody: false,
   resign: ({ headers }, body, secret) => ({ headers: { ...headers, 'x-gitlab-token': secret }, body }),
@@ -135,19 +157,46 @@ forgeConformance('gitlab', forge, {
     },
   },
   pullRequestOpened: {
-    deliver: deliverFile('Merge Request Hook', 'merge-request', 'key-opened'),
+    deliver: deliver('Merge Request Hook', mergeRequest, 'key-opened'),
     event: { kind: 'pull_request', deliveryId: 'key-opened', ...mergeRequestFields, action: 'opened' },
   },
   pullRequestUpdated: {
     deliver: deliver('Merge Request Hook', derived.mergeRequestUpdated, 'key-updated'),
     event: { kind: 'pull_request', deliveryId: 'key-updated', ...mergeRequestFields, action: 'updated' },
   },
+  pullRequestFromFork: {
+    deliver: deliver('Merge Request Hook', derived.mergeRequestFromFork, 'key-fork'),
+    event: {
+      kind: 'pull_request',
+      deliveryId: 'key-fork',
+      ...mergeRequestFields,
+      action: 'opened',
+      headRepositoryUrl: 'http://example.com/awesome_space/awesome_project.git',
+      fromFork: true,
+    },
+  },
+  retargets: [
+    ...Object.entries(PROJECT_URLS).map(([field, suffix]) => {
+      const value = `http://example.com/mike/other${suffix}`;
+      return { of: 'push' as const, field: `project.${field}`, value: field.includes('ssh') || field === 'url' ? 'git@example.com:mike/other.git' : value };
+    }),
+    { of: 'push', field: 'project.path_with_namespace', value: 'mike/other' },
+    // The deprecated repository object names it too (its `name` is a display name).
+    ...['url', 'homepage', 'git_http_url', 'git_ssh_url'].map((field) => ({ of: 'push' as const, field: `repository.${field}`, value: 'http://example.com/mike/other' })),
+    // The same project on another host, or at another path of the host.
+    { of: 'push', field: 'project.git_ssh_url', value: 'git@gitlab.evil.example:mike/diaspora.git' },
+    { of: 'push', field: 'project.web_url', value: 'http://example.com/evil/mike/diaspora' },
+    // A merge request names its project again as the target, by path, URLs and id.
+    { of: 'pullRequestOpened', field: 'object_attributes.target.path_with_namespace', value: 'gitlabhq/other' },
+    ...Object.keys(PROJECT_URLS).map((field) => ({ of: 'pullRequestOpened' as const, field: `object_attributes.target.${field}`, value: 'http://example.com/gitlabhq/other.git' })),
+    { of: 'pullRequestOpened', field: 'object_attributes.target_project_id', value: 14 },
+  ],
   ignored: { deliver: deliverFile('Issue Hook', 'issue', 'key-issue'), repository: gitlabTest },
   incomplete: deliver('Push Hook', derived.incomplete, 'key-incomplete'),
 });
 
 describe('GitLab forge', () => {
-  const parse = (delivery: Delivery): WebhookResult => forge.parseWebhook(delivery.headers, delivery.body, () => SECRET);
+  const parse = (delivery: Delivery): WebhookResult => forge.parseWebhook(delivery.headers, delivery.body, () => SECRET, GITLAB);
   const pullRequestAction = (result: WebhookResult) =>
     result.kind === 'event' && result.event.kind === 'pull_request' ? result.event.action : result;
 
@@ -188,6 +237,27 @@ describe('GitLab forge', () => {
     const result = parse(deliver('Tag Push Hook', deletion, 'key-tag-deleted')(SECRET));
     assert.equal(result.kind === 'event' && result.event.kind === 'tag' && result.event.deleted, true);
     assert.equal(result.kind === 'event' && result.event.kind === 'tag' && result.event.sha, '82b3d5ae55f7080f1e6022629cdb57bfae7cccc7');
+  });
+
+  test('the documented merge request, whose target is another project than the one it is about, is repository_mismatch', () => {
+    const result = parse(deliverFile('Merge Request Hook', 'merge-request', 'key-documented')(SECRET));
+    assert.equal(result.kind === 'rejected' && result.reason, 'repository_mismatch');
+    assert.match(result.kind === 'rejected' ? result.message : '', /^object_attributes\.target\.path_with_namespace names awesome_space\/awesome_project: .* gitlabhq\/gitlab-test \(project\.path_with_namespace\)/);
+  });
+
+  test('a merge request whose source project is gone is from a fork, with no head repository URL', () => {
+    const result = parse(deliver('Merge Request Hook', mergeRequestWith({ source_project_id: null, source: null }), 'key-gone')(SECRET));
+    assert.ok(result.kind === 'event' && result.event.kind === 'pull_request', JSON.stringify(result));
+    assert.deepEqual([result.event.fromFork, result.event.headRepositoryUrl], [true, null]);
+  });
+
+  test('a GitLab under a path of its host (relative_url_root) names its projects under that path, and ssh URLs at the root', () => {
+    const underPath = JSON.parse(JSON.stringify(push).replaceAll('http://example.com/', 'http://example.com/gitlab/')) as object;
+    const delivery = deliver('Push Hook', underPath, 'key-under-path')(SECRET);
+    assert.equal(forge.parseWebhook(delivery.headers, delivery.body, () => SECRET, { webUrl: 'http://example.com/gitlab' }).kind, 'event');
+    // Without the path configured, the web URLs name another project than mike/diaspora.
+    const result = parse(delivery);
+    assert.match(result.kind === 'rejected' ? result.message : '', /^project\.git_http_url names gitlab\/mike\/diaspora/);
   });
 
   test('the delivery id is the Idempotency-Key, the same on every retry whatever the per-attempt UUID', () => {

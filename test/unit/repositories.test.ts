@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Config, ForgeSettings } from '../../src/config/model.ts';
-import { apiUrlOf, forgeOf, repositoryKey, servicesOf } from '../../src/triggers/repositories.ts';
+import { repositoryKey } from '../../src/forges/repository-url.ts';
+import { apiUrlOf, forgeOf, servicesOf } from '../../src/triggers/repositories.ts';
 import { parsedConfig } from '../support/config.ts';
 
 function config(text: string): Config {

@@ -1,161 +1,28 @@
 // The trigger service on the real Engine with fakes: which forge events start which runs, for
-// which services of a monorepo, and the one sentence each event leaves behind.
+// which services of a monorepo, and the one sentence each event leaves behind. (Forks, late
+// pushes and tags that deploy: trigger-trust.test.ts.)
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
-import { FakeBuilder } from '../../src/builders/fake/builder.ts';
-import type { Run } from '../../src/core/types.ts';
-import { FakeDeployer } from '../../src/deployers/fake/deployer.ts';
-import { Engine } from '../../src/engine/engine.ts';
-import { MemoryEventBus } from '../../src/events/bus.ts';
-import type { StepSpec } from '../../src/executors/executor.ts';
-import { FakeExecutor, type FakeStepScript } from '../../src/executors/fake/executor.ts';
-import type { ForgeEvent, RepositoryRef } from '../../src/forges/forge.ts';
-import { FakeSource } from '../../src/source/fake/source.ts';
-import { openSqliteStore } from '../../src/store/sqlite/store.ts';
-import type { Store } from '../../src/store/store.ts';
-import { TriggerService } from '../../src/triggers/trigger.ts';
+import {
+  branchOf,
+  changes,
+  closeHarnesses,
+  harness,
+  pullRequest,
+  push,
+  servicesOf,
+  sha,
+  short,
+  SHOP,
+  SHOP_REF,
+  skippedEvents,
+  ZERO,
+  type Harness,
+} from '../support/triggers.ts';
 import { finished, until } from '../support/wait.ts';
-import { parsedConfig } from '../support/config.ts';
 
-const ZERO = '0'.repeat(40);
-const sha = (char: string) => char.repeat(40);
-const short = (full: string) => full.slice(0, 12);
-
-// One monorepo, spelled a different way by each service that builds from it.
-const SHOP = {
-  api: 'https://github.com/acme/shop.git',
-  web: 'git@github.com:Acme/Shop.git',
-  worker: 'ssh://git@github.com/ACME/shop',
-  nightly: 'https://github.com/Acme/Shop/',
-};
-const OTHER = 'https://github.com/acme/other.git';
-
-const CONFIG = `
-registry: registry.test
-pipeline:
-  - stage: test
-    run: make test
-  - stage: build
-services:
-  api:
-    repo: ${SHOP.api}
-    path: services/api
-    depends_on_paths: [libs/shared]
-  web:
-    repo: "${SHOP.web}"
-    path: services/web
-  worker:
-    repo: ${SHOP.worker}
-    path: services/worker/
-  nightly:
-    repo: ${SHOP.nightly}
-    branch: release
-  other:
-    repo: ${OTHER}
-`;
-
-/** How GitHub names the repository in its payloads. */
-const SHOP_REF: RepositoryRef = {
-  fullName: 'Acme/Shop',
-  urls: ['https://github.com/Acme/Shop.git', 'git@github.com:Acme/Shop.git', 'git://github.com/Acme/Shop.git', 'https://github.com/Acme/Shop'],
-};
-
-interface Harness {
-  triggers: TriggerService;
-  engine: Engine;
-  store: Store;
-  source: FakeSource;
-  executor: FakeExecutor;
-  /** Replaceable: what each step does. */
-  script: { current: (step: StepSpec) => FakeStepScript };
-}
-
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function harness(): Promise<Harness> {
-  const workRoot = mkdtempSync(join(tmpdir(), 'slipway-trigger-'));
-  const store = await openSqliteStore(':memory:');
-  const script: Harness['script'] = { current: () => ({}) };
-  const executor = new FakeExecutor((step) => script.current(step));
-  const source = new FakeSource();
-  const engine = new Engine({
-    store,
-    bus: new MemoryEventBus(),
-    config: parsedConfig(CONFIG),
-    source,
-    executor,
-    builder: new FakeBuilder(),
-    deployer: new FakeDeployer(),
-    workRoot,
-    maxParallelRuns: 8,
-  });
-  cleanups.push(async () => {
-    for (const run of await store.runs.list({ statuses: ['pending', 'running'] })) await engine.cancel(run.id);
-    await engine.stop();
-    await store.close();
-    rmSync(workRoot, { recursive: true, force: true });
-  });
-  await engine.start();
-  return { triggers: new TriggerService({ engine, store, source }), engine, store, source, executor, script };
-}
-
-/** What git's diff answers between two commits, whichever spelling of the repository asks. */
-function changes(h: Harness, from: string, to: string, paths: string[]): void {
-  for (const repo of Object.values(SHOP)) h.source.setChanges(repo, from, to, paths);
-}
-
-function branchOf(h: Harness, branch: string, at: string): void {
-  for (const repo of Object.values(SHOP)) h.source.setRef(repo, branch, at);
-}
-
-let deliveries = 0;
-function push(fields: Partial<Extract<ForgeEvent, { kind: 'push' }>> & { before: string; after: string }): ForgeEvent {
-  return {
-    kind: 'push',
-    deliveryId: `delivery-${++deliveries}`,
-    repository: SHOP_REF,
-    sender: 'octocat',
-    branch: 'main',
-    created: false,
-    deleted: false,
-    forced: false,
-    commitCount: 1,
-    ...fields,
-  };
-}
-
-function pullRequest(fields: Partial<Extract<ForgeEvent, { kind: 'pull_request' }>> & { number: number; headSha: string }): ForgeEvent {
-  return {
-    kind: 'pull_request',
-    deliveryId: `delivery-${++deliveries}`,
-    repository: SHOP_REF,
-    sender: 'octocat',
-    action: 'opened',
-    headBranch: 'feature/login',
-    baseBranch: 'main',
-    headRepositoryUrl: 'https://github.com/Acme/Shop.git',
-    ...fields,
-  };
-}
-
-function tag(name: string, at: string, deleted = false): ForgeEvent {
-  return { kind: 'tag', deliveryId: `delivery-${++deliveries}`, repository: SHOP_REF, sender: 'octocat', tag: name, sha: at, deleted };
-}
-
-const servicesOf = (runs: Run[]) => runs.map((run) => run.service);
-
-async function skippedEvents(store: Store) {
-  return (await store.events.list())
-    .filter((event) => event.type === 'trigger.skipped')
-    .map((event) => ({ service: event.service, ...(event.data as { forge: string; deliveryId: string; commitSha: string; reason: string }) }));
-}
+afterEach(closeHarnesses);
 
 describe('trigger service: push', () => {
   it("runs only the services whose folder changed, in the branch's lane", async () => {
@@ -383,31 +250,6 @@ describe('trigger service: pull requests', () => {
     const outcome = await h.triggers.handle(pullRequest({ number: 42, headSha: sha('5'), baseBranch: 'develop' }), 'github');
     assert.deepEqual(outcome.runs, []);
     assert.equal(outcome.summary, 'no service builds pull requests into develop of Acme/Shop');
-    assert.deepEqual(await h.store.runs.list(), []);
-  });
-});
-
-describe('trigger service: tags', () => {
-  it('starts a tagged run of each service of the repository', async () => {
-    const h = await harness();
-    const outcome = await h.triggers.handle(tag('v1.0.0', sha('7')), 'github');
-    assert.deepEqual(servicesOf(outcome.runs), ['api', 'web', 'worker', 'nightly']);
-    for (const run of outcome.runs) {
-      assert.equal(run.tag, 'v1.0.0');
-      assert.equal(run.lane, 'tag/v1.0.0');
-      assert.equal(run.commitSha, sha('7'));
-      assert.equal(run.partial, false);
-      assert.deepEqual(run.trigger, { kind: 'tag', by: 'octocat' });
-    }
-    const names = outcome.runs.map((run) => `run #${run.id} of ${run.service}`);
-    assert.equal(outcome.summary, `tag v1.0.0 started ${names.slice(0, -1).join(', ')} and ${names.at(-1)}`);
-  });
-
-  it('starts nothing when a tag is deleted', async () => {
-    const h = await harness();
-    const outcome = await h.triggers.handle(tag('v1.0.0', sha('7'), true), 'github');
-    assert.deepEqual(outcome.runs, []);
-    assert.equal(outcome.summary, 'tag v1.0.0 was deleted; its releases stay');
     assert.deepEqual(await h.store.runs.list(), []);
   });
 });

@@ -124,11 +124,18 @@ async function harness(options: { store?: Store; handle?: DeliveryHandler; confi
 describe('webhook receiver', () => {
   it('stores an authentic delivery as received, then hands it to the handler', async () => {
     const h = await harness();
-    const { headers, body } = delivery('push', 'push-1', branchCreated, SECRET, {
+    const proofs = {
       'x-gitlab-token': 'not-to-keep',
       'X-Slipway-Token': 'not-to-keep-either',
       authorization: 'Bearer nope',
-    });
+      'x-hub-signature': 'sha1=not-to-keep',
+      'x-gitea-signature': 'not-to-keep',
+      'x-forgejo-signature': 'not-to-keep',
+      'x-gogs-signature': 'not-to-keep',
+      cookie: 'session=not-to-keep',
+      'proxy-authorization': 'Basic not-to-keep',
+    };
+    const { headers, body } = delivery('push', 'push-1', branchCreated, SECRET, proofs);
     const reception = await h.receiver.receive('github', headers, body);
     assert.equal(reception.kind, 'accepted');
     assert.ok(reception.kind === 'accepted');
@@ -151,10 +158,13 @@ describe('webhook receiver', () => {
     assert.equal(parsed.event.deliveryId, 'push-1');
     assert.equal(stored.headers['x-github-event'], 'push');
     assert.equal(stored.headers['x-github-delivery'], 'push-1');
-    for (const secretHeader of ['x-gitlab-token', 'x-slipway-token', 'authorization']) {
+    // Tokens and signatures are proofs: kept with the body, a signature would let any reader replay it.
+    for (const secretHeader of [...Object.keys(proofs).map((name) => name.toLowerCase()), 'x-hub-signature-256']) {
       assert.equal(stored.headers[secretHeader], undefined, secretHeader);
     }
     assert.ok(!JSON.stringify(stored.headers).includes('not-to-keep'));
+    assert.ok(!JSON.stringify(stored.headers).includes(String(headers['x-hub-signature-256'])));
+    assert.deepEqual(Object.keys(stored.headers).sort(), ['content-type', 'user-agent', 'x-github-delivery', 'x-github-event']);
 
     await h.inbox.idle();
     assert.deepEqual(h.handled.map((handled) => handled.id), [stored.id]);
@@ -174,6 +184,44 @@ describe('webhook receiver', () => {
     await h.inbox.idle();
     assert.equal((await h.store.deliveries.list()).length, 1);
     assert.equal(h.handled.length, 1);
+  });
+
+  it('answers a replayed body under a new delivery id as repeated, without storing or handling it again', async () => {
+    const h = await harness();
+    const first = delivery('push', 'push-1', branchCreated);
+    assert.equal((await h.receiver.receive('github', first.headers, first.body)).kind, 'accepted');
+    await h.inbox.idle();
+    // The captured bytes and their signature, sent again under an id of the sender's choosing.
+    const replayed = await h.receiver.receive('github', { ...first.headers, 'x-github-delivery': 'push-2' }, first.body);
+    assert.deepEqual(replayed, { kind: 'repeated', deliveryId: 'push-2' });
+    await h.inbox.idle();
+    assert.deepEqual((await h.store.deliveries.list()).map((stored) => stored.deliveryId), ['push-1']);
+    assert.equal(h.handled.length, 1);
+  });
+
+  it('refuses, stores nothing of and counts a delivery that names another repository than the one whose secret verified it', async () => {
+    const h = await harness();
+    // Signed with the secret Codertocat/Hello-World's deliveries are checked with, naming octo's repository as where to clone.
+    const lying = { ...branchCreated, repository: { ...branchCreated.repository, clone_url: 'https://github.com/Octocoders/Hello-World.git' } };
+    const { headers, body } = delivery('push', 'push-1', lying);
+    const reception = await h.receiver.receive('github', headers, body);
+    assert.ok(reception.kind === 'rejected');
+    assert.equal(reception.error.code, 'WEBHOOK_REPOSITORY_MISMATCH');
+    assert.equal(reception.error.status, 403);
+    assert.match(reception.error.message, /^repository\.clone_url names octocoders\/hello-world: .*Codertocat\/Hello-World \(repository\.full_name\)/);
+    await h.inbox.idle();
+    assert.deepEqual(await h.store.deliveries.list(), []);
+    assert.equal(h.handled.length, 0);
+    assert.deepEqual(h.receiver.counts(), { 'github repository_mismatch': 1 });
+  });
+
+  it("binds deliveries to the forge's configured address", async () => {
+    const h = await harness({ config: config(CONFIG.replace('  github:\n', '  github:\n    url: https://github.example.com\n')) });
+    const { headers, body } = delivery('push', 'push-1', branchCreated);
+    const reception = await h.receiver.receive('github', headers, body);
+    assert.ok(reception.kind === 'rejected');
+    assert.equal(reception.error.code, 'WEBHOOK_REPOSITORY_MISMATCH');
+    assert.match(reception.error.message, /is on host github\.com, not github\.example\.com \(the forge's address is https:\/\/github\.example\.com\)/);
   });
 
   it('refuses a bad or missing signature, stores nothing, and counts it', async () => {

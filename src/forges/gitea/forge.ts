@@ -4,8 +4,9 @@
 // which carries no sha.
 
 import { z } from 'zod';
-import type { Forge, ForgeEvent, RepositoryRef, WebhookHeaders, WebhookResult } from '../forge.ts';
-import { badSignature, bodyDigest, fromRefUpdate, header, hmacSha256Hex, ignored, invalid, isZeroSha, locate, malformed, sameSecret, Sha, withoutPrefix, type Delivered } from '../webhook.ts';
+import { unbound, type Binding, type Names } from '../binding.ts';
+import type { Forge, ForgeEvent, ForgeOrigin, RepositoryRef, WebhookHeaders, WebhookResult } from '../forge.ts';
+import { badSignature, bodyDigest, fromRefUpdate, header, hmacSha256Hex, ignored, invalid, isFork, isZeroSha, locate, malformed, sameSecret, Sha, withoutPrefix, type Delivered } from '../webhook.ts';
 
 type PullRequestAction = Extract<ForgeEvent, { kind: 'pull_request' }>['action'];
 
@@ -21,6 +22,24 @@ const Repository = z.object({
   html_url: z.string().nullish(),
 });
 const Named = z.object({ repository: Repository });
+
+/** Where a repository object names its repository (the owner's `login` and `username` are both its user name; `full_name` is a display name). */
+const REPOSITORY_NAMES: Names = {
+  full_name: 'full name',
+  name: 'name',
+  'owner.login': 'owner',
+  'owner.username': 'owner',
+  clone_url: 'url',
+  ssh_url: 'url',
+  html_url: 'url',
+  id: 'id',
+};
+/** Every event names the repository; a pull request names it again as its base. */
+const BINDING: Binding = {
+  fullName: 'repository.full_name',
+  id: 'repository.id',
+  places: { repository: REPOSITORY_NAMES, 'pull_request.base.repo': REPOSITORY_NAMES, 'pull_request.base': { repo_id: 'id' } },
+};
 
 const Push = z.object({
   ref: z.string().min(1),
@@ -41,7 +60,7 @@ const Branch = z.object({
   ref: z.string().min(1),
   sha: Sha,
   repo_id: z.number().optional(),
-  repo: z.object({ clone_url: z.string().min(1) }).nullish(),
+  repo: z.object({ id: z.number().nullish(), full_name: z.string().nullish(), clone_url: z.string().min(1) }).nullish(),
 });
 const PullRequest = z.object({
   number: z.number().int().positive(),
@@ -58,7 +77,7 @@ const ACTIONABLE = new Map<string, PullRequestAction>([
 export class GiteaForge implements Forge {
   readonly name = 'gitea' as const;
 
-  parseWebhook(headers: WebhookHeaders, rawBody: Buffer, secretFor: (repository: RepositoryRef) => string | null): WebhookResult {
+  parseWebhook(headers: WebhookHeaders, rawBody: Buffer, secretFor: (repository: RepositoryRef) => string | null, origin?: ForgeOrigin): WebhookResult {
     const located = locate(rawBody, Named, 'repository', (named) => repositoryRef(named.repository), secretFor);
     if ('rejected' in located) return located.rejected;
     const { body, named, repository, secret } = located;
@@ -67,6 +86,8 @@ export class GiteaForge implements Forge {
     if (!signatureMatches(signature, rawBody, secret)) {
       return badSignature(`X-Gitea-Signature does not match the body under the secret for ${repository.fullName}`);
     }
+    const mismatch = unbound(body, BINDING, origin);
+    if (mismatch) return mismatch;
 
     const event = header(headers, 'x-gitea-event') ?? header(headers, 'x-forgejo-event') ?? header(headers, 'x-gogs-event');
     if (event === undefined) return malformed('the X-Gitea-Event header is missing');
@@ -132,10 +153,11 @@ function fromPullRequest(body: unknown, repository: z.infer<typeof Repository>, 
   if (!parsed.success) return invalid(`pull_request ${actionOnly.data.action} event`, parsed.error);
   const { number, pull_request: pullRequest, sender } = parsed.data;
   const { head } = pullRequest;
-  // Some Gitea versions leave out head.repo; when the head is the base repository itself
-  // its id says so.
-  const headRepositoryUrl = head.repo?.clone_url ?? (head.repo_id === repository.id ? repository.clone_url : undefined);
-  if (!headRepositoryUrl) return malformed(`pull_request ${actionOnly.data.action} event: pull_request.head.repo is missing`);
+  // Some Gitea versions leave out head.repo; head.repo_id still tells the base repository
+  // itself from a fork, and a head known by neither counts as a fork.
+  const headRepository = head.repo ? { id: head.repo.id ?? head.repo_id, fullName: head.repo.full_name } : head.repo_id !== undefined ? { id: head.repo_id } : null;
+  const fromFork = isFork(headRepository, { id: repository.id, fullName: repository.full_name });
+  const headRepositoryUrl = head.repo?.clone_url ?? (fromFork ? null : (repository.clone_url ?? null));
   return {
     kind: 'event',
     event: {
@@ -148,6 +170,7 @@ function fromPullRequest(body: unknown, repository: z.infer<typeof Repository>, 
       headBranch: head.ref,
       baseBranch: pullRequest.base.ref,
       headRepositoryUrl,
+      fromFork,
     },
   };
 }

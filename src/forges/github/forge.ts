@@ -3,8 +3,9 @@
 // same when GitHub redelivers.
 
 import { z } from 'zod';
-import type { Forge, ForgeEvent, RepositoryRef, WebhookHeaders, WebhookResult } from '../forge.ts';
-import { badSignature, bodyDigest, fromRefUpdate, header, hmacSha256Hex, ignored, invalid, isZeroSha, locate, malformed, sameSecret, Sha, type Delivered } from '../webhook.ts';
+import { isApiUrl, unbound, type Binding, type Names } from '../binding.ts';
+import type { Forge, ForgeEvent, ForgeOrigin, RepositoryRef, WebhookHeaders, WebhookResult } from '../forge.ts';
+import { badSignature, bodyDigest, fromRefUpdate, header, hmacSha256Hex, ignored, invalid, isFork, isZeroSha, locate, malformed, sameSecret, Sha, type Delivered } from '../webhook.ts';
 
 type PullRequestAction = Extract<ForgeEvent, { kind: 'pull_request' }>['action'];
 
@@ -19,6 +20,26 @@ const Repository = z.object({
   url: z.string().nullish(),
 });
 const Named = z.object({ repository: Repository });
+
+/** Where a repository object names its repository; the owner is `name` in push payloads where `login` is missing. */
+const REPOSITORY_NAMES: Names = {
+  full_name: 'full name',
+  name: 'name',
+  'owner.login|owner.name': 'owner',
+  clone_url: 'url',
+  ssh_url: 'url',
+  git_url: 'url',
+  html_url: 'url',
+  svn_url: 'url',
+  url: 'web or api url',
+  id: 'id',
+};
+/** Every event names the repository; those about a pull request name it again as the base. */
+const BINDING: Binding = {
+  fullName: 'repository.full_name',
+  id: 'repository.id',
+  places: { repository: REPOSITORY_NAMES, 'pull_request.base.repo': REPOSITORY_NAMES },
+};
 
 const Ping = z.object({ sender: Sender });
 
@@ -37,9 +58,15 @@ const PullRequestActionOnly = z.object({ action: z.string() });
 const PullRequest = z.object({
   number: z.number().int().positive(),
   pull_request: z.object({
-    head: z.object({ sha: Sha, ref: z.string().min(1), repo: z.object({ clone_url: z.string().min(1) }) }),
+    head: z.object({
+      sha: Sha,
+      ref: z.string().min(1),
+      // Null once the fork the pull request came from is deleted.
+      repo: z.object({ id: z.number().nullish(), full_name: z.string().nullish(), clone_url: z.string().min(1) }).nullable(),
+    }),
     base: z.object({ ref: z.string().min(1) }),
   }),
+  repository: z.object({ id: z.number().nullish(), full_name: z.string() }),
   sender: Sender,
 });
 
@@ -52,7 +79,7 @@ const ACTIONABLE = new Map<string, PullRequestAction>([
 export class GitHubForge implements Forge {
   readonly name = 'github' as const;
 
-  parseWebhook(headers: WebhookHeaders, rawBody: Buffer, secretFor: (repository: RepositoryRef) => string | null): WebhookResult {
+  parseWebhook(headers: WebhookHeaders, rawBody: Buffer, secretFor: (repository: RepositoryRef) => string | null, origin?: ForgeOrigin): WebhookResult {
     // Organization and app hooks also deliver events about no repository (an organization
     // hook's ping, installations): there is no repository to take a secret from.
     const located = locate(rawBody, Named, 'repository', (named) => repositoryRef(named.repository), secretFor);
@@ -63,6 +90,8 @@ export class GitHubForge implements Forge {
     if (!signatureMatches(signature, rawBody, secret)) {
       return badSignature(`X-Hub-Signature-256 does not match the body under the secret for ${repository.fullName}`);
     }
+    const mismatch = unbound(body, BINDING, origin);
+    if (mismatch) return mismatch;
 
     const event = header(headers, 'x-github-event');
     if (event === undefined) return malformed('the X-GitHub-Event header is missing');
@@ -108,7 +137,8 @@ function fromPullRequest(body: unknown, delivered: Delivered): WebhookResult {
 
   const parsed = PullRequest.safeParse(body);
   if (!parsed.success) return invalid(`pull_request ${actionOnly.data.action} event`, parsed.error);
-  const { number, pull_request: pullRequest, sender } = parsed.data;
+  const { number, pull_request: pullRequest, repository, sender } = parsed.data;
+  const head = pullRequest.head.repo;
   return {
     kind: 'event',
     event: {
@@ -120,7 +150,8 @@ function fromPullRequest(body: unknown, delivered: Delivered): WebhookResult {
       headSha: pullRequest.head.sha,
       headBranch: pullRequest.head.ref,
       baseBranch: pullRequest.base.ref,
-      headRepositoryUrl: pullRequest.head.repo.clone_url,
+      headRepositoryUrl: head?.clone_url ?? null,
+      fromFork: isFork(head && { id: head.id, fullName: head.full_name }, { id: repository.id, fullName: repository.full_name }),
     },
   };
 }
@@ -130,10 +161,6 @@ function repositoryRef(repository: z.infer<typeof Repository>): RepositoryRef {
   const webUrl = repository.url && !isApiUrl(repository.url) ? repository.url : undefined;
   const urls = [repository.clone_url, repository.ssh_url, repository.git_url, repository.html_url, webUrl];
   return { fullName: repository.full_name, urls: [...new Set(urls.filter((url): url is string => !!url))] };
-}
-
-function isApiUrl(url: string): boolean {
-  return /^https?:\/\/(api\.[^/]+\/|[^/]+\/api\/)/.test(url);
 }
 
 function signatureMatches(signature: string, rawBody: Buffer, secret: string): boolean {

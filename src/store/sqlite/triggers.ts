@@ -27,11 +27,13 @@ export function deliveryRepository(db: Kysely<Database>, atomic: Atomic): Delive
             .insertInto('deliveries')
             .values(chunk.map(deliveryToRow))
             .onConflict((conflict) => conflict.doNothing())
-            .returning(['id', 'forge', 'delivery_id'])
+            .returning(['id', 'forge', 'delivery_id', 'body_digest'])
             .execute();
-          const ids = new Map(inserted.map((row) => [`${row.forge}\u0000${row.delivery_id}`, row.id]));
+          // Keyed by id and digest both: a replayed body may come with the same delivery id as a new one.
+          const keyOf = (forge: string, deliveryId: string, digest: string) => `${forge}\u0000${deliveryId}\u0000${digest}`;
+          const ids = new Map(inserted.map((row) => [keyOf(row.forge, row.delivery_id, row.body_digest), row.id]));
           chunk.forEach((delivery, index) => {
-            const key = `${delivery.forge}\u0000${delivery.deliveryId}`;
+            const key = keyOf(delivery.forge, delivery.deliveryId, delivery.bodyDigest);
             const id = ids.get(key);
             if (id === undefined) return;
             // A repeat within the chunk: the first one is the stored one.
