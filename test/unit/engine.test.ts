@@ -245,6 +245,29 @@ describe('engine', () => {
     assert.equal((await h.store.deployments.current('api', 'staging'))?.id, serving?.id);
   });
 
+  it("never deploys a pull request's build, and records where each release came from", async () => {
+    const h = await harness();
+    const pullRequest = await h.engine.startRun({ service: 'api', commitSha: SHA1, pullRequest: 7, trigger: { kind: 'pull_request', by: 'octocat' } });
+    assert.ok(pullRequest.ok);
+    assert.equal((await finished(h.store, pullRequest.value.run.id)).status, 'succeeded');
+    const [built] = await h.store.releases.list({ runId: pullRequest.value.run.id });
+    assert.deepEqual([built?.origin, built?.lane], ['pull_request', 'pr/7']);
+    assert.equal(await h.store.deployments.current('api', 'staging'), null, 'a pull request run stops after the build');
+
+    // Even a run that reaches its deploy stage with such a release (a record written by hand,
+    // a future bug) refuses it.
+    const { run } = await h.store.runs.create({ ...pullRequest.value.run, partial: false }, [
+      { position: 0, name: 'build', kind: 'build', command: null, environment: null, timeoutMs: 60_000 },
+      { position: 1, name: 'deploy', kind: 'deploy', command: null, environment: 'staging', timeoutMs: 60_000 },
+    ]);
+    await start(h, 'web'); // the scheduler reads the store whenever a run is created
+    const forced = await finished(h.store, run.id);
+    assert.equal(forced.status, 'failed');
+    const deploy = (await h.store.stages.listByRun(run.id)).find((stage) => stage.name === 'deploy')!;
+    assert.match(deploy.reason ?? '', /release #\d+ was built for pr\/7, and a pull request's build is never deployed/);
+    assert.equal(h.deployer.calls.length, 0);
+  });
+
   it('skips build and deploy, saying why, when no container engine exists', async () => {
     const h = await harness(() => ({}), { builder: null, deployer: null, noEngineReason: 'no Docker or Podman socket' });
     const { run, stages } = await start(h);

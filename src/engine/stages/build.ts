@@ -1,0 +1,56 @@
+// The build stage: the service's Dockerfile, from a context that must stay inside the workspace,
+// built and pushed by the Builder; the digest becomes a release that says where it came from.
+
+import { join, relative } from 'node:path';
+import type { ReleaseOrigin, Run } from '../../core/types.ts';
+import type { EngineResources, StageContext, StageOutcome } from '../resources.ts';
+import { outsideWorkspace } from '../workspace.ts';
+
+/** A git tag becomes an image tag only when it is a valid one. */
+const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+
+export async function build({ builder, config, store, bus, noEngineReason }: EngineResources, { run, service, workspace, log, signal }: StageContext): Promise<StageOutcome> {
+  if (!builder) return { status: 'failed', reason: `cannot build an image: ${noEngineReason}` };
+  if (!config.registry) return { status: 'failed', reason: 'cannot build an image: the configuration names no registry' };
+  const serviceDir = join(workspace, service.path);
+  const contextDir = join(serviceDir, service.context);
+  const dockerfile = join(serviceDir, service.dockerfile);
+  const escape = (await outsideWorkspace(workspace, contextDir, 'build context')) ?? (await outsideWorkspace(workspace, dockerfile, 'Dockerfile'));
+  if (escape) return { status: 'failed', reason: escape };
+  const built = await builder.build(
+    {
+      contextDir,
+      dockerfile: relative(contextDir, dockerfile),
+      repository: `${config.registry}/${run.service}`,
+      tag: run.commitSha,
+      aliases: run.tag !== null && IMAGE_TAG.test(run.tag) ? [run.tag] : [],
+      labels: { 'slipway.service': run.service, 'slipway.commit': run.commitSha, 'slipway.run': String(run.id) },
+    },
+    (line, stream) => void log.line(stream ?? 'stdout', line),
+    signal,
+  );
+  if (!built.ok) return { status: 'failed', reason: built.error };
+  const release = await store.transaction(async (tx) => {
+    const created = await tx.releases.create({
+      service: run.service,
+      commitSha: run.commitSha,
+      image: built.value.image,
+      digest: built.value.digest,
+      tag: run.tag,
+      origin: releaseOrigin(run),
+      lane: run.lane,
+      runId: run.id,
+    });
+    await tx.events.append({ type: 'release.created', runId: run.id, service: run.service, data: { releaseId: created.id, digest: created.digest } });
+    return created;
+  });
+  bus.publish({ type: 'release', data: release });
+  log.system(`Pushed ${built.value.image} as release #${release.id} (${built.value.digest})`);
+  return { status: 'succeeded' };
+}
+
+/** A pull request's lane is "pr/<n>"; a tag's run carries its tag. */
+function releaseOrigin(run: Run): ReleaseOrigin {
+  if (run.lane.startsWith('pr/')) return 'pull_request';
+  return run.tag !== null ? 'tag' : 'branch';
+}
