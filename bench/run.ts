@@ -1,4 +1,4 @@
-// `npm run bench [-- --only process|container|webhooks] [-- --iterations N] [-- --connections N]`
+// `npm run bench [-- --only process|container|webhooks|auth] [-- --iterations N] [-- --connections N]`
 // Prints what the engine costs per stage next to the cheapest way to do the same work on this
 // machine, and what a webhook costs end to end (delivery -> first command, and intake per
 // second), as tables and then one JSON line with every figure. It reports numbers and never
@@ -7,14 +7,15 @@
 import { cpus, release, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { findContainerEngine } from '../src/docker/connect.ts';
+import { benchAuth, formatAuth, type AuthResult } from './auth.ts';
 import { benchContainer, type ContainerResult } from './container.ts';
 import { benchProcess, type ProcessResult } from './process.ts';
 import { benchWebhooks, DEFAULT_INTAKE_CONNECTIONS, formatWebhooks, type WebhooksResult } from './webhooks.ts';
 import type { Summary } from './stats.ts';
 
 /** For webhooks: the number of idle deliveries (the concurrent and intake parts are fixed). */
-const DEFAULT_ITERATIONS = { process: 40, container: 20, webhooks: 30 };
-const PARTS = ['process', 'container', 'webhooks'] as const;
+const DEFAULT_ITERATIONS = { process: 40, container: 20, webhooks: 30, auth: 2000 };
+const PARTS = ['process', 'container', 'webhooks', 'auth'] as const;
 
 const { values } = parseArgs({ options: { only: { type: 'string' }, iterations: { type: 'string' }, connections: { type: 'string' } } });
 const only = values.only;
@@ -51,7 +52,7 @@ console.log('');
 const rows: string[][] = [];
 const row = (name: string, s: Summary) => rows.push([name, String(s.n), s.medianMs.toFixed(2), s.p90Ms.toFixed(2), s.minMs.toFixed(2), s.maxMs.toFixed(2)]);
 const notes: string[] = [];
-const results: { machine: typeof machine; process?: ProcessResult; container?: ContainerResult | { skipped: string }; webhooks?: WebhooksResult } = { machine };
+const results: { machine: typeof machine; process?: ProcessResult; container?: ContainerResult | { skipped: string }; webhooks?: WebhooksResult; auth?: AuthResult } = { machine };
 
 if (runs('process')) {
   const r = await benchProcess(iterations ?? DEFAULT_ITERATIONS.process, progress);
@@ -85,6 +86,13 @@ if (runs('webhooks')) {
   webhookLines.push(...formatWebhooks(r));
 }
 
+const authLines: string[] = [];
+if (runs('auth')) {
+  const r = await benchAuth(iterations ?? DEFAULT_ITERATIONS.auth, progress);
+  results.auth = r;
+  authLines.push(...formatAuth(r));
+}
+
 const header = ['per stage, ms', 'n', 'median', 'p90', 'min', 'max'];
 const widths = header.map((title, i) => Math.max(title.length, ...rows.map((r) => r[i]!.length)));
 const line = (cells: string[]) => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
@@ -97,4 +105,6 @@ if (rows.length > 0) {
 for (const note of notes) console.log(note);
 if (notes.length > 0 && webhookLines.length > 0) console.log('');
 for (const webhookLine of webhookLines) console.log(webhookLine);
+if (authLines.length > 0 && (notes.length > 0 || webhookLines.length > 0)) console.log('');
+for (const authLine of authLines) console.log(authLine);
 console.log(JSON.stringify(results));

@@ -6,9 +6,12 @@ import { Command, InvalidArgumentError } from 'commander';
 import { ApiError, SlipwayClient } from '../client/client.ts';
 import type { Deployment, ForgeName, LogLine, Run, RunDetail, RunSummary, ServiceOverview, Stage, WebhookSecretSource, WebhookStatus } from '../client/api.ts';
 import { assertNever, isTerminalRun, isTerminalStage } from '../core/types.ts';
+import { refusedVariable } from '../core/variables.ts';
 import { FORGE_NAMES } from '../forges/forge.ts';
 import { DEFAULT_PORT, VERSION } from '../core/version.ts';
+import { registerAccessCommands, savedToken } from './access.ts';
 import { registerHookCommands } from './hook.ts';
+import { PromptError, readSecret } from './prompt.ts';
 import { ago, bold, clockTime, cyan, deliveryStatusWord, dim, duration, fromNow, red, runState, shortSha, statusSymbol, statusWord, table, triggerText, yellow } from './format.ts';
 
 // `slipway logs 3 | head` closes the pipe early; that is not an error.
@@ -25,7 +28,9 @@ program
   .option('--server <url>', 'Slipway server to talk to', process.env.SLIPWAY_URL ?? `http://127.0.0.1:${DEFAULT_PORT}`)
   .showHelpAfterError();
 
-const client = () => new SlipwayClient(program.opts<{ server: string }>().server);
+const serverUrl = () => program.opts<{ server: string }>().server;
+/** SLIPWAY_TOKEN, else the token `slipway login` (or the first `slipway up`) saved for this server. */
+const client = () => new SlipwayClient(serverUrl(), process.env.SLIPWAY_TOKEN || savedToken(serverUrl()));
 const print = (text: string): void => void process.stdout.write(`${text}\n`);
 const printJson = (value: unknown) => print(JSON.stringify(value, null, 2));
 
@@ -83,8 +88,6 @@ program
     process.once('SIGTERM', shutdown);
   });
 
-const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
 /** Commander calls this once per --var; the pairs are checked in the action, where fail() reports. */
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
@@ -95,9 +98,9 @@ function parseVariables(pairs: string[]): Record<string, string> {
     const equals = pair.indexOf('=');
     if (equals < 0) fail(`--var ${pair}: expected KEY=VALUE, e.g. --var LOG_LEVEL=debug`);
     const key = pair.slice(0, equals);
-    if (!VARIABLE_NAME.test(key)) {
-      fail(`--var ${pair}: ${key ? `"${key}" is not a variable name` : 'the name is missing'} (letters, digits and _, not starting with a digit)`);
-    }
+    if (!key) fail(`--var ${pair}: the name is missing (letters, digits and _, not starting with a digit)`);
+    const refused = refusedVariable(key);
+    if (refused) fail(`--var ${pair}: ${refused}`);
     variables[key] = pair.slice(equals + 1);
   }
   return variables;
@@ -225,6 +228,12 @@ async function watchRun(api: SlipwayClient, start: () => Promise<RunDetail>, hum
       }
       if (event.type === 'deployment' && event.data.runId === run.id && event.data.status === 'succeeded') deployments.push(event.data);
       if (event.type === 'run' && event.data.id === run.id && isTerminalRun(event.data.status)) break;
+      if (event.type === 'reset') {
+        // Events were lost while the stream reconnected: the stored run says where it stands.
+        const current = await api.run(run.id);
+        for (const stage of current.stages) if (stage.status !== 'pending') await show(stage);
+        if (isTerminalRun(current.status)) break;
+      }
     }
   } finally {
     abort.abort();
@@ -284,6 +293,11 @@ program
         const event = next.value;
         if (event.type === 'log') printLine(event.data);
         if (event.type === 'run' && isTerminalRun(event.data.status)) break;
+        if (event.type === 'reset') {
+          // Lines were lost while the stream reconnected: the store has them, and the run's state.
+          for (const line of await readAllLogs(api, runId, lastSeq)) printLine(line);
+          if (isTerminalRun((await api.run(runId)).status)) break;
+        }
       }
     } finally {
       abort.abort();
@@ -411,8 +425,12 @@ program
     const releases = await client().releases({ service: options.service });
     if (options.json) return printJson(releases);
     if (releases.length === 0) return print('No releases yet.');
-    const rows = [['RELEASE', 'SERVICE', 'COMMIT', 'DIGEST', 'RUN', 'BUILT'].map(bold)];
-    for (const release of releases) rows.push([`#${release.id}`, release.service, shortSha(release.commitSha), release.digest.slice(0, 19), `#${release.runId}`, ago(release.createdAt)]);
+    const rows = [['RELEASE', 'SERVICE', 'COMMIT', 'FROM', 'DIGEST', 'RUN', 'BUILT'].map(bold)];
+    for (const release of releases) {
+      // A pull request's build is listed, but marked: it is never deployed.
+      const from = release.origin === 'pull_request' ? yellow(`${release.lane} (not deployable)`) : release.lane;
+      rows.push([`#${release.id}`, release.service, shortSha(release.commitSha), from, release.digest.slice(0, 19), `#${release.runId}`, ago(release.createdAt)]);
+    }
     print(table(rows));
   });
 
@@ -532,7 +550,9 @@ secret
   .addHelpText('after', '\nExamples:\n  printf %s "$SECRET" | slipway webhook secret set github acme/payment\n  slipway webhook secret set gitea acme/payment --generate')
   .action(async (forgeArg: string, repository: string, options: { generate?: boolean }) => {
     const forge = forgeName(forgeArg);
-    const value = options.generate ? randomBytes(32).toString('hex') : await readSecret();
+    const value = options.generate
+      ? randomBytes(32).toString('hex')
+      : (await readSecret('Secret (not shown as you type): ', 'secret', 'pipe one in (printf %s "$SECRET" | slipway webhook secret set …) or use --generate')).trim();
     if (value.length < MIN_SECRET_LENGTH) fail(`the secret is too short: expected at least ${MIN_SECRET_LENGTH} characters`);
     const api = client();
     await api.setWebhookSecret({ forge, repository, secret: value });
@@ -562,49 +582,6 @@ secret
     else print(dim(`  deliveries about it are refused until a secret is set again`));
   });
 
-/** The secret from stdin: piped in, or typed (not echoed) at a terminal. */
-async function readSecret(): Promise<string> {
-  const text = process.stdin.isTTY ? await readHidden('Secret (not shown as you type): ') : await readAll(process.stdin);
-  const value = text.trim();
-  if (value === '') fail('no secret on stdin; pipe one in (printf %s "$SECRET" | slipway webhook secret set …) or use --generate');
-  if (/[\r\n]/.test(value)) fail('the secret on stdin spans several lines; expected one line');
-  return value;
-}
-
-async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-function readHidden(prompt: string): Promise<string> {
-  const input = process.stdin;
-  process.stderr.write(prompt);
-  input.setRawMode(true);
-  input.resume();
-  input.setEncoding('utf8');
-  return new Promise((resolve) => {
-    let typed = '';
-    const done = (exitCode?: number) => {
-      input.off('data', onData);
-      input.setRawMode(false);
-      input.pause();
-      process.stderr.write('\n');
-      if (exitCode !== undefined) process.exit(exitCode);
-      resolve(typed);
-    };
-    const onData = (chunk: string) => {
-      for (const character of chunk) {
-        if (character === '\r' || character === '\n' || character === '\u0004') return done();
-        if (character === '\u0003') return done(130);
-        if (character === '\u007f' || character === '\b') typed = typed.slice(0, -1);
-        else typed += character;
-      }
-    };
-    input.on('data', onData);
-  });
-}
-
 program
   .command('schedules')
   .description('cron schedules: when each runs next and last ran')
@@ -633,6 +610,7 @@ function tick(at: string | null, timezone: string, none: string, relative: (at: 
 }
 
 registerHookCommands(program, client);
+registerAccessCommands(program, { client, serverUrl, print, printJson });
 
 function fail(message: string): never {
   process.stderr.write(`${red('slipway:')} ${message}\n`);
@@ -643,6 +621,7 @@ try {
   await program.parseAsync(process.argv);
 } catch (error) {
   // An argument checked inside an action (a run number) is reported like a server's refusal.
-  if (error instanceof ApiError || error instanceof InvalidArgumentError) fail(error.message);
+  if (error instanceof ApiError && error.status === 401) fail(`${error.message}\n  sign in: slipway login --server ${serverUrl()} (or set SLIPWAY_TOKEN)`);
+  if (error instanceof ApiError || error instanceof InvalidArgumentError || error instanceof PromptError) fail(error.message);
   throw error;
 }

@@ -1,6 +1,7 @@
 // The HTTP API's response shapes, shared by the server, the CLI and (later) the dashboard.
 
-import type { Delivery as DeliveryRecord, Deployment, LogLine, Release, Run, RunStatus, Stage } from '../core/types.ts';
+import type { ApiToken, Delivery as DeliveryRecord, Deployment, LogLine, Release, Role, Run, RunStatus, Stage, User } from '../core/types.ts';
+import type { RefusalReason } from '../auth/access.ts';
 import type { ErrorCode } from '../core/errors.ts';
 import type { ForgeName } from '../forges/forge.ts';
 import type { SecretEntry } from '../triggers/secrets.ts';
@@ -52,7 +53,56 @@ export interface StartRunBody {
   variables?: Record<string, string>;
 }
 
-export type { Deployment, LogLine, Release, Run, RunStatus, Stage };
+export type { ApiToken, Deployment, LogLine, Release, Role, Run, RunStatus, Stage, User };
+
+/** GET /api/me: who the token belongs to, and the token. */
+export interface Me {
+  user: User;
+  token: ApiToken;
+}
+
+/** POST /api/login and POST /api/tokens (201): the token's value, shown this once, and how it is listed. */
+export interface IssuedApiToken extends ApiToken {
+  /** The value to send as "Authorization: Bearer <token>"; never shown again. */
+  token: string;
+  /** Whose token it is. */
+  user: string;
+}
+
+/** GET /api/tokens: a token as listed, never its value. */
+export interface ApiTokenListing extends ApiToken {
+  user: string;
+}
+
+export interface LoginBody {
+  user: string;
+  password: string;
+  /** What the new token is called ("laptop"); says where the login came from when omitted. */
+  name?: string;
+}
+
+export interface NewUserBody {
+  name: string;
+  role: Role;
+  /** At least 12 characters; without one the user works with tokens only. */
+  password?: string;
+}
+
+export interface UserPatchBody {
+  role?: Role;
+  password?: string;
+}
+
+export interface NewTokenBody {
+  name: string;
+  /** Whose token (admins only); the caller's own when omitted. */
+  user?: string;
+}
+
+/** GET /api/refusals (admin): refused API calls since the server started, by reason. */
+export interface RefusalCounts {
+  api: Partial<Record<RefusalReason, number>>;
+}
 
 export interface RegisterGitHookBody {
   /** The repository as services name it: the URL or path they clone it from. */

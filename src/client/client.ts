@@ -5,6 +5,15 @@ import type { ErrorCode } from '../core/errors.ts';
 import type { LiveEvent, LiveEventMap } from '../events/bus.ts';
 import type {
   ApiErrorBody,
+  ApiTokenListing,
+  IssuedApiToken,
+  LoginBody,
+  Me,
+  NewTokenBody,
+  NewUserBody,
+  RefusalCounts,
+  User,
+  UserPatchBody,
   Delivery,
   DeliveryDetail,
   Deployment,
@@ -41,8 +50,20 @@ type Query = Record<string, string | number | undefined>;
 export class SlipwayClient {
   private readonly base: string;
 
-  constructor(baseUrl: string) {
+  /** `token`: sent as "Authorization: Bearer <token>" with every call but login. */
+  constructor(
+    baseUrl: string,
+    private readonly token?: string,
+  ) {
     this.base = baseUrl.replace(/\/+$/, '');
+  }
+
+  get baseUrl(): string {
+    return this.base;
+  }
+
+  private headers(extra: Record<string, string> = {}): Record<string, string> {
+    return this.token ? { ...extra, authorization: `Bearer ${this.token}` } : extra;
   }
 
   private url(path: string, query: Query = {}): string {
@@ -57,7 +78,7 @@ export class SlipwayClient {
     try {
       response = await fetch(this.url(path, options.query), {
         method,
-        headers: options.body === undefined ? {} : { 'content-type': 'application/json' },
+        headers: this.headers(options.body === undefined ? {} : { 'content-type': 'application/json' }),
         body: options.body === undefined ? undefined : JSON.stringify(options.body),
       });
     } catch (error) {
@@ -136,34 +157,87 @@ export class SlipwayClient {
   }
 
   /**
-   * Live events (server-sent events), optionally for one run. Yields once the stream is open
-   * with a `ready` marker first, so a caller can subscribe, then read the store, and miss nothing.
+   * Live events (server-sent events), optionally for one run. Yields a `ready` marker first, once
+   * the stream is open, so a caller can subscribe, then read the store, and miss nothing. When
+   * the stream ends without `signal` aborting (the server cut this reader off for falling behind,
+   * or restarted), it reconnects with the last event id: the events missed meanwhile follow, or,
+   * when the server no longer has them, a `reset` marker, after which the caller re-reads from
+   * the store what it shows. After a few failed reconnections in a row it throws UNREACHABLE.
    */
-  async *events(query: { run?: number } = {}, signal?: AbortSignal): AsyncGenerator<LiveEvent | { type: 'ready' }> {
-    let response: Response;
-    try {
-      response = await fetch(this.url('/events', query), { headers: { accept: 'text/event-stream' }, signal });
-    } catch (error) {
-      if (signal?.aborted) return;
-      throw new ApiError('UNREACHABLE', `cannot reach the Slipway server at ${this.base} (${describeCause(error)})`, 0);
-    }
-    if (!response.ok || !response.body) throw new ApiError('INTERNAL', `event stream answered HTTP ${response.status}`, response.status);
-    const decoder = new TextDecoder();
-    let buffer = '';
-    try {
-      for await (const chunk of response.body) {
-        buffer += decoder.decode(chunk as Uint8Array, { stream: true });
-        let boundary: number;
-        while ((boundary = buffer.indexOf('\n\n')) >= 0) {
-          const block = buffer.slice(0, boundary);
-          buffer = buffer.slice(boundary + 2);
-          const event = parseSseBlock(block);
-          if (event) yield event;
+  async *events(query: { run?: number } = {}, signal?: AbortSignal): AsyncGenerator<EventStreamItem> {
+    let lastEventId: string | undefined;
+    let readySeen = false;
+    for (let failures = 0; ; ) {
+      let response: Response | null = null;
+      try {
+        const resume: Record<string, string> = lastEventId === undefined ? {} : { 'last-event-id': lastEventId };
+        response = await fetch(this.url('/events', query), { headers: this.headers({ accept: 'text/event-stream', ...resume }), signal });
+      } catch (error) {
+        if (signal?.aborted) return;
+        if (!readySeen) throw new ApiError('UNREACHABLE', `cannot reach the Slipway server at ${this.base} (${describeCause(error)})`, 0);
+      }
+      if (response) {
+        if (!response.ok || !response.body) throw await eventStreamRefusal(response);
+        const blocks = sseBlocks(response.body);
+        try {
+          for (;;) {
+            // A connection that breaks off is reconnected, as one the server ends.
+            const next = await blocks.next().catch(() => null);
+            if (!next || next.done) break;
+            const message = parseSseBlock(next.value);
+            const item = streamItemOf(message);
+            if (message.id !== undefined) lastEventId = message.id;
+            if (item?.type === 'ready') {
+              failures = 0;
+              // A reconnection is no news to the caller: it subscribed long ago.
+              if (readySeen) continue;
+              readySeen = true;
+            }
+            if (item) yield item;
+          }
+        } finally {
+          await blocks.return(undefined);
         }
       }
-    } catch (error) {
-      if (!signal?.aborted) throw error;
+      if (signal?.aborted) return;
+      if (++failures > EVENT_STREAM_RECONNECTS) {
+        throw new ApiError('UNREACHABLE', `lost the event stream from ${this.base}; ${EVENT_STREAM_RECONNECTS} reconnections in a row failed`, 0);
+      }
+      await sleep(EVENT_STREAM_BACKOFF_MS * 2 ** (failures - 1), signal);
     }
+  }
+
+  /** Exchanges a user's password for a new API token (no token needed). */
+  login(body: LoginBody): Promise<IssuedApiToken> {
+    return this.request('POST', '/login', { body });
+  }
+  me(): Promise<Me> {
+    return this.request('GET', '/me');
+  }
+  users(): Promise<User[]> {
+    return this.request('GET', '/users');
+  }
+  addUser(body: NewUserBody): Promise<User> {
+    return this.request('POST', '/users', { body });
+  }
+  updateUser(name: string, body: UserPatchBody): Promise<User> {
+    return this.request('PATCH', `/users/${encodeURIComponent(name)}`, { body });
+  }
+  removeUser(name: string): Promise<void> {
+    return this.request('DELETE', `/users/${encodeURIComponent(name)}`);
+  }
+  /** The caller's tokens; admins may ask for one user's or everyone's. */
+  tokens(query: { user?: string; all?: boolean } = {}): Promise<ApiTokenListing[]> {
+    return this.request('GET', '/tokens', { query: { user: query.user, all: query.all ? 1 : undefined } });
+  }
+  createToken(body: NewTokenBody): Promise<IssuedApiToken> {
+    return this.request('POST', '/tokens', { body });
+  }
+  revokeToken(id: number): Promise<void> {
+    return this.request('DELETE', `/tokens/${id}`);
+  }
+  refusals(): Promise<RefusalCounts> {
+    return this.request('GET', '/refusals');
   }
 
   /** Registers a plain git repository for `slipway hook install`, handing out its hook token. */
@@ -173,22 +247,80 @@ export class SlipwayClient {
   }
 }
 
-function parseSseBlock(block: string): LiveEvent | { type: 'ready' } | null {
-  let type = 'message';
-  const data: string[] = [];
-  for (const line of block.split('\n')) {
-    if (line.startsWith('event:')) type = line.slice(6).trim();
-    else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+/** What events() yields: live events, and the `ready` and `reset` markers of the stream. */
+export type EventStreamItem = LiveEvent | { type: 'ready' } | { type: 'reset' };
+
+/** Tries after the stream is lost, waiting 250 ms, 0.5, 1, 2 and 4 s: a server restart fits. */
+const EVENT_STREAM_RECONNECTS = 5;
+const EVENT_STREAM_BACKOFF_MS = 250;
+
+interface SseMessage {
+  event: string;
+  id: string | undefined;
+  data: string | null;
+}
+
+/** The blocks of an SSE body, each without the blank line that ends it. */
+async function* sseBlocks(body: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for await (const chunk of body) {
+    // A boundary can straddle two chunks, so the search starts one character back.
+    let searchFrom = Math.max(0, buffer.length - 1);
+    buffer += decoder.decode(chunk, { stream: true });
+    let boundary: number;
+    while ((boundary = buffer.indexOf('\n\n', searchFrom)) >= 0) {
+      yield buffer.slice(0, boundary);
+      buffer = buffer.slice(boundary + 2);
+      searchFrom = 0;
+    }
   }
-  if (type === 'ready') return { type: 'ready' };
-  if (data.length === 0 || !isLiveEventType(type)) return null;
-  return { type, data: JSON.parse(data.join('\n')) } as LiveEvent;
+}
+
+function parseSseBlock(block: string): SseMessage {
+  const message: SseMessage = { event: 'message', id: undefined, data: null };
+  for (const line of block.split('\n')) {
+    const colon = line.indexOf(':');
+    // A line starting with a colon is a comment (the server's keep-alive).
+    if (colon === 0) continue;
+    const field = colon < 0 ? line : line.slice(0, colon);
+    const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+    if (field === 'event') message.event = value;
+    else if (field === 'id') message.id = value;
+    else if (field === 'data') message.data = message.data === null ? value : `${message.data}\n${value}`;
+  }
+  return message;
+}
+
+function streamItemOf(message: SseMessage): EventStreamItem | null {
+  if (message.event === 'ready' || message.event === 'reset') return { type: message.event };
+  if (message.data === null || !isLiveEventType(message.event)) return null;
+  return { type: message.event, data: JSON.parse(message.data) } as LiveEvent;
 }
 
 const LIVE_EVENT_TYPES: ReadonlySet<string> = new Set<keyof LiveEventMap>(['run', 'stage', 'log', 'release', 'deployment']);
 
 function isLiveEventType(type: string): type is keyof LiveEventMap {
   return LIVE_EVENT_TYPES.has(type);
+}
+
+/** The server's error, as the other calls report it. */
+async function eventStreamRefusal(response: Response): Promise<ApiError> {
+  const body = (await response.json().catch(() => undefined)) as ApiErrorBody | undefined;
+  return new ApiError(body?.error?.code ?? 'INTERNAL', body?.error?.message ?? `event stream answered HTTP ${response.status}`, response.status);
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }
 
 function describeCause(error: unknown): string {

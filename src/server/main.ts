@@ -4,9 +4,12 @@
 // demo when no configuration is given.
 
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, realpathSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createServer, type RequestListener, type Server } from 'node:http';
+import { AccessService, FIRST_ADMIN } from '../auth/access.ts';
+import { credentialsPath, saveCredential, savedCredential } from '../auth/credentials.ts';
 import type { ServerInfo } from '../client/api.ts';
 import { EngineApiBuilder } from '../builders/engine-api/builder.ts';
 import { formatConfigErrors, loadConfigFile } from '../config/load.ts';
@@ -26,6 +29,7 @@ import { createTriggers } from '../triggers/triggers.ts';
 import { openSqliteStore } from '../store/sqlite/store.ts';
 import { DEFAULT_PORT, VERSION } from '../core/version.ts';
 import { createListener } from './app.ts';
+import { lockDataFolder } from './lock.ts';
 
 
 export interface ServerOptions {
@@ -40,6 +44,11 @@ export interface ServerOptions {
   maxParallelRuns?: number;
   /** Largest webhook body accepted, in bytes. */
   maxWebhookBytes?: number;
+  /**
+   * Where the first start saves the CLI's token for this server: the user's credentials file
+   * by default; null saves it nowhere but the data folder (tests, benchmarks).
+   */
+  credentialsFile?: string | null;
   say?: (message: string) => void;
 }
 
@@ -52,12 +61,29 @@ export interface RunningServer {
 
 export class StartupError extends Error {}
 
+/** The token `slipway up` made for the CLI on this machine, kept beside the database. */
+export const LOCAL_TOKEN_FILE = 'cli-token';
+
 /** Names containers and labels so two Slipway servers on one engine never touch each other's. */
 export function ownerOf(dataDir: string): string {
   return createHash('sha256').update(realpathSync(dataDir)).digest('hex').slice(0, 8);
 }
 
+/** Holds the data folder's lock (lock.ts) while it runs: a second server on one folder refuses to start. */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  mkdirSync(resolve(options.dataDir), { recursive: true });
+  const locked = await lockDataFolder(resolve(options.dataDir), options.dataDir);
+  if (!locked.ok) throw new StartupError(locked.message);
+  try {
+    const running = await startLocked(options);
+    return { ...running, close: () => running.close().finally(() => locked.lock.release()) };
+  } catch (error) {
+    locked.lock.release();
+    throw error;
+  }
+}
+
+async function startLocked(options: ServerOptions): Promise<RunningServer> {
   const say = options.say ?? ((message: string) => console.log(message));
   const dataDir = resolve(options.dataDir);
   mkdirSync(dataDir, { recursive: true });
@@ -130,10 +156,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     configFile,
     notices,
   };
+  const access = new AccessService(store, { log: say });
   const listener = createListener({
     engine,
     store,
     bus,
+    access,
     info,
     webhooks: { receiver: triggers.receiver, secrets: triggers.secrets, maxBytes: options.maxWebhookBytes },
     schedules: triggers.schedules,
@@ -148,6 +176,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const boundPort = typeof address === 'object' && address ? address.port : port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
   publicUrl ||= url;
+  await signInLocalCli(access, dataDir, url, options.credentialsFile === undefined ? credentialsPath() : options.credentialsFile, say);
 
   triggers.open(publicUrl);
   await engine.start();
@@ -172,6 +201,30 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       await store.close();
     },
   };
+}
+
+/**
+ * The first start makes the first admin and a token for the CLI on this machine, kept in the
+ * data folder and in the CLI's credentials under this server's URL (readable by their owner
+ * only). Later starts add that token for the URL again when it is missing there (a new port).
+ */
+async function signInLocalCli(access: AccessService, dataDir: string, url: string, credentials: string | null, say: (message: string) => void): Promise<void> {
+  const tokenFile = join(dataDir, LOCAL_TOKEN_FILE);
+  const issued = await access.bootstrap(`slipway up on ${hostname()}`);
+  if (issued) {
+    writeFileSync(tokenFile, `${issued.value}\n`, { mode: 0o600 });
+    chmodSync(tokenFile, 0o600);
+    if (credentials !== null) saveCredential(url, { token: issued.value, user: issued.user.name }, credentials);
+    say(`Created the first user, ${issued.user.name} (admin); the CLI on this machine is signed in (${credentials ?? tokenFile}).`);
+    say(`To sign in from elsewhere: npx slipway user password ${issued.user.name}, then slipway login --server <url> --user ${issued.user.name}`);
+    return;
+  }
+  if (credentials === null || !existsSync(tokenFile)) return;
+  try {
+    if (savedCredential(url, credentials) === null) saveCredential(url, { token: readFileSync(tokenFile, 'utf8').trim(), user: FIRST_ADMIN }, credentials);
+  } catch (error) {
+    say(`could not save the CLI's token for ${url}: ${describeError(error)}`);
+  }
 }
 
 function listen(listener: RequestListener, hostname: string, port: number): Promise<Server> {

@@ -1,6 +1,7 @@
 // Reading what a request says: query parameters, path parameters and bodies, checked with zod.
 // Every refusal is a BAD_REQUEST naming the field and what was wrong with it.
 
+import type { Context } from 'hono';
 import { z } from 'zod';
 import { SlipwayError } from '../core/errors.ts';
 
@@ -13,4 +14,16 @@ export function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T 
   const issue = result.error.issues[0]!;
   const where = issue.path.length ? `${what}.${issue.path.join('.')}` : what;
   throw new SlipwayError('BAD_REQUEST', `${where}: ${issue.message}`);
+}
+
+export const Limit = z.coerce.number().int().min(1).max(1000).optional();
+
+export async function readJson(c: Context): Promise<unknown> {
+  try {
+    return await c.req.json();
+  } catch (error) {
+    // The body limit's refusal passes through; anything else is a body that is not JSON.
+    if (error instanceof SlipwayError) throw error;
+    throw new SlipwayError('BAD_REQUEST', 'the request body is not valid JSON');
+  }
 }

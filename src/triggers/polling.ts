@@ -2,6 +2,7 @@
 // reads the remote's branch heads and reports each watched branch that moved since last time.
 // The last head seen is kept durably, so a move made while the server was down is still reported.
 
+import { redactUrls } from '../core/redact.ts';
 import { describeError } from '../core/errors.ts';
 import type { Source } from '../source/source.ts';
 import type { CursorRepository } from '../store/store.ts';
@@ -86,7 +87,7 @@ export class Poller {
     if (running) return running;
     const poll = this.readHeads(repository)
       // The last resort for a source that throws instead of returning an error: timers have no one to reject to.
-      .catch((error: unknown) => this.log(`polling ${repository.repo} failed: ${describeError(error)}`))
+      .catch((error: unknown) => this.log(`polling ${redactUrls(repository.repo)} failed: ${describeError(error)}`))
       .finally(() => this.inFlight.delete(repository.repo));
     this.inFlight.set(repository.repo, poll);
     return poll;
@@ -97,11 +98,11 @@ export class Poller {
     if (!heads.ok) {
       if (!this.unreadable.has(repository.repo)) {
         this.unreadable.add(repository.repo);
-        this.log(`cannot poll ${repository.repo}: ${heads.error.message}; will keep trying, and say when it works again`);
+        this.log(`cannot poll ${redactUrls(repository.repo)}: ${heads.error.message}; will keep trying, and say when it works again`);
       }
       return;
     }
-    if (this.unreadable.delete(repository.repo)) this.log(`polling ${repository.repo} works again`);
+    if (this.unreadable.delete(repository.repo)) this.log(`polling ${redactUrls(repository.repo)} works again`);
     for (const branch of repository.branches) {
       await this.compare(repository.repo, branch, heads.value[branch] ?? NO_COMMIT);
     }

@@ -3,6 +3,7 @@
 // The server and the tests build it the same way.
 
 import type { Config } from '../config/model.ts';
+import { redactUrls } from '../core/redact.ts';
 import type { Engine } from '../engine/engine.ts';
 import type { EventBus } from '../events/bus.ts';
 import type { ForgeEvent } from '../forges/forge.ts';
@@ -55,7 +56,7 @@ export async function createTriggers({ config, store, bus, engine, source, secre
     cursors: store.cursors,
     onMoved: async (change) => {
       const outcome = await service.handle(pushOf(change), 'git');
-      log(`poll: ${change.branch} of ${change.repo} moved to ${change.after.slice(0, 12)}: ${outcome.summary}`);
+      log(`poll: ${change.branch} of ${redactUrls(change.repo)} moved to ${change.after.slice(0, 12)}: ${outcome.summary}`);
     },
     log,
   });
@@ -104,8 +105,9 @@ export async function createTriggers({ config, store, bus, engine, source, secre
 function pushOf(change: BranchMoved): ForgeEvent {
   return {
     kind: 'push',
-    deliveryId: `poll:${change.repo}#${change.branch}@${change.after}`,
-    repository: { fullName: change.repo, urls: [change.repo] },
+    deliveryId: `poll:${redactUrls(change.repo)}#${change.branch}@${change.after}`,
+    // Summaries and the event log name the repository: never with the credentials in its URL.
+    repository: { fullName: redactUrls(change.repo), urls: [change.repo] },
     sender: 'poller',
     branch: change.branch,
     before: change.before,

@@ -4,14 +4,14 @@
 // deliveries, and schedules (key words and numbers, not exact spacing).
 
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Delivery, RunDetail } from '../../src/client/api.ts';
 import { SlipwayClient } from '../../src/client/client.ts';
-import { BIN, slipway, startServerProcess, type CliResult, type ServerProcess } from '../support/cli.ts';
+import { slipway, startServerProcess, type CliResult, type ServerProcess } from '../support/cli.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'slipway-cli-'));
 const servers: ServerProcess[] = [];
@@ -85,18 +85,9 @@ describe('slipway CLI', () => {
   });
 });
 
-/** `slipway` with `input` on its stdin (the support helper leaves stdin open and empty). */
+/** `slipway` with `input` on its stdin. */
 function slipwayWithInput(args: string[], input: string, server: string): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, '--server', server, ...args], { env: { ...process.env, NO_COLOR: '1' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(input);
-  });
+  return slipway(args, { server, input });
 }
 
 describe('slipway CLI: variables, rerun and resume, webhooks and schedules', () => {
@@ -198,7 +189,7 @@ describe('slipway CLI: variables, rerun and resume, webhooks and schedules', () 
     assert.match(runs.stdout, /#3\s+svc\s+✓ succeeded\s+[0-9a-f]{8}\s+main\s+rerun of #1/);
     assert.match(runs.stdout, /#2\s+svc\s+✓ succeeded\s+[0-9a-f]{8}\s+main\s+resume of #1/);
     assert.match(runs.stdout, /#1\s+svc\s+✗ failed\s+[0-9a-f]{8}\s+main\s+manual/);
-    assert.match(show.stdout, /trigger\s+resume of #1 by api/);
+    assert.match(show.stdout, /trigger\s+resume of #1 by admin/);
     assert.match(show.stdout, /lane\s+main \(queue\)/);
     assert.match(show.stdout, /variables\s+GREETING=hello there/);
     assert.match(show.stdout, /check\s+skipped\s+passed in run #1; reused/);

@@ -1,9 +1,20 @@
 // Drives the real `slipway` command as a user would: child processes, real output.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const BIN = fileURLToPath(new URL('../../bin/slipway.js', import.meta.url));
+
+/**
+ * The servers and CLI commands of one test file share a config folder of their own: the first
+ * `slipway up` saves the CLI's token there, as on a user's machine, and test files running side
+ * by side do not write each other's.
+ */
+export const CONFIG_HOME = mkdtempSync(join(tmpdir(), 'slipway-config-'));
+const cliEnv = (extra: NodeJS.ProcessEnv = {}) => ({ ...process.env, NO_COLOR: '1', XDG_CONFIG_HOME: CONFIG_HOME, ...extra });
 
 export interface CliResult {
   code: number;
@@ -11,10 +22,11 @@ export interface CliResult {
   stderr: string;
 }
 
-export function slipway(args: string[], options: { server?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+export function slipway(args: string[], options: { server?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<CliResult> {
   const fullArgs = options.server ? ['--server', options.server, ...args] : args;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...fullArgs], { env: { ...process.env, NO_COLOR: '1' } });
+    const child = spawn(process.execPath, [BIN, ...fullArgs], { env: cliEnv(options.env) });
+    child.stdin.end(options.input);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));
@@ -41,7 +53,7 @@ export interface ServerProcess {
 /** Starts `slipway up` on a free port and resolves once it has printed its start-up summary. */
 export function startServerProcess(args: string[]): Promise<ServerProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'up', '--port', '0', ...args], { env: { ...process.env, NO_COLOR: '1' } });
+    const child = spawn(process.execPath, [BIN, 'up', '--port', '0', ...args], { env: cliEnv() });
     let output = '';
     let started = false;
     const collect = (chunk: Buffer) => {

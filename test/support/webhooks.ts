@@ -9,7 +9,7 @@
 
 import assert from 'node:assert/strict';
 import { createHmac, randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -17,7 +17,9 @@ import Database from 'better-sqlite3';
 import type { WebhookDefinition } from '@octokit/webhooks-examples';
 import type { RunDetail, RunSummary } from '../../src/client/api.ts';
 import type { Delivery } from '../../src/core/types.ts';
-import { startServer, type RunningServer } from '../../src/server/main.ts';
+import { LOCAL_TOKEN_FILE, startServer, type RunningServer } from '../../src/server/main.ts';
+import { credentialsPath } from '../../src/auth/credentials.ts';
+import { CONFIG_HOME } from './cli.ts';
 import { git } from './git-hook.ts';
 
 export { git, GIT_ENV, runGit } from './git-hook.ts';
@@ -205,6 +207,15 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
+/** The API token of each server the tests started, by its URL: the one it made for the CLI on its machine. */
+const tokens = new Map<string, string>();
+
+/** Headers that let a request through the API of a server started here. */
+export function apiHeaders(base: string): Record<string, string> {
+  const token = tokens.get(base);
+  return token === undefined ? {} : { authorization: `Bearer ${token}` };
+}
+
 export async function startTestServer(options: { root: string; config: string; maxWebhookBytes?: number }): Promise<TestServer> {
   const configFile = join(options.root, 'slipway.yml');
   const dataDir = join(options.root, 'data');
@@ -216,8 +227,12 @@ export async function startTestServer(options: { root: string; config: string; m
     port: 0,
     processExecutor: true,
     maxWebhookBytes: options.maxWebhookBytes,
+    // Where the CLI commands of this test file look (support/cli.ts), never the user's own file.
+    credentialsFile: credentialsPath({ XDG_CONFIG_HOME: CONFIG_HOME }),
     say: (message) => log.push(message),
   });
+  const tokenFile = join(dataDir, LOCAL_TOKEN_FILE);
+  if (existsSync(tokenFile)) tokens.set(server.url, readFileSync(tokenFile, 'utf8').trim());
   let closed: Promise<void> | null = null;
   return {
     url: server.url,
@@ -227,7 +242,7 @@ export async function startTestServer(options: { root: string; config: string; m
     close() {
       closed ??= (async () => {
         const unfinished = (await getJson<RunSummary[]>(server.url, '/api/runs?limit=1000')).filter((run) => run.status === 'pending' || run.status === 'running');
-        for (const run of unfinished) await fetch(`${server.url}/api/runs/${run.id}/cancel`, { method: 'POST' });
+        for (const run of unfinished) await fetch(`${server.url}/api/runs/${run.id}/cancel`, { method: 'POST', headers: apiHeaders(server.url) });
         await server.close();
       })();
       return closed;
@@ -236,7 +251,7 @@ export async function startTestServer(options: { root: string; config: string; m
 }
 
 export async function getJson<T>(base: string, path: string): Promise<T> {
-  const response = await fetch(`${base}${path}`).catch((error: Error) => {
+  const response = await fetch(`${base}${path}`, { headers: apiHeaders(base) }).catch((error: Error) => {
     throw new Error(`GET ${path}: ${error.message} (${String((error.cause as Error | undefined)?.message ?? error.cause)})`);
   });
   const text = await response.text();

@@ -19,6 +19,7 @@ import { Engine } from '../../src/engine/engine.ts';
 import { isTerminalRun } from '../../src/core/types.ts';
 import { MemoryEventBus } from '../../src/events/bus.ts';
 import { FakeExecutor } from '../../src/executors/fake/executor.ts';
+import { AccessService } from '../../src/auth/access.ts';
 import { createApp } from '../../src/server/app.ts';
 import { webhookListener } from '../../src/server/hooks.ts';
 import { FakeSource } from '../../src/source/fake/source.ts';
@@ -46,6 +47,9 @@ let workRoot: string;
 let client: SlipwayClient;
 let triggers: Triggers;
 let executor: FakeExecutor;
+let access: AccessService;
+/** The first admin's token, as the first start makes it. */
+let adminToken: string;
 
 /** A client whose fetch goes straight into the app, with no socket. */
 function inProcessClient(): SlipwayClient {
@@ -54,7 +58,14 @@ function inProcessClient(): SlipwayClient {
     const url = String(input instanceof Request ? input.url : input);
     return url.startsWith('http://slipway.test/') ? Promise.resolve(app.request(url, init)) : original(input, init);
   }) as typeof fetch;
-  return new SlipwayClient('http://slipway.test');
+  return new SlipwayClient('http://slipway.test', adminToken);
+}
+
+/** A request into the app as the admin (or with `token`, or none when it is null). */
+function request(path: string, init: RequestInit = {}, token: string | null = adminToken): Response | Promise<Response> {
+  const headers = new Headers(init.headers);
+  if (token !== null) headers.set('authorization', `Bearer ${token}`);
+  return app.request(path, { ...init, headers });
 }
 
 before(async () => {
@@ -115,10 +126,13 @@ before(async () => {
   triggers.open('http://slipway.test');
   await engine.start();
   await triggers.start();
+  access = new AccessService(store);
+  adminToken = (await access.bootstrap('test'))!.value;
   app = createApp({
     engine,
     store,
     bus,
+    access,
     info: { version: 'test', executor: 'fake', builder: 'fake', deployer: 'fake', store: store.description, configFile: 'slipway.yml', notices: [] },
     webhooks: { receiver: triggers.receiver, secrets: triggers.secrets },
     schedules: triggers.schedules,
@@ -150,7 +164,7 @@ async function until<T>(read: () => Promise<T>, done: (value: T) => boolean): Pr
 }
 
 async function expectError(path: string, init: RequestInit | undefined, status: number, code: string, message: string): Promise<void> {
-  const response = await app.request(path, init);
+  const response = await request(path, init);
   assert.equal(response.status, status, `${init?.method ?? 'GET'} ${path}`);
   assert.deepEqual(await response.json(), { error: { code, message } }, `${init?.method ?? 'GET'} ${path}`);
 }
@@ -218,6 +232,19 @@ describe('HTTP API', () => {
     assert.equal(overview?.lastRun?.status, 'succeeded');
   });
 
+  it('refuses every /api route but login without a token, and the security suite names each of them', async () => {
+    const suite = readFileSync(new URL('../security/api-auth.test.ts', import.meta.url), 'utf8');
+    const routes = app.routes.filter((route) => route.path.startsWith('/api/') && route.method !== 'ALL' && route.path !== '/api/login');
+    assert.ok(routes.length >= 25, `${routes.length} routes`);
+    for (const route of routes) {
+      const path = route.path.replace(':id', '1').replace(':name', route.path.startsWith('/api/services') ? 'api' : 'admin');
+      const response = await request(path, { method: route.method }, null);
+      assert.equal(response.status, 401, `${route.method} ${route.path}`);
+      assert.equal(((await response.json()) as { error: { code: string } }).error.code, 'UNAUTHENTICATED');
+      assert.ok(suite.includes(`['${route.method}', '${path}'`), `test/security/api-auth.test.ts does not attack ${route.method} ${path}`);
+    }
+  });
+
   it('answers every error with its catalogue code, status and one sentence', async () => {
     const cases: Array<[string, RequestInit | undefined, number, string, string]> = [
       ['/api/runs/999', undefined, 404, 'RUN_NOT_FOUND', 'run 999 does not exist'],
@@ -230,7 +257,7 @@ describe('HTTP API', () => {
       ['/api/nowhere', undefined, 404, 'NOT_FOUND', 'no route GET /api/nowhere'],
     ];
     for (const [path, init, status, code, message] of cases) {
-      const response = await app.request(path, init);
+      const response = await request(path, init);
       assert.equal(response.status, status, path);
       assert.deepEqual(await response.json(), { error: { code, message } }, path);
     }
@@ -238,7 +265,7 @@ describe('HTTP API', () => {
 
   it('refuses to cancel a finished run with 409', async () => {
     const [run] = await store.runs.list({ statuses: ['succeeded'], limit: 1 });
-    const response = await app.request(`/api/runs/${run!.id}/cancel`, { method: 'POST' });
+    const response = await request(`/api/runs/${run!.id}/cancel`, { method: 'POST' });
     assert.equal(response.status, 409);
     assert.deepEqual(await response.json(), { error: { code: 'RUN_NOT_CANCELLABLE', message: `run ${run!.id} already succeeded` } });
   });
@@ -247,7 +274,7 @@ describe('HTTP API', () => {
     assert.deepEqual(run.variables, { GREETING: 'hello', EMPTY: '' });
     assert.deepEqual(
       { trigger: run.trigger, lane: run.lane, concurrency: run.concurrency, partial: run.partial, tag: run.tag, originRunId: run.originRunId },
-      { trigger: { kind: 'manual', by: 'api' }, lane: 'main', concurrency: 'queue', partial: false, tag: null, originRunId: null },
+      { trigger: { kind: 'manual', by: 'admin' }, lane: 'main', concurrency: 'queue', partial: false, tag: null, originRunId: null },
     );
     assert.equal((await finished(run.id)).status, 'succeeded');
     const steps = executor.calls.filter((call) => call.method === 'start' && call.step?.runId === run.id);
@@ -264,13 +291,13 @@ describe('HTTP API', () => {
   it('reruns a finished run from the start: same commit, lane and variables', async () => {
     const [origin] = await client.runs({ service: 'api', limit: 1 });
     const rerun = await client.rerun(origin!.id);
-    assert.deepEqual(rerun.trigger, { kind: 'rerun', by: 'api' });
+    assert.deepEqual(rerun.trigger, { kind: 'rerun', by: 'admin' });
     assert.equal(rerun.originRunId, origin!.id);
     assert.deepEqual([rerun.commitSha, rerun.lane, rerun.variables], [origin!.commitSha, origin!.lane, origin!.variables]);
     assert.deepEqual(rerun.stages.map((stage) => `${stage.name}:${stage.status}`), ['checkout:pending', 'lint:pending', 'test:pending']);
     assert.equal((await finished(rerun.id)).status, 'succeeded');
 
-    const response = await app.request(`/api/runs/${origin!.id}/rerun`, { method: 'POST' });
+    const response = await request(`/api/runs/${origin!.id}/rerun`, { method: 'POST' });
     assert.equal(response.status, 201);
     await finished(((await response.json()) as RunDetail).id);
     await expectError('/api/runs/999/rerun', { method: 'POST' }, 404, 'RUN_NOT_FOUND', 'run 999 does not exist');
@@ -280,13 +307,13 @@ describe('HTTP API', () => {
 
   it('reads the event log oldest first, after an id and for one run', async () => {
     const [run] = await client.runs({ service: 'api', limit: 1 });
-    const response = await app.request(`/api/event-log?run=${run!.id}`);
+    const response = await request(`/api/event-log?run=${run!.id}`);
     assert.equal(response.status, 200);
     const events = (await response.json()) as Array<{ id: number; type: string; runId: number }>;
     assert.equal(events[0]?.type, 'run.created');
     assert.ok(events.every((event) => event.runId === run!.id));
     assert.ok(events.some((event) => event.type === 'run.succeeded'));
-    const later = (await (await app.request(`/api/event-log?after=${events[0]!.id}&run=${run!.id}&limit=1`)).json()) as Array<{ id: number }>;
+    const later = (await (await request(`/api/event-log?after=${events[0]!.id}&run=${run!.id}&limit=1`)).json()) as Array<{ id: number }>;
     assert.deepEqual(later.map((event) => event.id), [events[1]!.id]);
     await expectError('/api/event-log?after=-1', {}, 400, 'BAD_REQUEST', 'after: Too small: expected number to be >=0');
   });
@@ -306,7 +333,7 @@ describe('HTTP API', () => {
 
     gateOpen = true;
     const resumed = await client.resume(failing.id);
-    assert.deepEqual(resumed.trigger, { kind: 'resume', by: 'api' });
+    assert.deepEqual(resumed.trigger, { kind: 'resume', by: 'admin' });
     assert.equal(resumed.originRunId, failing.id);
     assert.deepEqual(resumed.variables, { GATED: '1' });
     assert.deepEqual(
@@ -449,7 +476,7 @@ describe('HTTP API', () => {
 
 
   it("registers a plain repository's hook with a token of its own, rotated by registering again", async () => {
-    const response = await app.request('/api/git-hooks', json('POST', { repository: '/repos/api.git' }));
+    const response = await request('/api/git-hooks', json('POST', { repository: '/repos/api.git' }));
     assert.equal(response.status, 201);
     const first = (await response.json()) as { token: string };
     assert.match(first.token, /^[A-Za-z0-9_-]{32}$/);

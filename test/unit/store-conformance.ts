@@ -173,6 +173,19 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
         assert.deepEqual((await store.runs.list({ lane: 'main' })).map((r) => r.id), [first.id]);
       });
 
+      it('list reads oldest first when asked, with every filter', async () => {
+        const ids: number[] = [];
+        for (let i = 0; i < 4; i++) ids.push((await store.runs.create(newRun('payment'), [])).run.id);
+        assert.deepEqual((await store.runs.list({ order: 'oldest' })).map((run) => run.id), ids);
+        assert.deepEqual((await store.runs.list({ order: 'oldest', limit: 2 })).map((run) => run.id), ids.slice(0, 2));
+        assert.deepEqual((await store.runs.list({ order: 'oldest', beforeId: ids[3] })).map((run) => run.id), ids.slice(0, 3));
+      });
+
+      it('stores whether a run is untrusted', async () => {
+        const { run } = await store.runs.create(newRun('payment', { untrusted: true, partial: true, lane: 'pr/7' }), []);
+        assert.deepEqual([run.untrusted, (await store.runs.get(run.id))!.untrusted], [true, true]);
+      });
+
       it('update applies a partial patch and returns the whole record', async () => {
         const { run } = await runWithStages();
         const running = await store.runs.update(run.id, { status: 'running', startedAt: AT, commitSha: 'b'.repeat(40) });
@@ -332,6 +345,14 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
         assert.deepEqual(await store.releases.get(first.id), first);
       });
 
+      it('keeps where a release came from', async () => {
+        const { run } = await runWithStages();
+        const fromPullRequest = await store.releases.create({ ...newRelease(run.id), origin: 'pull_request', lane: 'pr/12' });
+        const fromTag = await store.releases.create({ ...newRelease(run.id), origin: 'tag', lane: 'tag/v1.2.0', tag: 'v1.2.0' });
+        assert.deepEqual([fromPullRequest.origin, fromPullRequest.lane], ['pull_request', 'pr/12']);
+        assert.deepEqual(await store.releases.get(fromTag.id), fromTag);
+      });
+
       it('list is newest first and filters by service, run and limit', async () => {
         const { run } = await runWithStages();
         const a = await store.releases.create(newRelease(run.id, 'payment'));
@@ -486,6 +507,25 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
         assert.ok(isIncreasing([first.id, batch[0]!.id, batch[2]!.id]));
       });
 
+      it('record answers null for a body stored before under another delivery id, per forge', async () => {
+        const [first] = await store.deliveries.record([newDelivery('d-1', { bodyDigest: 'sha256:same' })]);
+        assert.ok(first);
+        assert.equal(first.bodyDigest, 'sha256:same');
+        const [replayed, otherForge] = await store.deliveries.record([
+          newDelivery('d-2', { bodyDigest: 'sha256:same' }),
+          newDelivery('d-3', { forge: 'gitea', bodyDigest: 'sha256:same' }),
+        ]);
+        assert.equal(replayed, null, 'the same body again is a replay');
+        assert.ok(otherForge, 'another forge may send the same bytes');
+        const [inBatch, again] = await store.deliveries.record([newDelivery('d-4', { bodyDigest: 'sha256:new' }), newDelivery('d-5', { bodyDigest: 'sha256:new' })]);
+        assert.ok(inBatch);
+        assert.equal(again, null, 'a repeat within one batch');
+        assert.deepEqual((await store.deliveries.list()).map((delivery) => delivery.deliveryId), ['d-4', 'd-3', 'd-1']);
+        const [replayUnderNewId, sameIdNewBody] = await store.deliveries.record([newDelivery('d-6', { bodyDigest: 'sha256:same' }), newDelivery('d-6', { bodyDigest: 'sha256:other' })]);
+        assert.equal(replayUnderNewId, null, 'the replayed body is the repeat');
+        assert.equal(sameIdNewBody?.bodyDigest, 'sha256:other');
+      });
+
       it('list is newest first and filters by statuses; updateMany records outcomes', async () => {
         const [a, b, c] = await store.deliveries.record([newDelivery('a'), newDelivery('b'), newDelivery('c')]);
         await store.deliveries.updateMany([
@@ -539,6 +579,62 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
         assert.equal(await store.webhookSecrets.delete('github', 'acme/payment'), true);
         assert.equal(await store.webhookSecrets.delete('github', 'acme/payment'), false);
         assert.equal(await store.webhookSecrets.get('github', 'acme/payment'), null);
+      });
+    });
+
+    describe('users', () => {
+      it('create stores a user once per name; the password hash stays in the store', async () => {
+        const ada = await store.users.create({ name: 'ada', role: 'admin', passwordHash: 'scrypt$hash' });
+        assert.ok(ada);
+        assert.deepEqual(ada, { id: ada.id, name: 'ada', role: 'admin', hasPassword: true, createdAt: ada.createdAt });
+        assert.equal(await store.users.create({ name: 'ada', role: 'viewer', passwordHash: null }), null, 'the name is taken');
+        const bob = (await store.users.create({ name: 'bob', role: 'viewer', passwordHash: null }))!;
+        assert.equal(bob.hasPassword, false);
+        assert.equal(await store.users.passwordHash(ada.id), 'scrypt$hash');
+        assert.equal(await store.users.passwordHash(bob.id), null);
+        assert.deepEqual(await store.users.byName('bob'), bob);
+        assert.equal(await store.users.byName('carol'), null);
+        assert.deepEqual((await store.users.list()).map((user) => user.name), ['ada', 'bob']);
+        assert.equal(await store.users.count(), 2);
+      });
+
+      it('update changes role and password hash; delete takes the tokens along', async () => {
+        const bob = (await store.users.create({ name: 'bob', role: 'viewer', passwordHash: null }))!;
+        assert.equal((await store.users.update(bob.id, { role: 'deployer' }))!.role, 'deployer');
+        assert.equal((await store.users.update(bob.id, { passwordHash: 'scrypt$new' }))!.hasPassword, true);
+        assert.equal(await store.users.update(999, { role: 'admin' }), null);
+        const token = await store.tokens.create({ userId: bob.id, name: 'laptop', hash: 'h1' });
+        assert.equal(await store.users.delete(bob.id), true);
+        assert.equal(await store.users.delete(bob.id), false);
+        assert.equal(await store.tokens.get(token.id), null);
+        assert.equal(await store.tokens.byHash('h1'), null);
+      });
+    });
+
+    describe('API tokens', () => {
+      it('finds a token and its user by hash; lists and revokes', async () => {
+        const ada = (await store.users.create({ name: 'ada', role: 'developer', passwordHash: null }))!;
+        const bob = (await store.users.create({ name: 'bob', role: 'viewer', passwordHash: null }))!;
+        const laptop = await store.tokens.create({ userId: ada.id, name: 'laptop', hash: 'hash-laptop' });
+        const script = await store.tokens.create({ userId: bob.id, name: 'script', hash: 'hash-script' });
+        assert.deepEqual(laptop, { id: laptop.id, userId: ada.id, name: 'laptop', createdAt: laptop.createdAt, lastUsedAt: null });
+        assert.deepEqual(await store.tokens.byHash('hash-laptop'), { token: laptop, user: ada });
+        assert.equal(await store.tokens.byHash('hash-unknown'), null);
+        assert.deepEqual((await store.tokens.list()).map((token) => token.id), [laptop.id, script.id]);
+        assert.deepEqual((await store.tokens.list({ userId: bob.id })).map((token) => token.id), [script.id]);
+        assert.equal(await store.tokens.delete(laptop.id), true);
+        assert.equal(await store.tokens.delete(laptop.id), false);
+        assert.equal(await store.tokens.byHash('hash-laptop'), null);
+      });
+
+      it('touch records a use only when none was recorded since notBefore (compare-and-set)', async () => {
+        const ada = (await store.users.create({ name: 'ada', role: 'viewer', passwordHash: null }))!;
+        const token = await store.tokens.create({ userId: ada.id, name: 'laptop', hash: 'h' });
+        assert.equal(await store.tokens.touch(token.id, AT, '2024-05-01T09:59:00.000Z'), true);
+        assert.equal(await store.tokens.touch(token.id, '2024-05-01T10:00:30.000Z', '2024-05-01T09:59:30.000Z'), false, 'used within the minute');
+        assert.equal((await store.tokens.get(token.id))!.lastUsedAt, AT);
+        assert.equal(await store.tokens.touch(token.id, LATER, '2024-05-01T10:04:00.000Z'), true);
+        assert.equal((await store.tokens.get(token.id))!.lastUsedAt, LATER);
       });
     });
 

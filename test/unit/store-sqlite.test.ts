@@ -2,12 +2,14 @@
 // plus what only a file store has: reopening, idempotent migrations, enforced foreign keys.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import SqliteDatabase from 'better-sqlite3';
-import { migrations } from '../../src/store/sqlite/migrations.ts';
+import { Kysely, Migrator, SqliteDialect } from 'kysely';
+import { migrationProvider, migrations } from '../../src/store/sqlite/migrations.ts';
 import { openSqliteStore } from '../../src/store/sqlite/store.ts';
 import { newRun } from '../support/records.ts';
 import { storeConformance } from './store-conformance.ts';
@@ -99,6 +101,49 @@ describe('sqlite file store', () => {
       assert.deepEqual(applied, Object.keys(migrations).sort());
     } finally {
       raw.close();
+    }
+  });
+
+  it('brings a database from before users and replay checks up to date: releases say where they came from, replayed bodies and signatures go', async () => {
+    const path = freshPath();
+    mkdirSync(dirname(path), { recursive: true });
+    const db = new Kysely<any>({ dialect: new SqliteDialect({ database: new SqliteDatabase(path) }) });
+    const { error } = await new Migrator({ db, provider: migrationProvider }).migrateTo('0002_triggers');
+    assert.equal(error, undefined);
+    const at = '2025-01-01T00:00:00.000Z';
+    const runRow = (lane: string, tag: string | null) => ({ service: 'payment', ref: 'main', commit_sha: 'a'.repeat(40), trigger_kind: 'push', trigger_by: 'x', status: 'succeeded', created_at: at, lane, tag });
+    const runs = await db.insertInto('runs').values([runRow('main', null), runRow('pr/4', null), runRow('tag/v1', 'v1')]).returning('id').execute();
+    await db
+      .insertInto('releases')
+      .values(runs.map(({ id }) => ({ service: 'payment', commit_sha: 'a'.repeat(40), image: 'r/payment:a', digest: 'sha256:x', run_id: id, created_at: at })))
+      .execute();
+    const deliveryRow = (deliveryId: string) => ({
+      forge: 'github',
+      delivery_id: deliveryId,
+      repository: 'acme/payment',
+      event: 'push',
+      parsed: 'null',
+      headers: JSON.stringify({ 'x-github-event': 'push', 'x-hub-signature-256': 'sha256=abc' }),
+      body: Buffer.from('{"same":"body"}'),
+      status: 'processed',
+      received_at: at,
+    });
+    await db.insertInto('deliveries').values([deliveryRow('first'), deliveryRow('replayed')]).execute();
+    await db.destroy();
+
+    const store = await openSqliteStore(path);
+    try {
+      assert.deepEqual(
+        (await store.releases.list()).map((release) => [release.origin, release.lane]).reverse(),
+        [['branch', 'main'], ['pull_request', 'pr/4'], ['tag', 'tag/v1']],
+      );
+      const [replayed, first] = await store.deliveries.list();
+      assert.equal(first!.bodyDigest, `sha256:${createHash('sha256').update('{"same":"body"}').digest('hex')}`);
+      assert.equal(replayed!.bodyDigest, `${first!.bodyDigest}#${replayed!.id}`);
+      assert.deepEqual(first!.headers, { 'x-github-event': 'push' }, 'the signature is not kept');
+      assert.equal((await store.runs.get(runs[0]!.id))!.untrusted, false);
+    } finally {
+      await store.close();
     }
   });
 

@@ -151,6 +151,20 @@ const triggers: Migration = {
   },
 };
 
+/** Headers that sign or authenticate a delivery, as stored (lower-case). */
+const SIGNATURE_HEADERS = new Set([
+  'x-hub-signature',
+  'x-hub-signature-256',
+  'x-gitea-signature',
+  'x-forgejo-signature',
+  'x-gogs-signature',
+  'x-gitlab-token',
+  'x-slipway-token',
+  'authorization',
+  'cookie',
+  'proxy-authorization',
+]);
+
 const trust: Migration = {
   async up(db: Kysely<any>): Promise<void> {
     await db.schema.alterTable('runs').addColumn('untrusted', 'integer', (c) => c.notNull().defaultTo(0)).execute();
@@ -169,13 +183,19 @@ const trust: Migration = {
     await db.schema.alterTable('events').addColumn('actor', 'text').execute();
 
     // A body seen before is a replay whatever its delivery id. Bodies stored twice before this
-    // migration keep their first digest; the later copies get theirs made unique.
+    // migration keep their first digest; the later copies get theirs made unique. Signatures
+    // kept with older deliveries go: with the body they would make a replayable request.
     await db.schema.alterTable('deliveries').addColumn('body_digest', 'text').execute();
     const seen = new Set<string>();
-    for (const row of await db.selectFrom('deliveries').select(['id', 'forge', 'body']).orderBy('id').execute()) {
+    for (const row of await db.selectFrom('deliveries').select(['id', 'forge', 'body', 'headers']).orderBy('id').execute()) {
       const digest = `sha256:${createHash('sha256').update(row.body as Buffer).digest('hex')}`;
       const key = `${row.forge as string}\u0000${digest}`;
-      await db.updateTable('deliveries').set({ body_digest: seen.has(key) ? `${digest}#${row.id as number}` : digest }).where('id', '=', row.id).execute();
+      const headers = Object.fromEntries(Object.entries(JSON.parse(row.headers as string) as Record<string, string>).filter(([name]) => !SIGNATURE_HEADERS.has(name)));
+      await db
+        .updateTable('deliveries')
+        .set({ body_digest: seen.has(key) ? `${digest}#${row.id as number}` : digest, headers: JSON.stringify(headers) })
+        .where('id', '=', row.id)
+        .execute();
       seen.add(key);
     }
     await db.schema.createIndex('deliveries_forge_body_digest').unique().on('deliveries').columns(['forge', 'body_digest']).execute();
