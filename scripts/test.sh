@@ -7,4 +7,4 @@ cd "$(dirname "$0")/.."
 
 bash scripts/setup-host.sh
 shopt -s nullglob
-exec node --import tsx --test test/unit/*.test.ts test/e2e/*.test.ts test/security/*.test.ts
+exec node --import tsx --test --test-concurrency=3 test/unit/*.test.ts test/e2e/*.test.ts test/security/*.test.ts

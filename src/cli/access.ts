@@ -9,14 +9,8 @@ import type { ApiTokenListing, Role } from '../client/api.ts';
 import { isRole } from '../core/roles.ts';
 import { ROLES } from '../core/types.ts';
 import { ago, bold, dim, table } from './format.ts';
+import { print, printJson } from './output.ts';
 import { readSecret } from './prompt.ts';
-
-interface CliContext {
-  client: () => SlipwayClient;
-  serverUrl: () => string;
-  print: (text: string) => void;
-  printJson: (value: unknown) => void;
-}
 
 /** The token saved for this server, if any; a credentials file that cannot be read counts as none. */
 export function savedToken(url: string): string | undefined {
@@ -35,7 +29,7 @@ function role(value: string): Role {
 
 const readPassword = (prompt: string) => readSecret(prompt, 'password', 'pipe it in: printf %s "$PASSWORD" | slipway …');
 
-export function registerAccessCommands(program: Command, { client, serverUrl, print, printJson }: CliContext): void {
+export function registerAccessCommands(program: Command, client: () => SlipwayClient, serverUrl: () => string): void {
   program
     .command('login')
     .description('sign the CLI in to a server: with a user name and password, or with an API token read from stdin')

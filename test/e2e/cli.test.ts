@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Delivery, RunDetail } from '../../src/client/api.ts';
 import { SlipwayClient } from '../../src/client/client.ts';
-import { slipway, startServerProcess, type CliResult, type ServerProcess } from '../support/cli.ts';
+import { savedTokenFor, slipway, startServerProcess, type CliResult, type ServerProcess } from '../support/cli.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'slipway-cli-'));
 const servers: ServerProcess[] = [];
@@ -240,7 +240,7 @@ describe('slipway CLI: variables, rerun and resume, webhooks and schedules', () 
       assert.ok(!status.stdout.includes(secret), `${secret} is not shown`);
     }
 
-    const api = new SlipwayClient(server.url);
+    const api = new SlipwayClient(server.url, savedTokenFor(server.url));
     let deliveries: Delivery[] = [];
     for (let tries = 0; tries < 200 && deliveries[0]?.status !== 'processed'; tries++) {
       if (tries > 0) await new Promise((resolve) => setTimeout(resolve, 25));

@@ -5,6 +5,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { credentialsPath, savedCredential } from '../../src/auth/credentials.ts';
 
 export const BIN = fileURLToPath(new URL('../../bin/slipway.js', import.meta.url));
 
@@ -15,6 +16,11 @@ export const BIN = fileURLToPath(new URL('../../bin/slipway.js', import.meta.url
  */
 export const CONFIG_HOME = mkdtempSync(join(tmpdir(), 'slipway-config-'));
 const cliEnv = (extra: NodeJS.ProcessEnv = {}) => ({ ...process.env, NO_COLOR: '1', XDG_CONFIG_HOME: CONFIG_HOME, ...extra });
+
+/** The token the first start of the server at `url` saved for the CLI of this test file. */
+export function savedTokenFor(url: string): string | undefined {
+  return savedCredential(url, credentialsPath({ XDG_CONFIG_HOME: CONFIG_HOME }))?.token;
+}
 
 export interface CliResult {
   code: number;

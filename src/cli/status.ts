@@ -1,0 +1,93 @@
+// `slipway status|releases|deployments`: what runs and what serves where, at a glance.
+
+import type { Command } from 'commander';
+import type { SlipwayClient } from '../client/client.ts';
+import type { RunSummary, ServiceOverview } from '../client/api.ts';
+import { ago, bold, dim, runState, shortSha, statusSymbol, statusWord, table, yellow } from './format.ts';
+import { print, printJson } from './output.ts';
+
+export function registerStatusCommands(program: Command, client: () => SlipwayClient): void {
+  program
+    .command('status')
+    .description('each service with its last run, the runs waiting in its lanes, and what is deployed where')
+    .option('--json', 'print JSON')
+    .action(async (options: { json?: boolean }) => {
+      const api = client();
+      const [services, pending] = await Promise.all([api.services(), options.json ? [] : api.runs({ status: ['pending'], limit: 1000 })]);
+      if (options.json) return printJson(services);
+      if (services.length === 0) return print('No services are configured.');
+      const waiting = waitingByService(pending);
+      const environments = services[0]!.environments.map((environment) => environment.environment);
+      const showQueued = waiting.size > 0;
+      const rows = [['SERVICE', 'LAST RUN', 'STAGES', ...(showQueued ? ['QUEUED'] : []), ...environments.map((name) => name.toUpperCase())].map(bold)];
+      for (const service of services) rows.push(statusRow(service, environments, showQueued ? (waiting.get(service.name) ?? dim('—')) : null));
+      print(table(rows));
+    });
+
+  program
+    .command('releases')
+    .description('built images, newest first')
+    .option('--service <name>', 'only this service')
+    .option('--json', 'print JSON')
+    .action(async (options: { service?: string; json?: boolean }) => {
+      const releases = await client().releases({ service: options.service });
+      if (options.json) return printJson(releases);
+      if (releases.length === 0) return print('No releases yet.');
+      const rows = [['RELEASE', 'SERVICE', 'COMMIT', 'FROM', 'DIGEST', 'RUN', 'BUILT'].map(bold)];
+      for (const release of releases) {
+        // A pull request's build is listed, but marked: it is never deployed.
+        const from = release.origin === 'pull_request' ? yellow(`${release.lane} (not deployable)`) : release.lane;
+        rows.push([`#${release.id}`, release.service, shortSha(release.commitSha), from, release.digest.slice(0, 19), `#${release.runId}`, ago(release.createdAt)]);
+      }
+      print(table(rows));
+    });
+
+  program
+    .command('deployments')
+    .description('deployments, newest first')
+    .option('--service <name>', 'only this service')
+    .option('--env <name>', 'only this environment')
+    .option('--json', 'print JSON')
+    .action(async (options: { service?: string; env?: string; json?: boolean }) => {
+      const deployments = await client().deployments({ service: options.service, environment: options.env });
+      if (options.json) return printJson(deployments);
+      if (deployments.length === 0) return print('No deployments yet.');
+      const rows = [['DEPLOYMENT', 'SERVICE', 'ENVIRONMENT', 'RELEASE', 'STATUS', 'URL', 'WHEN'].map(bold)];
+      for (const deployment of deployments) {
+        const status = deployment.status === 'succeeded' ? statusWord('succeeded') : deployment.status === 'failed' ? statusWord('failed') : statusWord('running');
+        rows.push([`#${deployment.id}`, deployment.service, deployment.environment, `#${deployment.releaseId}`, status, deployment.url ?? dim(deployment.reason ?? ''), ago(deployment.startedAt)]);
+      }
+      print(table(rows));
+    });
+}
+
+/** Per service, pending runs counted per lane with the lane's policy: "2 in main (queue)". */
+function waitingByService(runs: RunSummary[]): Map<string, string> {
+  const lanes = new Map<string, Map<string, { count: number; concurrency: string }>>();
+  for (const run of runs) {
+    const ofService = lanes.get(run.service) ?? new Map<string, { count: number; concurrency: string }>();
+    lanes.set(run.service, ofService);
+    const lane = ofService.get(run.lane) ?? { count: 0, concurrency: run.concurrency };
+    lane.count += 1;
+    ofService.set(run.lane, lane);
+  }
+  const cells = new Map<string, string>();
+  for (const [service, ofService] of lanes) {
+    cells.set(service, [...ofService].map(([lane, { count, concurrency }]) => `${count} in ${lane} ${dim(`(${concurrency})`)}`).join(', '));
+  }
+  return cells;
+}
+
+function statusRow(service: ServiceOverview, environments: string[], queued: string | null): string[] {
+  const run = service.lastRun;
+  const lastRun = run
+    ? `#${run.id} ${statusSymbol(run.status)} ${runState(run)} ${shortSha(run.commitSha)} on ${run.lane} ${dim(ago(run.createdAt))}`
+    : dim('never run');
+  const stages = run ? run.stages.map((stage) => statusSymbol(stage.status)).join('') : '';
+  const cells = environments.map((name) => {
+    const state = service.environments.find((environment) => environment.environment === name);
+    if (!state?.current || !state.release) return dim('—');
+    return `release #${state.release.id} ${shortSha(state.release.commitSha)} ${state.current.url ?? ''} ${dim(ago(state.current.finishedAt))}`;
+  });
+  return [bold(service.name), lastRun, stages, ...(queued === null ? [] : [queued]), ...cells];
+}
