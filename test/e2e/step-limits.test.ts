@@ -3,12 +3,11 @@
 // GitSource on a bare repository made with git, the ContainerExecutor on Podman.
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { isTerminalRun, type Stage } from '../../src/core/types.ts';
+import type { Stage } from '../../src/core/types.ts';
 import { Engine } from '../../src/engine/engine.ts';
 import { MemoryEventBus } from '../../src/events/bus.ts';
 import { ContainerExecutor } from '../../src/executors/container/executor.ts';
@@ -16,25 +15,11 @@ import { GitSource } from '../../src/source/git/source.ts';
 import { openSqliteStore } from '../../src/store/sqlite/store.ts';
 import type { Store } from '../../src/store/store.ts';
 import { parsedConfig } from '../support/config.ts';
+import { makeRepository } from '../support/repository.ts';
 import { requireBusybox } from '../support/engine.ts';
-import { until } from '../support/wait.ts';
+import { finished } from '../support/wait.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'slipway-step-limits-'));
-const GIT_ENV = { ...process.env, GIT_AUTHOR_NAME: 'T', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 'T', GIT_COMMITTER_EMAIL: 't@t' };
-
-/** A bare repository with one commit. */
-function repository(): string {
-  const bare = join(root, 'api.git');
-  const work = join(root, 'api-work');
-  execFileSync('git', ['init', '-q', '--bare', '--initial-branch=main', bare]);
-  mkdirSync(work);
-  writeFileSync(join(work, 'README.md'), 'api\n');
-  for (const args of [['init', '-q', '--initial-branch=main'], ['add', '.'], ['commit', '-q', '-m', 'first'], ['push', '-q', bare, 'HEAD:main']]) {
-    execFileSync('git', args, { cwd: work, env: GIT_ENV });
-  }
-  return bare;
-}
-
 describe('step limits (Podman)', () => {
   let store: Store;
   let engine: Engine;
@@ -47,7 +32,7 @@ describe('step limits (Podman)', () => {
       processes: 'i=0; while [ $i -lt 40 ]; do sleep 30 & i=$((i+1)); done; echo forked',
       within: 'echo fine; sleep 1 & wait',
     };
-    const repo = repository();
+    const repo = makeRepository(root, 'api', { 'README.md': 'api\n' });
     const config = parsedConfig(
       [
         'resources: { memory: 64MiB, pids: 16, cpus: 1 }',
@@ -83,14 +68,7 @@ describe('step limits (Podman)', () => {
   async function testStageOf(service: string): Promise<{ stage: Stage; log: string }> {
     const started = await engine.startRun({ service, trigger: { kind: 'manual', by: 'test' } });
     assert.ok(started.ok, started.ok ? '' : started.error.message);
-    const run = await until(
-      `the run of ${service} to end`,
-      async () => {
-        const current = await store.runs.get(started.value.run.id);
-        return current && isTerminalRun(current.status) ? current : null;
-      },
-      180_000,
-    );
+    const run = await finished(store, started.value.run.id, 180_000);
     const stage = (await store.stages.listByRun(run.id)).find((candidate) => candidate.name === 'test')!;
     const log = (await store.logs.list(run.id, { stageId: stage.id })).map((line) => `${line.stream}: ${line.text}`).join('\n');
     return { stage, log };

@@ -17,7 +17,7 @@ import { ProcessExecutor } from '../../src/executors/process/executor.ts';
 import { GitSource } from '../../src/source/git/source.ts';
 import { openSqliteStore } from '../../src/store/sqlite/store.ts';
 import { parsedConfig } from '../support/config.ts';
-import { makeRepository } from '../support/server.ts';
+import { makeRepository } from '../support/repository.ts';
 import { finished } from '../support/wait.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'slipway-build-escape-'));

@@ -8,13 +8,11 @@
 // ProcessExecutor running `sh -c env`.
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { isTerminalRun } from '../../src/core/types.ts';
 import { Engine } from '../../src/engine/engine.ts';
 import { MemoryEventBus } from '../../src/events/bus.ts';
 import { ProcessExecutor } from '../../src/executors/process/executor.ts';
@@ -22,27 +20,14 @@ import { GitSource } from '../../src/source/git/source.ts';
 import { openSqliteStore } from '../../src/store/sqlite/store.ts';
 import type { Store } from '../../src/store/store.ts';
 import { parsedConfig } from '../support/config.ts';
-import { until } from '../support/wait.ts';
+import { makeRepository } from '../support/repository.ts';
+import { finished } from '../support/wait.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'slipway-environment-leak-'));
 const FORGE_TOKEN = `ghp_${randomUUID().replaceAll('-', '')}`;
 const WEBHOOK_SECRET = `whsec-${randomUUID()}`;
+const REPOSITORY = makeRepository(root, 'api', { 'README.md': 'api\n' });
 const DEPLOY_KEY = `deploy-key-${randomUUID()}`;
-const GIT_ENV = { ...process.env, GIT_AUTHOR_NAME: 'T', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 'T', GIT_COMMITTER_EMAIL: 't@t' };
-
-/** A bare repository with one commit, made once. */
-function repository(): string {
-  const bare = join(root, 'api.git');
-  const work = join(root, 'api-work');
-  if (existsSync(bare)) return bare;
-  execFileSync('git', ['init', '-q', '--bare', '--initial-branch=main', bare]);
-  mkdirSync(work);
-  writeFileSync(join(work, 'README.md'), 'api\n');
-  for (const args of [['init', '-q', '--initial-branch=main'], ['add', '.'], ['commit', '-q', '-m', 'first'], ['push', '-q', bare, 'HEAD:main']]) {
-    execFileSync('git', args, { cwd: work, env: GIT_ENV });
-  }
-  return bare;
-}
 
 /** An engine whose only service runs `env` as its test stage; `service` adds lines to the service. */
 async function engineWith(config: string[], service: string[] = []): Promise<{ store: Store; engine: Engine }> {
@@ -51,7 +36,7 @@ async function engineWith(config: string[], service: string[] = []): Promise<{ s
     store,
     bus: new MemoryEventBus(),
     config: parsedConfig(
-      [...config, 'pipeline:', '  - stage: test', '    run: env', 'services:', '  api:', `    repo: ${repository()}`, '    variables: { GREETING: hello }', ...service, ''].join('\n'),
+      [...config, 'pipeline:', '  - stage: test', '    run: env', 'services:', '  api:', `    repo: ${REPOSITORY}`, '    variables: { GREETING: hello }', ...service, ''].join('\n'),
     ),
     source: new GitSource(join(root, 'git')),
     executor: new ProcessExecutor(),
@@ -69,14 +54,7 @@ async function printedEnvironment(config: string[], service: string[] = []): Pro
   try {
     const started = await engine.startRun({ service: 'api', trigger: { kind: 'manual', by: 'test' } });
     assert.ok(started.ok, started.ok ? '' : started.error.message);
-    const run = await until(
-      'the run to end',
-      async () => {
-        const current = await store.runs.get(started.value.run.id);
-        return current && isTerminalRun(current.status) ? current : null;
-      },
-      60_000,
-    );
+    const run = await finished(store, started.value.run.id, 60_000);
     const lines = (await store.logs.list(run.id, { limit: 10_000 })).map((line) => line.text);
     assert.equal(run.status, 'succeeded', lines.join('\n'));
     return lines;

@@ -9,20 +9,19 @@
 // with git, and the ContainerExecutor on Podman running busybox.
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { isTerminalRun } from '../../src/core/types.ts';
 import { Engine } from '../../src/engine/engine.ts';
 import { MemoryEventBus } from '../../src/events/bus.ts';
 import { ContainerExecutor } from '../../src/executors/container/executor.ts';
 import { GitSource } from '../../src/source/git/source.ts';
 import { openSqliteStore } from '../../src/store/sqlite/store.ts';
 import { parsedConfig } from '../support/config.ts';
+import { makeRepository } from '../support/repository.ts';
 import { requireBusybox } from '../support/engine.ts';
-import { until } from '../support/wait.ts';
+import { finished, until } from '../support/wait.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'slipway-long-line-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -31,21 +30,6 @@ const HALF = 314_572_800;
 const LINE_LIMIT = 64 * 1024;
 /** Far below what building the line as a string reaches (its last copies alone are over 1 GB). */
 const RSS_GROWTH_BOUND = 300 * 1024 * 1024;
-const GIT_ENV = { ...process.env, GIT_AUTHOR_NAME: 'T', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 'T', GIT_COMMITTER_EMAIL: 't@t' };
-
-/** A bare repository with one commit. */
-function repository(): string {
-  const bare = join(root, 'api.git');
-  const work = join(root, 'api-work');
-  execFileSync('git', ['init', '-q', '--bare', '--initial-branch=main', bare]);
-  mkdirSync(work);
-  writeFileSync(join(work, 'README.md'), 'api\n');
-  for (const args of [['init', '-q', '--initial-branch=main'], ['add', '.'], ['commit', '-q', '-m', 'first'], ['push', '-q', bare, 'HEAD:main']]) {
-    execFileSync('git', args, { cwd: work, env: GIT_ENV });
-  }
-  return bare;
-}
-
 describe('attack: a step prints 600 MB without a newline', () => {
   it('the stage ends with its line cut, memory stays bounded, and the store answers meanwhile', { timeout: 900_000 }, async (t) => {
     const { engine: containerEngine, image } = await requireBusybox();
@@ -57,7 +41,7 @@ describe('attack: a step prints 600 MB without a newline', () => {
         `    run: "head -c ${HALF} /dev/zero | tr '\\\\0' x; touch halfway; head -c ${HALF} /dev/zero | tr '\\\\0' x"`,
         'services:',
         '  api:',
-        `    repo: ${repository()}`,
+        `    repo: ${makeRepository(root, 'api', { 'README.md': 'api\n' })}`,
         `    toolchain: ${image}`,
         '',
       ].join('\n'),
@@ -93,14 +77,7 @@ describe('attack: a step prints 600 MB without a newline', () => {
       assert.equal(run?.status, 'running');
       assert.equal(stages.find((stage) => stage.id === testStage.id)?.status, 'running', 'the read was answered while the step still printed');
 
-      const ended = await until(
-        'the run to end',
-        async () => {
-          const current = await store.runs.get(runId);
-          return current && isTerminalRun(current.status) ? current : null;
-        },
-        600_000,
-      );
+      const ended = await finished(store, runId, 600_000);
       t.diagnostic(`600 MB in ${Math.round((Date.now() - startedAt) / 1000)} s; RSS from ${mib(startRss)} to a peak of ${mib(peakRss)}`);
       const lines = await store.logs.list(runId, { stageId: testStage.id });
       const output = lines.filter((line) => line.stream !== 'system');

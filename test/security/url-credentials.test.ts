@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join, normalize } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startServerProcess, type ServerProcess } from '../support/cli.ts';
-import { makeRepository } from '../support/server.ts';
+import { makeRepository } from '../support/repository.ts';
 
 const USER = 'slipway-bot';
 const TOKEN = 'ghp_s3cr3tT0kenValue1234567890';

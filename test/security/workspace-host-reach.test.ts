@@ -10,39 +10,23 @@
 // ContainerExecutor on Podman.
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { isTerminalRun } from '../../src/core/types.ts';
 import { Engine } from '../../src/engine/engine.ts';
 import { MemoryEventBus } from '../../src/events/bus.ts';
 import { ContainerExecutor } from '../../src/executors/container/executor.ts';
 import { GitSource } from '../../src/source/git/source.ts';
 import { openSqliteStore } from '../../src/store/sqlite/store.ts';
 import { parsedConfig } from '../support/config.ts';
+import { makeRepository } from '../support/repository.ts';
 import { requireBusybox } from '../support/engine.ts';
-import { until } from '../support/wait.ts';
+import { finished } from '../support/wait.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'slipway-host-reach-'));
 after(() => rmSync(root, { recursive: true, force: true }));
-
-const GIT_ENV = { ...process.env, GIT_AUTHOR_NAME: 'T', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 'T', GIT_COMMITTER_EMAIL: 't@t' };
-
-/** A bare repository with one commit. */
-function repository(): string {
-  const bare = join(root, 'api.git');
-  const work = join(root, 'api-work');
-  execFileSync('git', ['init', '-q', '--bare', '--initial-branch=main', bare]);
-  mkdirSync(work);
-  writeFileSync(join(work, 'README.md'), 'api\n');
-  for (const args of [['init', '-q', '--initial-branch=main'], ['add', '.'], ['commit', '-q', '-m', 'first'], ['push', '-q', bare, 'HEAD:main']]) {
-    execFileSync('git', args, { cwd: work, env: GIT_ENV });
-  }
-  return bare;
-}
 
 describe('attack: a step names a host folder in the workspace for the next step to mount', () => {
   it("the next step cannot read the folder's files", { timeout: 300_000 }, async () => {
@@ -62,7 +46,7 @@ describe('attack: a step names a host folder in the workspace for the next step 
         `    run: cat ${hostFolder}/secret.key`,
         'services:',
         '  api:',
-        `    repo: ${repository()}`,
+        `    repo: ${makeRepository(root, 'api', { 'README.md': 'api\n' })}`,
         `    toolchain: ${image}`,
         '',
       ].join('\n'),
@@ -82,14 +66,7 @@ describe('attack: a step names a host folder in the workspace for the next step 
     try {
       const started = await engine.startRun({ service: 'api', trigger: { kind: 'manual', by: 'attacker' } });
       assert.ok(started.ok, started.ok ? '' : started.error.message);
-      const run = await until(
-        'the run to end',
-        async () => {
-          const current = await store.runs.get(started.value.run.id);
-          return current && isTerminalRun(current.status) ? current : null;
-        },
-        240_000,
-      );
+      const run = await finished(store, started.value.run.id, 240_000);
       const stages = await store.stages.listByRun(run.id);
       const logs = await store.logs.list(run.id, { limit: 10_000 });
       const printed = logs.map((line) => `${line.stream}: ${line.text}`).join('\n');

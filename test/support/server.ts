@@ -2,11 +2,11 @@
 // local processes) and plain HTTP requests to it, for tests that talk to the server as any
 // client would, token or not.
 
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CONFIG_HOME, startServerProcess, type ServerProcess } from './cli.ts';
+import { makeRepository } from './repository.ts';
 
 export interface LocalServer {
   url: string;
@@ -24,23 +24,6 @@ export interface Answer {
   text: string;
 }
 
-const GIT_ENV = { ...process.env, GIT_AUTHOR_NAME: 'T', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 'T', GIT_COMMITTER_EMAIL: 't@t' };
-
-/** A bare repository with one commit holding `files`. */
-export function makeRepository(root: string, name: string, files: Record<string, string>): string {
-  const bare = join(root, `${name}.git`);
-  const work = join(root, `${name}-work`);
-  execFileSync('git', ['init', '-q', '--bare', '--initial-branch=main', bare]);
-  mkdirSync(work, { recursive: true });
-  for (const [path, text] of Object.entries(files)) {
-    mkdirSync(join(work, path, '..'), { recursive: true });
-    writeFileSync(join(work, path), text);
-  }
-  for (const args of [['init', '-q', '--initial-branch=main'], ['add', '.'], ['commit', '-q', '-m', 'first'], ['push', '-q', bare, 'HEAD:main']]) {
-    execFileSync('git', args, { cwd: work, env: GIT_ENV });
-  }
-  return bare;
-}
 
 /** Starts `slipway up --process` with `pipeline` (YAML lines) for one service, `api`. */
 export async function startLocalServer(pipeline: string[] = ['  - stage: test', '    run: echo testing; sleep 2']): Promise<LocalServer> {

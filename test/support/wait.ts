@@ -15,9 +15,13 @@ export async function until<T>(what: string, probe: () => Promise<T | null | und
 }
 
 /** The run once it has ended (succeeded, failed or cancelled). */
-export function finished(store: Store, runId: number): Promise<Run> {
-  return until(`run ${runId} to end`, async () => {
-    const run = await store.runs.get(runId);
-    return run && ['succeeded', 'failed', 'cancelled'].includes(run.status) ? run : null;
-  });
+export function finished(store: Store, runId: number, timeoutMs?: number): Promise<Run> {
+  return until(
+    `run ${runId} to end`,
+    async () => {
+      const run = await store.runs.get(runId);
+      return run && ['succeeded', 'failed', 'cancelled'].includes(run.status) ? run : null;
+    },
+    timeoutMs,
+  );
 }
