@@ -105,7 +105,8 @@ async function startLocked(options: ServerOptions): Promise<RunningServer> {
     builder = new EngineApiBuilder(lookup.engine);
     deployer = new ContainerHostDeployer(lookup.engine, owner);
     if (demo) {
-      say('Building the demo base images (first start only)...');
+      // Later starts only check that the images are still there.
+      if (demo.created) say('Building the demo base images (first start only)...');
       await prepareDemoImages(lookup.engine.docker);
     }
   } else {

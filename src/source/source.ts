@@ -4,8 +4,12 @@ import type { Result } from '../core/types.ts';
 
 /** Resolves refs and checks out commits. Every method is safe to call concurrently. */
 export interface Source {
-  /** Fetches the repository and resolves a branch, tag or sha to a full commit sha. */
-  resolve(repo: string, ref: string): Promise<Result<string>>;
+  /**
+   * Fetches the repository and resolves a branch, tag or sha to a full commit sha. With
+   * `fetchedSince` (epoch ms), a fetch of the repository that started at or after that moment
+   * is as fresh as the caller needs: the ref may be read from it without fetching again.
+   */
+  resolve(repo: string, ref: string, options?: { fetchedSince?: number }): Promise<Result<string>>;
   /**
    * Puts the commit's tree (with history) into `dir`, which must not exist yet. Its origin
    * remote names the repository without credentials: steps read the checkout.

@@ -124,6 +124,8 @@ export class TriggerService {
     const linear = !event.created && !event.forced && !isZeroSha(event.before);
     const diffs = new Map<string, Promise<Changes>>();
     const heads = new Map<string, Promise<Result<string>>>();
+    // A fetch made while handling this push (the diff's, usually) shows the branch as it is now.
+    const handlingSince = Date.now();
     const started: Run[] = [];
     const notes: string[] = [];
     for (const name of services) {
@@ -143,7 +145,7 @@ export class TriggerService {
         notes.push(`${name}: ${reason}`);
         continue;
       }
-      const head = await this.currentCommit(heads, service.repo, event.branch);
+      const head = await this.currentCommit(heads, service.repo, event.branch, handlingSince);
       const stale = head !== null && head !== event.after ? `${short(event.after)} is no longer the head of ${event.branch} (now ${short(head)})` : null;
       const run = await this.start(
         { service: name, ref: event.branch, commitSha: event.after, trigger: { kind: 'push', by: event.sender }, ...partial(stale) },
@@ -196,12 +198,13 @@ export class TriggerService {
     const started: Run[] = [];
     const notes: string[] = [];
     const tags = new Map<string, Promise<Result<string>>>();
+    const handlingSince = Date.now();
     for (const name of services) {
       let why: string | null = null;
       if (!tagDeploys(this.config, name, event.tag)) why = `tag ${event.tag} matches no deploy_tags pattern`;
       else {
         // A late delivery of a tag that was moved or deleted since must not deploy what it named.
-        const now = await this.currentCommit(tags, this.service(name).repo, event.tag);
+        const now = await this.currentCommit(tags, this.service(name).repo, event.tag, handlingSince);
         if (now !== null && now !== event.sha) why = `tag ${event.tag} now names ${short(now)}, not ${short(event.sha)}`;
       }
       const run = await this.start(
@@ -229,9 +232,9 @@ export class TriggerService {
    * when it cannot be read. That stops nothing here: the run needs the repository too, and a
    * branch deleted since is cancelled by its deletion, handled after this delivery.
    */
-  private async currentCommit(asked: Map<string, Promise<Result<string>>>, repo: string, ref: string): Promise<string | null> {
+  private async currentCommit(asked: Map<string, Promise<Result<string>>>, repo: string, ref: string, fetchedSince: number): Promise<string | null> {
     let resolved = asked.get(repo);
-    if (!resolved) asked.set(repo, (resolved = this.options.source.resolve(repo, ref)));
+    if (!resolved) asked.set(repo, (resolved = this.options.source.resolve(repo, ref, { fetchedSince })));
     const commit = await resolved;
     return commit.ok ? commit.value : null;
   }

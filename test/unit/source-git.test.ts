@@ -113,6 +113,24 @@ describe('GitSource', () => {
     assert.equal(fetchesInto(cache), 1, 'a branch may have moved');
   });
 
+  it('reads a branch from a fetch made since the moment the caller names, without fetching again', async () => {
+    const { bare, push } = origin();
+    push();
+    const cache = freshFolder('cache');
+    const source = new GitSource(cache);
+    const handlingSince = Date.now();
+    const pushed = push();
+    // The diff of a push fetches the commit it names: that fetch is as fresh as the caller needs.
+    assert.ok((await source.changedFiles(bare, pushed, pushed)).ok);
+    const fetches = fetchesInto(cache);
+    assert.deepEqual(await source.resolve(bare, 'main', { fetchedSince: handlingSince }), { ok: true, value: pushed });
+    assert.equal(fetchesInto(cache), fetches, 'no second fetch');
+
+    const later = push();
+    assert.deepEqual(await source.resolve(bare, 'main', { fetchedSince: handlingSince }), { ok: true, value: pushed }, 'read from that fetch');
+    assert.deepEqual(await source.resolve(bare, 'main', { fetchedSince: Date.now() }), { ok: true, value: later }, 'a later moment fetches');
+  });
+
   it('fetches a commit the mirror does not have yet before answering', async () => {
     const { bare, push } = origin();
     const first = push();

@@ -93,6 +93,8 @@ export class GitSource implements Source {
   private readonly fetches = new Map<string, FetchInFlight>();
   /** Per mirror, full commit shas it is known to have. */
   private readonly knownCommits = new Map<string, Set<string>>();
+  /** Per repository, when its last successful fetch started (epoch ms). */
+  private readonly fetchedAt = new Map<string, number>();
 
   constructor(private readonly cacheDir: string) {
     mkdirSync(cacheDir, { recursive: true });
@@ -139,6 +141,7 @@ export class GitSource implements Source {
 
   private async fetch(repo: string): Promise<Result<string>> {
     const mirror = this.mirrorOf(repo);
+    const startedAt = Date.now();
     const output = existsSync(mirror)
       ? await gitIn(mirror, ['fetch', '--prune', '--quiet', '--force', 'origin', ...MIRRORED_REFS])
       : await git(['clone', '--mirror', '--quiet', '--', repo, mirror]);
@@ -146,6 +149,7 @@ export class GitSource implements Source {
       if (!existsSync(join(mirror, 'HEAD'))) rmSync(mirror, { recursive: true, force: true });
       return failure('REPOSITORY_UNAVAILABLE', `cannot read repository ${repo}: ${lastLine(output.stderr)}`);
     }
+    this.fetchedAt.set(repo, startedAt);
     return ok(mirror);
   }
 
@@ -215,13 +219,14 @@ export class GitSource implements Source {
     return unknown.find((sha) => !commits.includes(sha));
   }
 
-  async resolve(repo: string, ref: string): Promise<Result<string>> {
+  async resolve(repo: string, ref: string, options: { fetchedSince?: number } = {}): Promise<Result<string>> {
     if (FULL_SHA.test(ref)) {
       const found = await this.withCommits(repo, [ref]);
       return found.ok ? ok(found.value.commits[0]!) : found;
     }
     if (ref.startsWith('-')) return refNotFound(ref, repo);
-    const mirror = await this.sync(repo);
+    const fresh = options.fetchedSince !== undefined && (this.fetchedAt.get(repo) ?? -Infinity) >= options.fetchedSince;
+    const mirror = fresh ? ok(this.mirrorOf(repo)) : await this.sync(repo);
     if (!mirror.ok) return mirror;
     for (const candidate of [`refs/heads/${ref}`, `refs/tags/${ref}`, ref]) {
       const commit = await this.commitIn(mirror.value, candidate);
