@@ -118,6 +118,12 @@ export interface LogLine {
 export const RELEASE_ORIGINS = ['branch', 'tag', 'pull_request'] as const;
 export type ReleaseOrigin = (typeof RELEASE_ORIGINS)[number];
 
+/** A pull request's lane is "pr/<n>"; a tag's run carries its tag; anything else is a branch's (or a commit's, by hand). */
+export function releaseOrigin(lane: string, tag: string | null): ReleaseOrigin {
+  if (lane.startsWith('pr/')) return 'pull_request';
+  return tag !== null ? 'tag' : 'branch';
+}
+
 export interface Release {
   id: number;
   service: string;
@@ -128,7 +134,7 @@ export interface Release {
   digest: string;
   /** The git tag the release was built from, when a tag push started its run. */
   tag: string | null;
-  /** What the run was for; a pull_request release is never deployed. */
+  /** What the run was for, read off its lane and tag (releaseOrigin); a pull_request release is never deployed. */
   origin: ReleaseOrigin;
   /** The run's lane: "main", "pr/12", "tag/v1.2.0". */
   lane: string;

@@ -33,7 +33,8 @@ export type NewStage = Omit<Stage, 'id' | 'runId' | 'status' | 'exitCode' | 'rea
 export type RunPatch = Partial<Pick<Run, 'status' | 'commitSha' | 'reason' | 'startedAt' | 'finishedAt'>>;
 export type StagePatch = Partial<Pick<Stage, 'status' | 'exitCode' | 'reason' | 'handle' | 'startedAt' | 'finishedAt' | 'command'>>;
 export type NewLogLine = Omit<LogLine, 'seq'>;
-export type NewRelease = Omit<Release, 'id' | 'createdAt'>;
+/** Where a release came from is read off its lane and tag, not stored apart. */
+export type NewRelease = Omit<Release, 'id' | 'createdAt' | 'origin'>;
 export type NewDeployment = Omit<Deployment, 'id' | 'finishedAt' | 'status' | 'url' | 'reason'>;
 export type DeploymentPatch = Partial<Pick<Deployment, 'status' | 'url' | 'reason' | 'finishedAt'>>;
 export type NewEvent = Omit<EventRecord, 'id' | 'at' | 'actor'> & { at?: string; actor?: string | null };

@@ -19,7 +19,7 @@ function line(runId: number, stageId: number, text: string, stream: LogLine['str
 }
 
 function newRelease(runId: number, service = 'payment', digest = 'sha256:' + '1'.repeat(64)): NewRelease {
-  return { service, commitSha: 'a'.repeat(40), image: `127.0.0.1:5000/${service}:aaaa`, digest, tag: null, origin: 'branch', lane: 'main', runId };
+  return { service, commitSha: 'a'.repeat(40), image: `127.0.0.1:5000/${service}:aaaa`, digest, tag: null, lane: 'main', runId };
 }
 
 function newDeployment(releaseId: number, overrides: Partial<NewDeployment> = {}): NewDeployment {
@@ -341,14 +341,14 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
         const second = await store.releases.create(newRelease(run.id, 'payment', 'sha256:' + '2'.repeat(64)));
         assert.ok(second.id > first.id);
         assert.ok(first.createdAt >= before && first.createdAt <= new Date().toISOString(), first.createdAt);
-        assert.deepEqual(first, { ...newRelease(run.id), id: first.id, createdAt: first.createdAt });
+        assert.deepEqual(first, { ...newRelease(run.id), origin: 'branch', id: first.id, createdAt: first.createdAt });
         assert.deepEqual(await store.releases.get(first.id), first);
       });
 
       it('keeps where a release came from', async () => {
         const { run } = await runWithStages();
-        const fromPullRequest = await store.releases.create({ ...newRelease(run.id), origin: 'pull_request', lane: 'pr/12' });
-        const fromTag = await store.releases.create({ ...newRelease(run.id), origin: 'tag', lane: 'tag/v1.2.0', tag: 'v1.2.0' });
+        const fromPullRequest = await store.releases.create({ ...newRelease(run.id), lane: 'pr/12' });
+        const fromTag = await store.releases.create({ ...newRelease(run.id), lane: 'tag/v1.2.0', tag: 'v1.2.0' });
         assert.deepEqual([fromPullRequest.origin, fromPullRequest.lane], ['pull_request', 'pr/12']);
         assert.deepEqual(await store.releases.get(fromTag.id), fromTag);
       });

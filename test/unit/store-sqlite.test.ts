@@ -112,10 +112,11 @@ describe('sqlite file store', () => {
     assert.equal(error, undefined);
     const at = '2025-01-01T00:00:00.000Z';
     const runRow = (lane: string, tag: string | null) => ({ service: 'payment', ref: 'main', commit_sha: 'a'.repeat(40), trigger_kind: 'push', trigger_by: 'x', status: 'succeeded', created_at: at, lane, tag });
-    const runs = await db.insertInto('runs').values([runRow('main', null), runRow('pr/4', null), runRow('tag/v1', 'v1')]).returning('id').execute();
+    const runs = await db.insertInto('runs').values([runRow('main', null), runRow('pr/4', null), runRow('tag/v1', 'v1')]).returning(['id', 'tag']).execute();
+    // Since 0002 a release carries its run's tag.
     await db
       .insertInto('releases')
-      .values(runs.map(({ id }) => ({ service: 'payment', commit_sha: 'a'.repeat(40), image: 'r/payment:a', digest: 'sha256:x', run_id: id, created_at: at })))
+      .values(runs.map(({ id, tag }) => ({ service: 'payment', commit_sha: 'a'.repeat(40), image: 'r/payment:a', digest: 'sha256:x', tag, run_id: id, created_at: at })))
       .execute();
     const deliveryRow = (deliveryId: string) => ({
       forge: 'github',

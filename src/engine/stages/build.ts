@@ -2,7 +2,6 @@
 // built and pushed by the Builder; the digest becomes a release that says where it came from.
 
 import { join, relative } from 'node:path';
-import type { ReleaseOrigin, Run } from '../../core/types.ts';
 import type { EngineResources, StageContext, StageOutcome } from '../resources.ts';
 import { outsideWorkspace } from '../workspace.ts';
 
@@ -37,7 +36,6 @@ export async function build({ builder, config, store, bus, noEngineReason }: Eng
       image: built.value.image,
       digest: built.value.digest,
       tag: run.tag,
-      origin: releaseOrigin(run),
       lane: run.lane,
       runId: run.id,
     });
@@ -49,8 +47,3 @@ export async function build({ builder, config, store, bus, noEngineReason }: Eng
   return { status: 'succeeded' };
 }
 
-/** A pull request's lane is "pr/<n>"; a tag's run carries its tag. */
-function releaseOrigin(run: Run): ReleaseOrigin {
-  if (run.lane.startsWith('pr/')) return 'pull_request';
-  return run.tag !== null ? 'tag' : 'branch';
-}

@@ -169,15 +169,12 @@ const trust: Migration = {
   async up(db: Kysely<any>): Promise<void> {
     await db.schema.alterTable('runs').addColumn('untrusted', 'integer', (c) => c.notNull().defaultTo(0)).execute();
 
-    // Releases say where they came from; those built before are read off their runs.
-    await db.schema.alterTable('releases').addColumn('origin', 'text', (c) => c.notNull().defaultTo('branch')).execute();
+    // Releases say where they came from (their lane; the origin is read off it and the tag);
+    // those built before take their run's.
     await db.schema.alterTable('releases').addColumn('lane', 'text', (c) => c.notNull().defaultTo('')).execute();
     await db
       .updateTable('releases')
-      .set({
-        lane: sql`(select lane from runs where runs.id = releases.run_id)`,
-        origin: sql`(select case when runs.lane like 'pr/%' then 'pull_request' when runs.tag is not null then 'tag' else 'branch' end from runs where runs.id = releases.run_id)`,
-      })
+      .set({ lane: sql`(select lane from runs where runs.id = releases.run_id)` })
       .execute();
 
     await db.schema.alterTable('events').addColumn('actor', 'text').execute();

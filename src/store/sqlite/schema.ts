@@ -14,7 +14,6 @@ import type {
   LogLine,
   LogStream,
   Release,
-  ReleaseOrigin,
   Role,
   Run,
   RunStatus,
@@ -24,6 +23,7 @@ import type {
   TriggerKind,
   User,
 } from '../../core/types.ts';
+import { releaseOrigin } from '../../core/types.ts';
 import type {
   DeploymentPatch,
   DeliveryPatch,
@@ -93,7 +93,6 @@ export interface ReleaseTable {
   image: string;
   digest: string;
   tag: string | null;
-  origin: ReleaseOrigin;
   lane: string;
   run_id: number;
   created_at: string;
@@ -313,7 +312,6 @@ export function releaseToRow(release: NewRelease, createdAt: string): Insertable
     image: release.image,
     digest: release.digest,
     tag: release.tag,
-    origin: release.origin,
     lane: release.lane,
     run_id: release.runId,
     created_at: createdAt,
@@ -328,7 +326,7 @@ export function rowToRelease(row: ReleaseRow): Release {
     image: row.image,
     digest: row.digest,
     tag: row.tag,
-    origin: row.origin,
+    origin: releaseOrigin(row.lane, row.tag),
     lane: row.lane,
     runId: row.run_id,
     createdAt: row.created_at,
