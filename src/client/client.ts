@@ -86,10 +86,7 @@ export class SlipwayClient {
     }
     const text = await response.text();
     const body = text ? (JSON.parse(text) as unknown) : undefined;
-    if (!response.ok) {
-      const error = (body as ApiErrorBody | undefined)?.error;
-      throw new ApiError(error?.code ?? 'INTERNAL', error?.message ?? `HTTP ${response.status}`, response.status);
-    }
+    if (!response.ok) throw refusal(response.status, body, `HTTP ${response.status}`);
     return body as T;
   }
 
@@ -177,7 +174,9 @@ export class SlipwayClient {
         if (!readySeen) throw new ApiError('UNREACHABLE', `cannot reach the Slipway server at ${this.base} (${describeCause(error)})`, 0);
       }
       if (response) {
-        if (!response.ok || !response.body) throw await eventStreamRefusal(response);
+        if (!response.ok || !response.body) {
+          throw refusal(response.status, await response.json().catch(() => undefined), `event stream answered HTTP ${response.status}`);
+        }
         const blocks = sseBlocks(response.body);
         try {
           for (;;) {
@@ -304,10 +303,10 @@ function isLiveEventType(type: string): type is keyof LiveEventMap {
   return LIVE_EVENT_TYPES.has(type);
 }
 
-/** The server's error, as the other calls report it. */
-async function eventStreamRefusal(response: Response): Promise<ApiError> {
-  const body = (await response.json().catch(() => undefined)) as ApiErrorBody | undefined;
-  return new ApiError(body?.error?.code ?? 'INTERNAL', body?.error?.message ?? `event stream answered HTTP ${response.status}`, response.status);
+/** The server's error from the catalogue, or `fallback` when the answer holds none. */
+function refusal(status: number, body: unknown, fallback: string): ApiError {
+  const error = (body as ApiErrorBody | undefined)?.error;
+  return new ApiError(error?.code ?? 'INTERNAL', error?.message ?? fallback, status);
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts. */

@@ -12,18 +12,64 @@ export function isEngineUnreachable(error: unknown): boolean {
   return code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'EPIPE' || code === 'ECONNRESET';
 }
 
+export type FrameStream = 'stdout' | 'stderr';
+
+const HEADER_BYTES = 8;
+const STDOUT = 1;
+const STDERR = 2;
+const STDIN = 0;
+
 /**
- * Splits output in the Engine API's multiplexed format (without a TTY, each chunk carries an
- * 8-byte header naming its stream) into frames. Bytes that are not framed are stdout.
+ * Reads output in the Engine API's multiplexed format (without a TTY, each frame carries an
+ * 8-byte header naming its stream and its size) as it arrives: a frame's payload is handed on
+ * in the pieces it came in, so memory stays bounded by a chunk whatever size a frame claims.
+ * Output that turns out not to be framed (a TTY, a misaligned stream) is all stdout.
  */
-export function* demultiplex(buffer: Buffer): Generator<{ stream: 'stdout' | 'stderr'; payload: Buffer }> {
-  let offset = 0;
-  while (offset + 8 <= buffer.length) {
-    const kind = buffer[offset];
-    const size = buffer.readUInt32BE(offset + 4);
-    if ((kind !== 1 && kind !== 2) || offset + 8 + size > buffer.length) break;
-    yield { stream: kind === 2 ? 'stderr' : 'stdout', payload: buffer.subarray(offset + 8, offset + 8 + size) };
-    offset += 8 + size;
+export class FrameReader {
+  private readonly header = Buffer.alloc(HEADER_BYTES);
+  private headerBytes = 0;
+  private payloadLeft = 0;
+  private current: FrameStream = 'stdout';
+  /** The output is not multiplexed after all: all of it is stdout. */
+  private raw = false;
+
+  constructor(private readonly deliver: (stream: FrameStream, payload: Buffer) => void) {}
+
+  push(chunk: Buffer): void {
+    let offset = 0;
+    while (offset < chunk.length) {
+      if (this.raw) {
+        this.deliver('stdout', chunk.subarray(offset));
+        return;
+      }
+      if (this.payloadLeft > 0) {
+        const end = Math.min(chunk.length, offset + this.payloadLeft);
+        this.deliver(this.current, chunk.subarray(offset, end));
+        this.payloadLeft -= end - offset;
+        offset = end;
+        continue;
+      }
+      const taken = Math.min(HEADER_BYTES - this.headerBytes, chunk.length - offset);
+      chunk.copy(this.header, this.headerBytes, offset, offset + taken);
+      this.headerBytes += taken;
+      offset += taken;
+      if (this.headerBytes < HEADER_BYTES) return;
+      this.headerBytes = 0;
+      const kind = this.header[0];
+      if (kind !== STDOUT && kind !== STDERR && kind !== STDIN) {
+        this.raw = true;
+        this.deliver('stdout', Buffer.from(this.header));
+        continue;
+      }
+      this.current = kind === STDERR ? 'stderr' : 'stdout';
+      this.payloadLeft = this.header.readUInt32BE(4);
+    }
   }
-  if (offset < buffer.length) yield { stream: 'stdout', payload: buffer.subarray(offset) };
+}
+
+/** The frames of a whole buffer of multiplexed output. */
+export function demultiplex(buffer: Buffer): Array<{ stream: FrameStream; payload: Buffer }> {
+  const frames: Array<{ stream: FrameStream; payload: Buffer }> = [];
+  new FrameReader((stream, payload) => frames.push({ stream, payload })).push(buffer);
+  return frames;
 }

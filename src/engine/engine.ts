@@ -9,8 +9,7 @@
 // The engine reaches the world only through its ports: Store, EventBus, Source, Executor,
 // Builder, Deployer.
 
-import { concurrencyFor } from '../config/model.ts';
-import type { Config } from '../config/model.ts';
+import { concurrencyFor, type Config } from '../config/model.ts';
 import { describeError, SlipwayError } from '../core/errors.ts';
 import { err, isTerminalRun, ok, type Result, type Run, type Stage, type Trigger } from '../core/types.ts';
 import type { NewRun } from '../store/store.ts';

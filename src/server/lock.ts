@@ -54,7 +54,7 @@ export async function lockDataFolder(dataDir: string, shownAs: string = dataDir)
   throw new Error(`could not lock the data folder ${shownAs}: ${path} keeps changing; is another Slipway starting?`);
 }
 
-export function inUse(shownAs: string, holder: LockHolder): string {
+function inUse(shownAs: string, holder: LockHolder): string {
   return `the data folder ${shownAs} is in use by Slipway process ${holder.pid} (started ${localTime(holder.startedAt)}); stop it first or use --data`;
 }
 
@@ -140,7 +140,7 @@ function parse(text: string): LockHolder | null {
 }
 
 /** The process that wrote the lock still runs: same pid, not a zombie, same start time (Linux). */
-export function isAlive(holder: LockHolder): boolean {
+function isAlive(holder: LockHolder): boolean {
   try {
     process.kill(holder.pid, 0);
   } catch (error) {

@@ -85,8 +85,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
 async function startLocked(options: ServerOptions): Promise<RunningServer> {
   const say = options.say ?? ((message: string) => console.log(message));
+  // startServer made it, to lock it.
   const dataDir = resolve(options.dataDir);
-  mkdirSync(dataDir, { recursive: true });
   const notices: string[] = [];
 
   const demo = options.configFile || existsSync('slipway.yml') ? null : prepareDemo(dataDir);

@@ -21,9 +21,7 @@ export const Limit = z.coerce.number().int().min(1).max(1000).optional();
 export async function readJson(c: Context): Promise<unknown> {
   try {
     return await c.req.json();
-  } catch (error) {
-    // The body limit's refusal passes through; anything else is a body that is not JSON.
-    if (error instanceof SlipwayError) throw error;
+  } catch {
     throw new SlipwayError('BAD_REQUEST', 'the request body is not valid JSON');
   }
 }

@@ -181,10 +181,10 @@ function errorText(error: unknown): string {
   return String(error);
 }
 
-/** Build output arrives in arbitrary chunks; the log wants whole lines. */
 /**
- * The build's output as lines, blank ones left out. A Dockerfile's RUN is a step like any other:
- * a line it prints without end is cut at the limit, as a command stage's is (executors/lines.ts).
+ * Build output arrives in arbitrary chunks; the log wants whole lines, blank ones left out. A
+ * Dockerfile's RUN is a step like any other: a line it prints without end is cut at the limit,
+ * as a command stage's is (executors/lines.ts).
  */
 function lineSplitter(log: BuildLog): { write(text: string, stream?: 'stdout' | 'stderr'): void; flush(): void } {
   const emit = (line: StepLine) => {

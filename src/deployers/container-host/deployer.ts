@@ -366,7 +366,7 @@ function urlHost(address: string): string {
 
 /** The container's output as non-empty lines, each with its stream. */
 function outputLines(output: Buffer | string): { stream: 'stdout' | 'stderr'; text: string }[] {
-  const frames = [...demultiplex(typeof output === 'string' ? Buffer.from(output) : output)];
+  const frames = demultiplex(typeof output === 'string' ? Buffer.from(output) : output);
   return frames.flatMap(({ stream, payload }) =>
     payload
       .toString('utf8')

@@ -5,7 +5,7 @@
 
 import type { StepLine } from '../executor.ts';
 import { LineSplitter } from '../lines.ts';
-import { FrameReader } from './frames.ts';
+import { FrameReader } from '../../docker/api.ts';
 
 /** Decides per line whether to give it on (false: skipped, or given already). */
 export type LineOffer = (line: StepLine) => boolean;
