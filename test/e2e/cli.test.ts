@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Delivery, RunDetail } from '../../src/client/api.ts';
 import { SlipwayClient } from '../../src/client/client.ts';
-import { savedTokenFor, slipway, startServerProcess, type CliResult, type ServerProcess } from '../support/cli.ts';
+import { savedTokenFor, slipway, startServerProcess, type ServerProcess } from '../support/cli.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'slipway-cli-'));
 const servers: ServerProcess[] = [];
@@ -85,10 +85,6 @@ describe('slipway CLI', () => {
   });
 });
 
-/** `slipway` with `input` on its stdin. */
-function slipwayWithInput(args: string[], input: string, server: string): Promise<CliResult> {
-  return slipway(args, { server, input });
-}
 
 describe('slipway CLI: variables, rerun and resume, webhooks and schedules', () => {
   const gateFile = join(root, 'gate-open');
@@ -199,10 +195,10 @@ describe('slipway CLI: variables, rerun and resume, webhooks and schedules', () 
   it('sets webhook secrets from stdin, never shows them, and lists deliveries', async () => {
     const token = 'plain-git-hook-token';
     const [set, setGit, short, unknown, generated] = await Promise.all([
-      slipwayWithInput(['webhook', 'secret', 'set', 'gitea', 'acme/web'], 'gitea-secret-value\n', server.url),
-      slipwayWithInput(['webhook', 'secret', 'set', 'git', bare], `${token}\n`, server.url),
-      slipwayWithInput(['webhook', 'secret', 'set', 'gitea', 'acme/other'], 'short\n', server.url),
-      slipwayWithInput(['webhook', 'secret', 'set', 'bitbucket', 'acme/web'], 'long-enough-secret\n', server.url),
+      slipway(['webhook', 'secret', 'set', 'gitea', 'acme/web'], { server: server.url, input: 'gitea-secret-value\n' }),
+      slipway(['webhook', 'secret', 'set', 'git', bare], { server: server.url, input: `${token}\n` }),
+      slipway(['webhook', 'secret', 'set', 'gitea', 'acme/other'], { server: server.url, input: 'short\n' }),
+      slipway(['webhook', 'secret', 'set', 'bitbucket', 'acme/web'], { server: server.url, input: 'long-enough-secret\n' }),
       cli(['webhook', 'secret', 'set', 'github', 'acme/api', '--generate']),
     ]);
     assert.equal(set.code, 0, set.stderr);

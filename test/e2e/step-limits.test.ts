@@ -9,12 +9,11 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Stage } from '../../src/core/types.ts';
 import { Engine } from '../../src/engine/engine.ts';
-import { MemoryEventBus } from '../../src/events/bus.ts';
 import { ContainerExecutor } from '../../src/executors/container/executor.ts';
-import { GitSource } from '../../src/source/git/source.ts';
 import { openSqliteStore } from '../../src/store/sqlite/store.ts';
 import type { Store } from '../../src/store/store.ts';
 import { parsedConfig } from '../support/config.ts';
+import { startGitEngine } from '../support/git-engine.ts';
 import { makeRepository } from '../support/repository.ts';
 import { requireBusybox } from '../support/engine.ts';
 import { finished } from '../support/wait.ts';
@@ -45,17 +44,7 @@ describe('step limits (Podman)', () => {
       ].join('\n'),
     );
     store = await openSqliteStore(':memory:');
-    engine = new Engine({
-      store,
-      bus: new MemoryEventBus(),
-      config,
-      source: new GitSource(join(root, 'git')),
-      executor: new ContainerExecutor(containerEngine, `limits${process.pid}`),
-      builder: null,
-      deployer: null,
-      workRoot: join(root, 'workspaces'),
-    });
-    await engine.start();
+    engine = await startGitEngine(root, { store, config, executor: new ContainerExecutor(containerEngine, `limits${process.pid}`) });
   });
 
   after(async () => {

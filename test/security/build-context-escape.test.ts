@@ -11,12 +11,10 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { FakeBuilder } from '../../src/builders/fake/builder.ts';
 import { FakeDeployer } from '../../src/deployers/fake/deployer.ts';
-import { Engine } from '../../src/engine/engine.ts';
-import { MemoryEventBus } from '../../src/events/bus.ts';
 import { ProcessExecutor } from '../../src/executors/process/executor.ts';
-import { GitSource } from '../../src/source/git/source.ts';
 import { openSqliteStore } from '../../src/store/sqlite/store.ts';
 import { parsedConfig } from '../support/config.ts';
+import { startGitEngine } from '../support/git-engine.ts';
 import { makeRepository } from '../support/repository.ts';
 import { finished } from '../support/wait.ts';
 
@@ -49,17 +47,7 @@ describe('attack: a symlinked build context', () => {
     );
     const store = await openSqliteStore(':memory:');
     const builder = new FakeBuilder();
-    const engine = new Engine({
-      store,
-      bus: new MemoryEventBus(),
-      config,
-      source: new GitSource(join(root, 'git')),
-      executor: new ProcessExecutor(),
-      builder,
-      deployer: new FakeDeployer(),
-      workRoot: join(root, 'workspaces'),
-    });
-    await engine.start();
+    const engine = await startGitEngine(root, { store, config, executor: new ProcessExecutor(), builder, deployer: new FakeDeployer() });
     try {
       const started = await engine.startRun({ service: 'api', trigger: { kind: 'manual', by: 'test' } });
       assert.ok(started.ok);

@@ -14,12 +14,11 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Engine } from '../../src/engine/engine.ts';
-import { MemoryEventBus } from '../../src/events/bus.ts';
 import { ProcessExecutor } from '../../src/executors/process/executor.ts';
-import { GitSource } from '../../src/source/git/source.ts';
 import { openSqliteStore } from '../../src/store/sqlite/store.ts';
 import type { Store } from '../../src/store/store.ts';
 import { parsedConfig } from '../support/config.ts';
+import { startGitEngine } from '../support/git-engine.ts';
 import { makeRepository } from '../support/repository.ts';
 import { finished } from '../support/wait.ts';
 
@@ -32,19 +31,13 @@ const DEPLOY_KEY = `deploy-key-${randomUUID()}`;
 /** An engine whose only service runs `env` as its test stage; `service` adds lines to the service. */
 async function engineWith(config: string[], service: string[] = []): Promise<{ store: Store; engine: Engine }> {
   const store = await openSqliteStore(':memory:');
-  const engine = new Engine({
+  const engine = await startGitEngine(root, {
     store,
-    bus: new MemoryEventBus(),
     config: parsedConfig(
       [...config, 'pipeline:', '  - stage: test', '    run: env', 'services:', '  api:', `    repo: ${REPOSITORY}`, '    variables: { GREETING: hello }', ...service, ''].join('\n'),
     ),
-    source: new GitSource(join(root, 'git')),
     executor: new ProcessExecutor(),
-    builder: null,
-    deployer: null,
-    workRoot: join(root, 'workspaces'),
   });
-  await engine.start();
   return { store, engine };
 }
 

@@ -13,12 +13,10 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { Engine } from '../../src/engine/engine.ts';
-import { MemoryEventBus } from '../../src/events/bus.ts';
 import { ContainerExecutor } from '../../src/executors/container/executor.ts';
-import { GitSource } from '../../src/source/git/source.ts';
 import { openSqliteStore } from '../../src/store/sqlite/store.ts';
 import { parsedConfig } from '../support/config.ts';
+import { startGitEngine } from '../support/git-engine.ts';
 import { makeRepository } from '../support/repository.ts';
 import { requireBusybox } from '../support/engine.ts';
 import { finished, until } from '../support/wait.ts';
@@ -48,17 +46,7 @@ describe('attack: a step prints 600 MB without a newline', () => {
     );
     const store = await openSqliteStore(join(root, 'slipway.db'));
     const workRoot = join(root, 'workspaces');
-    const engine = new Engine({
-      store,
-      bus: new MemoryEventBus(),
-      config,
-      source: new GitSource(join(root, 'git')),
-      executor: new ContainerExecutor(containerEngine, `longline${process.pid}`),
-      builder: null,
-      deployer: null,
-      workRoot,
-    });
-    await engine.start();
+    const engine = await startGitEngine(root, { store, config, executor: new ContainerExecutor(containerEngine, `longline${process.pid}`), workRoot });
     const startRss = process.memoryUsage.rss();
     let peakRss = startRss;
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 100);

@@ -6,7 +6,8 @@
 // bounded by the buffer, however much is published. A subscriber that reads is not affected.
 //
 // The server is the real API (createApp, served by @hono/node-server on a TCP socket) with the
-// default MemoryEventBus; only the stream is used, so the other dependencies are stand-ins.
+// default MemoryEventBus and the real access check (a viewer's token); only the stream is used,
+// so the engine and webhook dependencies are stand-ins.
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -16,10 +17,9 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { after, before, describe, it } from 'node:test';
 import { getRequestListener } from '@hono/node-server';
-import type { AccessService } from '../../src/auth/access.ts';
+import { AccessService } from '../../src/auth/access.ts';
 import { SlipwayClient } from '../../src/client/client.ts';
 import type { Config } from '../../src/config/model.ts';
-import type { User } from '../../src/core/types.ts';
 import type { Engine } from '../../src/engine/engine.ts';
 import { MemoryEventBus } from '../../src/events/bus.ts';
 import { createApp } from '../../src/server/app.ts';
@@ -35,7 +35,6 @@ const LINES = 8000;
 const BATCH = 20;
 /** The buffer (DEFAULT_REPLAY_LIMITS.maxBytes) plus room for what is in flight. */
 const MEMORY_BOUND_BYTES = 48 * 1024 * 1024;
-const TOKEN = 'slw_viewer-token';
 
 setFlagsFromString('--expose-gc');
 /** A full collection, so that a sample counts what is kept, not garbage not yet collected. */
@@ -45,19 +44,24 @@ let bus: MemoryEventBus;
 let server: Server;
 let port: number;
 let store: Store;
+/** A viewer's token: any token, of the smallest role, may open the stream. */
+let token: string;
 /** The server's side of each connection, in the order they came. */
 const serverSockets: Socket[] = [];
 
 before(async () => {
   bus = new MemoryEventBus();
   store = await openSqliteStore(':memory:');
-  const viewer = { id: 1, name: 'viewer', role: 'viewer' } as User;
+  const access = new AccessService(store);
+  const admin = await access.authenticate(`Bearer ${(await access.bootstrap('test'))!.value}`);
+  assert.ok(admin.ok);
+  await access.addUser(admin.principal, { name: 'vera', role: 'viewer' });
+  token = (await access.createToken(admin.principal, { name: 'stream', user: 'vera' })).value;
   const app = createApp({
     engine: { config: { services: {}, environments: {} } as unknown as Config } as Engine,
     store,
     bus,
-    // The attacker holds a token: any token, of the smallest role, may open the stream.
-    access: { authenticate: async () => ({ ok: true, principal: { user: viewer, token: { id: 1, userId: 1, name: 'viewer' } } }) } as unknown as AccessService,
+    access,
     info: { version: 'test', executor: 'fake', builder: 'fake', deployer: 'fake', store: store.description, configFile: 'slipway.yml', notices: [] },
     webhooks: { receiver: {} as WebhookReceiver, secrets: {} as WebhookSecrets },
     schedules: { describe: () => [] },
@@ -96,7 +100,7 @@ async function openUnreadSubscriber(): Promise<{ socket: Socket; received: () =>
   socket.setEncoding('utf8');
   socket.on('data', (chunk: string) => (text += chunk));
   socket.on('error', () => {});
-  socket.write(`GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\nAuthorization: Bearer ${TOKEN}\r\n\r\n`);
+  socket.write(`GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\nAuthorization: Bearer ${token}\r\n\r\n`);
   await new Promise<void>((resolve, reject) => {
     const check = () => {
       if (!text.includes('event: ready')) return;
@@ -136,7 +140,7 @@ describe('attack: a subscriber to the event stream that never reads', () => {
     unreadOnServer.once('close', () => (cutAfter = published));
 
     const abort = new AbortController();
-    const events = new SlipwayClient(`http://127.0.0.1:${port}`, TOKEN).events({}, abort.signal)[Symbol.asyncIterator]();
+    const events = new SlipwayClient(`http://127.0.0.1:${port}`, token).events({}, abort.signal)[Symbol.asyncIterator]();
     assert.deepEqual((await events.next()).value, { type: 'ready' });
     const readerGot: number[] = [];
 

@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, normalize } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startServerProcess, type ServerProcess } from '../support/cli.ts';
+import { savedTokenFor, startServerProcess, type ServerProcess } from '../support/cli.ts';
 import { makeRepository } from '../support/repository.ts';
 
 const USER = 'slipway-bot';
@@ -80,13 +80,7 @@ before(async () => {
     ].join('\n'),
   );
   server = await startServerProcess(['--config', config, '--data', join(root, 'data'), '--process']);
-  const { CONFIG_HOME } = await import('../support/cli.ts');
-  try {
-    const saved = JSON.parse((await import('node:fs')).readFileSync(join(CONFIG_HOME, 'slipway', 'credentials.json'), 'utf8'));
-    adminToken = saved.servers[server.url]?.token;
-  } catch {
-    adminToken = undefined;
-  }
+  adminToken = savedTokenFor(server.url);
 });
 
 after(async () => {

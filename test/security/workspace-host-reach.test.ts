@@ -15,12 +15,10 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { Engine } from '../../src/engine/engine.ts';
-import { MemoryEventBus } from '../../src/events/bus.ts';
 import { ContainerExecutor } from '../../src/executors/container/executor.ts';
-import { GitSource } from '../../src/source/git/source.ts';
 import { openSqliteStore } from '../../src/store/sqlite/store.ts';
 import { parsedConfig } from '../support/config.ts';
+import { startGitEngine } from '../support/git-engine.ts';
 import { makeRepository } from '../support/repository.ts';
 import { requireBusybox } from '../support/engine.ts';
 import { finished } from '../support/wait.ts';
@@ -52,17 +50,7 @@ describe('attack: a step names a host folder in the workspace for the next step 
       ].join('\n'),
     );
     const store = await openSqliteStore(':memory:');
-    const engine = new Engine({
-      store,
-      bus: new MemoryEventBus(),
-      config,
-      source: new GitSource(join(root, 'git')),
-      executor: new ContainerExecutor(containerEngine, `hostreach${process.pid}`),
-      builder: null,
-      deployer: null,
-      workRoot: join(root, 'workspaces'),
-    });
-    await engine.start();
+    const engine = await startGitEngine(root, { store, config, executor: new ContainerExecutor(containerEngine, `hostreach${process.pid}`) });
     try {
       const started = await engine.startRun({ service: 'api', trigger: { kind: 'manual', by: 'attacker' } });
       assert.ok(started.ok, started.ok ? '' : started.error.message);

@@ -2,10 +2,10 @@
 // local processes) and plain HTTP requests to it, for tests that talk to the server as any
 // client would, token or not.
 
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CONFIG_HOME, startServerProcess, type ServerProcess } from './cli.ts';
+import { savedTokenFor, startServerProcess, type ServerProcess } from './cli.ts';
 import { makeRepository } from './repository.ts';
 
 export interface LocalServer {
@@ -32,7 +32,7 @@ export async function startLocalServer(pipeline: string[] = ['  - stage: test', 
   const config = join(root, 'slipway.yml');
   writeFileSync(config, ['pipeline:', ...pipeline, 'services:', '  api:', `    repo: ${repo}`, ''].join('\n'));
   const server = await startServerProcess(['--config', config, '--data', join(root, 'data'), '--process']);
-  const adminToken = savedToken(server.url);
+  const adminToken = savedTokenFor(server.url);
   return {
     url: server.url,
     root,
@@ -64,14 +64,4 @@ export async function startLocalServer(pipeline: string[] = ['  - stage: test', 
       rmSync(root, { recursive: true, force: true });
     },
   };
-}
-
-/** Read straight from the file, as any tool could: what the first start saved for this server. */
-function savedToken(url: string): string | undefined {
-  try {
-    const file = JSON.parse(readFileSync(join(CONFIG_HOME, 'slipway', 'credentials.json'), 'utf8')) as { servers?: Record<string, { token?: string }> };
-    return file.servers?.[url.replace(/\/+$/, '')]?.token;
-  } catch {
-    return undefined;
-  }
 }

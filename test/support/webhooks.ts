@@ -9,7 +9,7 @@
 
 import assert from 'node:assert/strict';
 import { createHmac, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -17,9 +17,9 @@ import Database from 'better-sqlite3';
 import type { WebhookDefinition } from '@octokit/webhooks-examples';
 import type { RunDetail, RunSummary } from '../../src/client/api.ts';
 import type { Delivery } from '../../src/core/types.ts';
-import { LOCAL_TOKEN_FILE, startServer, type RunningServer } from '../../src/server/main.ts';
+import { startServer, type RunningServer } from '../../src/server/main.ts';
 import { credentialsPath } from '../../src/auth/credentials.ts';
-import { CONFIG_HOME } from './cli.ts';
+import { CONFIG_HOME, savedTokenFor } from './cli.ts';
 import { git } from './git-hook.ts';
 
 export { git, GIT_ENV, runGit } from './git-hook.ts';
@@ -207,12 +207,9 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** The API token of each server the tests started, by its URL: the one it made for the CLI on its machine. */
-const tokens = new Map<string, string>();
-
-/** Headers that let a request through the API of a server started here. */
+/** Headers that let a request through the API of a server started here: the token its first start saved for the CLI. */
 export function apiHeaders(base: string): Record<string, string> {
-  const token = tokens.get(base);
+  const token = savedTokenFor(base);
   return token === undefined ? {} : { authorization: `Bearer ${token}` };
 }
 
@@ -231,8 +228,6 @@ export async function startTestServer(options: { root: string; config: string; m
     credentialsFile: credentialsPath({ XDG_CONFIG_HOME: CONFIG_HOME }),
     say: (message) => log.push(message),
   });
-  const tokenFile = join(dataDir, LOCAL_TOKEN_FILE);
-  if (existsSync(tokenFile)) tokens.set(server.url, readFileSync(tokenFile, 'utf8').trim());
   let closed: Promise<void> | null = null;
   return {
     url: server.url,

@@ -8,6 +8,7 @@ import { describe, it } from 'node:test';
 import type { Deployment, Run, Stage } from '../../src/core/types.ts';
 import type { PlacedInstance } from '../../src/deployers/deployer.ts';
 import { planRecovery, type RecoveryFacts, type RecoveryPlan } from '../../src/engine/recovery.ts';
+import { newRun } from '../support/records.ts';
 
 const AT = '2026-12-01T10:00:00.000Z';
 
@@ -37,18 +38,8 @@ function instance(name: string, releaseId: number, overrides: Partial<PlacedInst
 
 function run(id: number, overrides: Partial<Run> = {}): Run {
   return {
+    ...newRun('api', { trigger: { kind: 'manual', by: 'test' } }),
     id,
-    service: 'api',
-    ref: 'main',
-    commitSha: 'a'.repeat(40),
-    trigger: { kind: 'manual', by: 'test' },
-    lane: 'main',
-    concurrency: 'queue',
-    partial: false,
-    untrusted: false,
-    tag: null,
-    variables: {},
-    originRunId: null,
     status: 'running',
     reason: null,
     createdAt: AT,
