@@ -5,6 +5,7 @@ import picomatch from 'picomatch';
 import { z } from 'zod';
 import { CONCURRENCY_POLICIES, type ConcurrencyPolicy } from '../core/types.ts';
 import { validateSchedule } from '../triggers/schedules.ts';
+import { checkDelivery, deliveryFields } from './delivery.ts';
 import { ByteSize, Duration, SecretValue } from './units.ts';
 
 export { ByteSize, Duration, SecretValue } from './units.ts';
@@ -101,6 +102,13 @@ export const PipelineStage = z
   });
 export type PipelineStage = z.output<typeof PipelineStage>;
 
+const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * A place releases are deployed to. The pipeline's deploy stages, in order, are the chain a
+ * release goes through; the delivery fields (config/delivery.ts) say what holds a release at
+ * this environment's gate and how long it soaks here.
+ */
 export const Environment = z
   .object({
     target: z.enum(['container-host']).default('container-host'),
@@ -108,8 +116,12 @@ export const Environment = z
     // prefault, not default: zod 4 returns a default as-is, and 60 must pass through Duration to become ms.
     health_timeout: Duration.prefault(60),
     variables: Variables.default({}),
+    /** Names of the secrets this environment's stages need; their values are set with `slipway secrets set`, never written here. */
+    secrets: z.array(z.string().regex(SECRET_NAME, 'expected a variable name such as DATABASE_PASSWORD')).default([]),
+    ...deliveryFields,
   })
-  .strict();
+  .strict()
+  .superRefine(checkDelivery);
 export type Environment = z.output<typeof Environment>;
 
 const Policy = z.enum(CONCURRENCY_POLICIES, { error: `expected one of ${CONCURRENCY_POLICIES.join(', ')}` });

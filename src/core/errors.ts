@@ -28,6 +28,17 @@ export const ERROR_CATALOGUE = {
   TOKEN_NOT_FOUND: { status: 404, title: 'No such API token' },
   LAST_ADMIN: { status: 409, title: 'Slipway must keep at least one admin' },
   VARIABLE_FORBIDDEN: { status: 400, title: 'A run may not set this variable' },
+  ENVIRONMENT_NOT_FOUND: { status: 404, title: 'No such environment' },
+  RELEASE_NOT_FOUND: { status: 404, title: 'No such release' },
+  RELEASE_NOT_DEPLOYABLE: { status: 409, title: 'The release cannot be deployed there' },
+  NOT_WAITING: { status: 409, title: 'The run is not waiting at a gate' },
+  APPROVAL_REFUSED: { status: 403, title: 'You may not approve this release' },
+  ALREADY_DECIDED: { status: 409, title: 'You have already decided on this release' },
+  ALREADY_LOCKED: { status: 409, title: 'The environment is already locked' },
+  NOT_LOCKED: { status: 404, title: 'The environment is not locked' },
+  SECRET_NOT_FOUND: { status: 404, title: 'No such secret' },
+  SECRET_MISSING: { status: 422, title: 'A secret the stage needs is not set' },
+  KEY_ROTATION_UNAVAILABLE: { status: 409, title: 'The secret key cannot be rotated from here' },
   INTERNAL: { status: 500, title: 'Internal error' },
 } as const;
 

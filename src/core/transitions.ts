@@ -9,8 +9,8 @@ export type StageEvent =
   | { type: 'fail'; reason: string }
   | { type: 'skip'; reason: string }
   | { type: 'cancel'; reason: string }
-  | { type: 'await_approval' }
-  | { type: 'approve' };
+  /** A deploy stage stops at its environment's gate; it starts from there once the gate opens. */
+  | { type: 'wait' };
 
 export type Transition<S> = { ok: true; status: S } | { ok: false; error: string };
 
@@ -21,44 +21,57 @@ function illegal<S>(from: S, event: { type: string }): Transition<S> {
 export function nextStageStatus(from: StageStatus, event: StageEvent): Transition<StageStatus> {
   switch (event.type) {
     case 'start':
-      return from === 'pending' ? { ok: true, status: 'running' } : illegal(from, event);
+      return from === 'pending' || from === 'waiting' ? { ok: true, status: 'running' } : illegal(from, event);
     case 'succeed':
       return from === 'running' ? { ok: true, status: 'succeeded' } : illegal(from, event);
     case 'fail':
-      return from === 'running' || from === 'pending' || from === 'awaiting_approval'
-        ? { ok: true, status: 'failed' }
-        : illegal(from, event);
+      return from === 'running' || from === 'pending' || from === 'waiting' ? { ok: true, status: 'failed' } : illegal(from, event);
     case 'skip':
       return from === 'pending' ? { ok: true, status: 'skipped' } : illegal(from, event);
     case 'cancel':
-      return from === 'pending' || from === 'running' || from === 'awaiting_approval'
-        ? { ok: true, status: 'cancelled' }
-        : illegal(from, event);
-    case 'await_approval':
-      return from === 'pending' ? { ok: true, status: 'awaiting_approval' } : illegal(from, event);
-    case 'approve':
-      return from === 'awaiting_approval' ? { ok: true, status: 'running' } : illegal(from, event);
+      return from === 'pending' || from === 'running' || from === 'waiting' ? { ok: true, status: 'cancelled' } : illegal(from, event);
+    case 'wait':
+      return from === 'pending' ? { ok: true, status: 'waiting' } : illegal(from, event);
     default:
       return assertNever(event, 'stage event');
   }
 }
 
+/**
+ * A run waits at a gate (`wait`), holding nothing but its stored state; when the gate may have
+ * opened it is woken (`wake`) back to pending, and the scheduler drives it again from the
+ * waiting stage. A refused approval ends it `rejected`, one never given in time `expired`.
+ */
 export type RunEvent =
   | { type: 'start' }
   | { type: 'succeed' }
   | { type: 'fail'; reason: string }
-  | { type: 'cancel'; reason: string };
+  | { type: 'cancel'; reason: string }
+  | { type: 'wait' }
+  | { type: 'wake' }
+  | { type: 'reject'; reason: string }
+  | { type: 'expire'; reason: string };
 
 export function nextRunStatus(from: RunStatus, event: RunEvent): Transition<RunStatus> {
+  const unfinished = from === 'running' || from === 'pending' || from === 'waiting';
   switch (event.type) {
     case 'start':
       return from === 'pending' ? { ok: true, status: 'running' } : illegal(from, event);
     case 'succeed':
       return from === 'running' ? { ok: true, status: 'succeeded' } : illegal(from, event);
     case 'fail':
-      return from === 'running' || from === 'pending' ? { ok: true, status: 'failed' } : illegal(from, event);
+      return unfinished ? { ok: true, status: 'failed' } : illegal(from, event);
     case 'cancel':
-      return from === 'running' || from === 'pending' ? { ok: true, status: 'cancelled' } : illegal(from, event);
+      return unfinished ? { ok: true, status: 'cancelled' } : illegal(from, event);
+    case 'wait':
+      return from === 'running' ? { ok: true, status: 'waiting' } : illegal(from, event);
+    case 'wake':
+      return from === 'waiting' ? { ok: true, status: 'pending' } : illegal(from, event);
+    // From running too: the driver finds the refusal or the expiry when it looks at the gate again.
+    case 'reject':
+      return from === 'waiting' || from === 'running' ? { ok: true, status: 'rejected' } : illegal(from, event);
+    case 'expire':
+      return from === 'waiting' || from === 'running' ? { ok: true, status: 'expired' } : illegal(from, event);
     default:
       return assertNever(event, 'run event');
   }
@@ -82,7 +95,7 @@ export function afterStage(stageStatus: StageStatus, stageName: string, reason: 
       return { next: 'finish', run: { type: 'cancel', reason: reason ?? 'cancelled' } };
     case 'pending':
     case 'running':
-    case 'awaiting_approval':
+    case 'waiting':
       throw new Error(`stage ${stageName} has not ended (${stageStatus})`);
     default:
       return assertNever(stageStatus, 'stage status');

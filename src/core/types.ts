@@ -7,12 +7,17 @@ export const STAGE_STATUSES = [
   'succeeded',
   'failed',
   'skipped',
-  'awaiting_approval',
+  'waiting',
   'cancelled',
 ] as const;
 export type StageStatus = (typeof STAGE_STATUSES)[number];
 
-export const RUN_STATUSES = ['pending', 'running', 'succeeded', 'failed', 'cancelled'] as const;
+/**
+ * `waiting`: stopped at a gate (a lock, a soak, an approval, a promotion window) with its state
+ * in the store, holding no executor slot; `rejected` and `expired` end a run whose approval was
+ * refused or never given in time.
+ */
+export const RUN_STATUSES = ['pending', 'running', 'waiting', 'succeeded', 'failed', 'cancelled', 'rejected', 'expired'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
 /**
@@ -21,7 +26,17 @@ export type RunStatus = (typeof RUN_STATUSES)[number];
  */
 export type StageKind = 'checkout' | 'command' | 'build' | 'deploy';
 
-export type TriggerKind = 'manual' | 'push' | 'pull_request' | 'tag' | 'schedule' | 'rerun' | 'resume';
+/** `promote` and `rollback` runs deploy a release built before (Run.releaseId): they build nothing. */
+export type TriggerKind = 'manual' | 'push' | 'pull_request' | 'tag' | 'schedule' | 'rerun' | 'resume' | 'promote' | 'rollback';
+
+/** Runs a person asked for: `Trigger.by` names that person (the event log's actor, the run's author for approvals). */
+export const PEOPLE_TRIGGERS: ReadonlySet<TriggerKind> = new Set(['manual', 'rerun', 'resume', 'promote', 'rollback']);
+
+/** Who wrote a commit, as git records it. */
+export interface CommitAuthor {
+  name: string;
+  email: string;
+}
 
 /**
  * What happens when a run joins a lane (one service's runs for one branch, pull request or tag)
@@ -67,6 +82,14 @@ export interface Run {
   variables: Record<string, string>;
   /** The run this one reruns or resumes. */
   originRunId: number | null;
+  /** The release a promote or rollback run deploys; null for runs that build their own. */
+  releaseId: number | null;
+  /** The commit's author, read at checkout (or from the release's run); approvals check it. */
+  commitAuthor: CommitAuthor | null;
+  /** A promotion an admin forced past the chain's order, soak and windows (`note` says why). */
+  forced: boolean;
+  /** Why a person asked for a promotion or rollback. */
+  note: string | null;
   status: RunStatus;
   /** Why the run ended the way it did, in one sentence, when it did not succeed. */
   reason: string | null;
@@ -95,8 +118,26 @@ export interface Stage {
    * restarted server can find it again (see Executor.reattach).
    */
   handle: string | null;
+  /** What a `waiting` deploy stage waits for; null otherwise. */
+  wait: GateWait | null;
   startedAt: string | null;
   finishedAt: string | null;
+}
+
+/** What holds a release at the gate of an environment, first unmet condition first. */
+export const GATE_KINDS = ['lock', 'soak', 'approval', 'window'] as const;
+export type GateKind = (typeof GATE_KINDS)[number];
+
+export interface GateWait {
+  kind: GateKind;
+  /** For people: "approval: 1 from role deployer or above (none given yet)". */
+  detail: string;
+  /** When the gate is looked at again by itself (a soak's end, a window's opening, an approval's expiry); null: only when something changes (an unlock, an approval). */
+  until: string | null;
+  /** Since when the run asks for approval (the expiry counts from it); null before it does. */
+  approvalRequestedAt: string | null;
+  /** Since when the stage waits. */
+  since: string;
 }
 
 export type LogStream = 'stdout' | 'stderr' | 'system';
@@ -145,6 +186,10 @@ export interface Release {
 export const DEPLOYMENT_STATUSES = ['in_progress', 'succeeded', 'failed'] as const;
 export type DeploymentStatus = (typeof DEPLOYMENT_STATUSES)[number];
 
+/** A run's deploy, a promotion of an earlier release, or a rollback to one. */
+export const DEPLOYMENT_KINDS = ['deploy', 'promote', 'rollback'] as const;
+export type DeploymentKind = (typeof DEPLOYMENT_KINDS)[number];
+
 export interface Deployment {
   id: number;
   service: string;
@@ -156,7 +201,15 @@ export interface Deployment {
   previousReleaseId: number | null;
   /** Where the deployed service answers, when traffic moved to it. */
   url: string | null;
+  /** Why it failed, when it did. */
   reason: string | null;
+  kind: DeploymentKind;
+  /** Who asked for a promotion or rollback; null for a run's own deploy. */
+  actor: string | null;
+  /** Why a person asked: a rollback's reason, a forced promotion's. */
+  note: string | null;
+  /** Placed past the gates by an admin (note says why). */
+  forced: boolean;
   startedAt: string;
   finishedAt: string | null;
 }
@@ -170,7 +223,45 @@ export interface EventRecord {
   service: string | null;
   /** Who made the change: a user's name for changes made through the API, null for Slipway's own. */
   actor: string | null;
+  /** The environment the change concerns, when it concerns one (deploys, approvals, locks, secrets). */
+  environment: string | null;
   data: unknown;
+}
+
+/** One person's decision at one run's gate, bound to the release's digest. */
+export interface Approval {
+  id: number;
+  runId: number;
+  stageId: number;
+  service: string;
+  environment: string;
+  releaseId: number;
+  digest: string;
+  user: string;
+  role: Role;
+  decision: 'approve' | 'reject';
+  comment: string | null;
+  at: string;
+}
+
+/** Stops promotions into an environment (all services, or one) until unlocked. */
+export interface EnvironmentLock {
+  environment: string;
+  /** Null: every service. */
+  service: string | null;
+  reason: string;
+  actor: string;
+  at: string;
+}
+
+/** A secret as it is listed: its name and when it changed, never its value. */
+export interface SecretEntry {
+  environment: string;
+  /** Null: every service in the environment; a service's own value wins over it. */
+  service: string | null;
+  name: string;
+  updatedAt: string;
+  updatedBy: string;
 }
 
 /** A webhook delivery, kept raw and verified, before and after the trigger service read it. */
@@ -214,6 +305,8 @@ export interface User {
   role: Role;
   /** Whether the user can log in with a password (only its hash is kept). */
   hasPassword: boolean;
+  /** Where notifications for this user go (approval requests); null when not known. */
+  email: string | null;
   createdAt: string;
 }
 
@@ -238,7 +331,20 @@ export function isTerminalStage(status: StageStatus): boolean {
 }
 
 export function isTerminalRun(status: RunStatus): boolean {
-  return status === 'succeeded' || status === 'failed' || status === 'cancelled';
+  switch (status) {
+    case 'succeeded':
+    case 'failed':
+    case 'cancelled':
+    case 'rejected':
+    case 'expired':
+      return true;
+    case 'pending':
+    case 'running':
+    case 'waiting':
+      return false;
+    default:
+      return assertNever(status, 'run status');
+  }
 }
 
 export function assertNever(value: never, what = 'value'): never {

@@ -62,7 +62,7 @@ describe('a valid config', () => {
       { name: 'deploy', kind: 'deploy', run: null, environment: 'staging', timeoutMs: 10 * 60_000 , resources: null },
     ]);
     assert.deepEqual(config.environments, {
-      staging: { target: 'container-host', health_timeout: 60_000, variables: {} },
+      staging: { target: 'container-host', health_timeout: 60_000, variables: {}, secrets: [], windows: [], freezes: [], rollback_approval: false },
     });
     assert.deepEqual(config.services.payment, {
       repo: join(root, 'examples/payment.git'),
@@ -287,10 +287,10 @@ describe('errors point at file:line:column', () => {
 
   test('bad duration', () => {
     assert.deepEqual(problems(EXAMPLE.replace('timeout: 10m', 'timeout: 10 minutes')), [
-      'slipway.yml:7:14: pipeline.1.timeout: expected a duration such as 30s, 10m or 1h, got "10 minutes"',
+      'slipway.yml:7:14: pipeline.1.timeout: expected a duration such as 30s, 10m, 1h or 2d, got "10 minutes"',
     ]);
     assert.deepEqual(problems(EXAMPLE.replace('timeout: 10m', 'timeout: true')), [
-      'slipway.yml:7:14: pipeline.1.timeout: expected a duration such as 30s, 10m or 1h, got true',
+      'slipway.yml:7:14: pipeline.1.timeout: expected a duration such as 30s, 10m, 1h or 2d, got true',
     ]);
   });
 
@@ -337,7 +337,7 @@ describe('errors point at file:line:column', () => {
       'extra: 1',
     );
     assert.deepEqual(problems(text), [
-      'slipway.yml:4:14: pipeline.0.timeout: expected a duration such as 30s, 10m or 1h, got "soon"',
+      'slipway.yml:4:14: pipeline.0.timeout: expected a duration such as 30s, 10m, 1h or 2d, got "soon"',
       'slipway.yml:6:3: services.payment: missing required key "repo"',
       'slipway.yml:8:11: services.payment.port: expected a number at most 65535, got 99999',
       'slipway.yml:9:13: services.payment.health: expected a path starting with /, got "healthz"',

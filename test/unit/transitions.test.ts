@@ -11,8 +11,7 @@ const STAGE_EVENTS: StageEvent[] = [
   { type: 'fail', reason: 'r' },
   { type: 'skip', reason: 'r' },
   { type: 'cancel', reason: 'r' },
-  { type: 'await_approval' },
-  { type: 'approve' },
+  { type: 'wait' },
 ];
 
 const LEGAL_STAGE_MOVES: Record<string, StageStatus> = {
@@ -20,16 +19,25 @@ const LEGAL_STAGE_MOVES: Record<string, StageStatus> = {
   'pending+fail': 'failed',
   'pending+skip': 'skipped',
   'pending+cancel': 'cancelled',
-  'pending+await_approval': 'awaiting_approval',
+  'pending+wait': 'waiting',
   'running+succeed': 'succeeded',
   'running+fail': 'failed',
   'running+cancel': 'cancelled',
-  'awaiting_approval+approve': 'running',
-  'awaiting_approval+fail': 'failed',
-  'awaiting_approval+cancel': 'cancelled',
+  'waiting+start': 'running',
+  'waiting+fail': 'failed',
+  'waiting+cancel': 'cancelled',
 };
 
-const RUN_EVENTS: RunEvent[] = [{ type: 'start' }, { type: 'succeed' }, { type: 'fail', reason: 'r' }, { type: 'cancel', reason: 'r' }];
+const RUN_EVENTS: RunEvent[] = [
+  { type: 'start' },
+  { type: 'succeed' },
+  { type: 'fail', reason: 'r' },
+  { type: 'cancel', reason: 'r' },
+  { type: 'wait' },
+  { type: 'wake' },
+  { type: 'reject', reason: 'r' },
+  { type: 'expire', reason: 'r' },
+];
 
 const LEGAL_RUN_MOVES: Record<string, RunStatus> = {
   'pending+start': 'running',
@@ -38,6 +46,14 @@ const LEGAL_RUN_MOVES: Record<string, RunStatus> = {
   'running+succeed': 'succeeded',
   'running+fail': 'failed',
   'running+cancel': 'cancelled',
+  'running+wait': 'waiting',
+  'waiting+wake': 'pending',
+  'waiting+fail': 'failed',
+  'waiting+cancel': 'cancelled',
+  'waiting+reject': 'rejected',
+  'waiting+expire': 'expired',
+  'running+reject': 'rejected',
+  'running+expire': 'expired',
 };
 
 describe('stage transitions', () => {
@@ -81,6 +97,6 @@ describe('what a run does after a stage', () => {
     assert.deepEqual(afterStage('cancelled', 'test', 'cancelled by a user'), { next: 'finish', run: { type: 'cancel', reason: 'cancelled by a user' } });
   });
   it('refuses a stage that has not ended', () => {
-    for (const status of ['pending', 'running', 'awaiting_approval'] as const) assert.throws(() => afterStage(status, 'x', null), /has not ended/);
+    for (const status of ['pending', 'running', 'waiting'] as const) assert.throws(() => afterStage(status, 'x', null), /has not ended/);
   });
 });
