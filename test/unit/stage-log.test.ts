@@ -1,4 +1,5 @@
-// StageLog on a real (in-memory SQLite) store: secrets masked, lines cut, the stage's log
+// StageLog on a real (in-memory SQLite) store: secrets masked (also split across two lines, and
+// before anything is published), lines cut, the stage's log
 // capped with one marker while Slipway's own lines are still kept, and backpressure: a
 // producer that awaits line() is held back while the store's writes are, so the lines waiting
 // in memory stay under a bound.
@@ -13,11 +14,13 @@ import { cutMarker } from '../../src/executors/lines.ts';
 import { openSqliteStore } from '../../src/store/sqlite/store.ts';
 import type { NewLogLine, Store } from '../../src/store/store.ts';
 import { newRun } from '../support/records.ts';
+import { until } from '../support/wait.ts';
 
 const DEFAULT_LIMITS = LogLimits.parse({});
 
 interface Harness {
   store: Store;
+  bus: MemoryEventBus;
   log: StageLog;
   runId: number;
   stageId: number;
@@ -35,11 +38,12 @@ async function harness(options: { limits?: Partial<LogLimits>; secrets?: string[
   stores.push(store);
   const { run, stages } = await store.runs.create(newRun(), [{ position: 0, name: 'test', kind: 'command', command: 'make test', environment: null, timeoutMs: 60_000 }]);
   const stageId = stages[0]!.id;
-  const log = new StageLog(store, new MemoryEventBus(), run.id, stageId, () => new Date(), {
+  const bus = new MemoryEventBus();
+  const log = new StageLog(store, bus, run.id, stageId, () => new Date(), {
     limits: { ...DEFAULT_LIMITS, ...options.limits },
     secrets: options.secrets ?? [],
   });
-  return { store, log, runId: run.id, stageId, stored: () => store.logs.list(run.id, { limit: 100_000 }) };
+  return { store, bus, log, runId: run.id, stageId, stored: () => store.logs.list(run.id, { limit: 100_000 }) };
 }
 
 /** Writes what is left the way the engine does at a stage's end. */
@@ -50,6 +54,7 @@ async function finish(h: Harness): Promise<LogLine[]> {
 }
 
 const texts = (lines: LogLine[]) => lines.map((line) => line.text);
+const SECRET = 'p@ss/w0rd+x=y&z9';
 
 describe('StageLog', () => {
   it('replaces every secret value with ***, the longest first, in output and in its own lines', async () => {
@@ -72,6 +77,50 @@ describe('StageLog', () => {
     await h.log.line('stdout', `${'x'.repeat(10)}s3cr3t${marker}`);
     await h.log.line('stdout', `${'x'.repeat(10)}plain${marker}`);
     assert.deepEqual(texts(await finish(h)), [`${'x'.repeat(10)}***${marker}`, `${'x'.repeat(10)}plain${marker}`]);
+  });
+
+  it('hides a secret split across two lines of a stream in what the store receives, also with a line of the other stream between', async () => {
+    const h = await harness({ secrets: [SECRET] });
+    await h.log.line('stdout', SECRET.slice(0, 6));
+    await h.log.line('stdout', SECRET.slice(6));
+    await h.log.line('stdout', `token: ${SECRET.slice(0, 5)}`);
+    // A line of the other stream between the two parts.
+    await h.log.line('stderr', 'warning: something');
+    await h.log.line('stdout', `${SECRET.slice(5)} sent`);
+    await h.log.line('stdout', 'done');
+    assert.deepEqual(texts(await finish(h)), ['***', '***', 'token: ***', 'warning: something', '*** sent', 'done']);
+  });
+
+  it('hides a half of a secret on a line of its own, though the other half comes after the flush delay', async () => {
+    const h = await harness({ secrets: [SECRET] });
+    await h.log.line('stdout', SECRET.slice(0, 8));
+    // Kept alone once the flush delay passed, with nothing to pair it with.
+    const first = await until('the first half to be kept', async () => {
+      const lines = await h.stored();
+      return lines.length > 0 && lines;
+    });
+    assert.deepEqual(texts(first), ['***']);
+    await h.log.line('stdout', SECRET.slice(8));
+    await h.log.line('stdout', SECRET.slice(0, 3));
+    assert.deepEqual(texts(await finish(h)), ['***', '***', SECRET.slice(0, 3)], 'a 3-character part alone is not masked');
+  });
+
+  it('masks before publishing: no line on the bus holds a secret or a part of one, and the last line comes without drain()', async () => {
+    const h = await harness({ secrets: [SECRET] });
+    const published: string[] = [];
+    h.bus.subscribe((event) => event.type === 'log', (event) => published.push((event.data as LogLine).text));
+    h.log.system(`$ deploy --token ${SECRET}`);
+    await h.log.line('stdout', `Authorization: Basic ${Buffer.from(`ci:${SECRET}`).toString('base64')}`);
+    await h.log.line('stdout', `url=https://example.com/?t=${encodeURIComponent(SECRET)}`);
+    await h.log.line('stdout', `{"token":"${SECRET.slice(0, 4)}`);
+    await h.log.line('stdout', `${SECRET.slice(4)}"}`);
+    // The last line too, held back for its pair, is published without drain().
+    await until('five lines published', () => published.length === 5);
+    assert.equal(published[0], '$ deploy --token ***');
+    assert.deepEqual(published.slice(2), ['url=https://example.com/?t=***', '{"token":"***', '***"}']);
+    assert.match(published[1]!, /^Authorization: Basic Y2k6\*\*\*.{0,2}$/);
+    for (const text of published) assert.ok(!text.includes(SECRET.slice(4, 8)), text);
+    await finish(h);
   });
 
   it('cuts a line longer than the line limit, but not one an executor cut already', async () => {

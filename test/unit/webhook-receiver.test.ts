@@ -543,7 +543,7 @@ services:
     const sealed = await before.webhookSecrets.get('github', 'Octocoders/Hello-World');
     assert.ok(sealed);
     assert.ok(!sealed.includes('plain-text-secret'));
-    assert.match(sealed, /^v1\./);
+    assert.match(sealed, /^v2\.[0-9a-f]{16}\./);
     await before.close();
 
     const after = await openSqliteStore(path);
