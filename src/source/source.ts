@@ -1,6 +1,6 @@
 // The Source reads services' repositories: it resolves refs to commits and checks commits out.
 
-import type { Result } from '../core/types.ts';
+import type { CommitAuthor, Result } from '../core/types.ts';
 
 /** Resolves refs and checks out commits. Every method is safe to call concurrently. */
 export interface Source {
@@ -28,6 +28,8 @@ export interface Source {
    * commit is not known locally. REF_NOT_FOUND when a commit does not exist in the repository.
    */
   changedFiles(repo: string, from: string, to: string): Promise<Result<string[]>>;
+  /** Who wrote the commit (git's author name and email); REF_NOT_FOUND when it does not exist. */
+  commitAuthor(repo: string, sha: string): Promise<Result<CommitAuthor>>;
   /** The branches the repository has now, branch name -> commit sha, read from the remote. */
   branches(repo: string): Promise<Result<Record<string, string>>>;
 }

@@ -9,9 +9,15 @@
 //   - logs.append assigns each line the next `seq` of its run (1, 2, 3, ...) atomically.
 //   - transaction(fn) runs fn against a store bound to one transaction: all or nothing.
 //   - events are append-only; there is no update or delete.
+//   - what coordinates work across servers (a run leaving `waiting`, an approval, a lock, an
+//     outbox claim) is a compare-and-set: it says whether it won, and a loser changes nothing.
 
 import type {
   ApiToken,
+  Approval,
+  CommitAuthor,
+  EnvironmentLock,
+  SecretEntry,
   Delivery,
   DeliveryStatus,
   Deployment,
@@ -26,18 +32,23 @@ import type {
   User,
 } from '../core/types.ts';
 
-export type NewRun = Omit<Run, 'id' | 'createdAt' | 'startedAt' | 'finishedAt' | 'status' | 'reason'> & {
+export type NewRun = Omit<Run, 'id' | 'createdAt' | 'startedAt' | 'finishedAt' | 'status' | 'reason' | 'releaseId' | 'commitAuthor' | 'forced' | 'note'> & {
   createdAt?: string;
+  releaseId?: number | null;
+  commitAuthor?: CommitAuthor | null;
+  forced?: boolean;
+  note?: string | null;
 };
-export type NewStage = Omit<Stage, 'id' | 'runId' | 'status' | 'exitCode' | 'reason' | 'handle' | 'startedAt' | 'finishedAt'>;
-export type RunPatch = Partial<Pick<Run, 'status' | 'commitSha' | 'reason' | 'startedAt' | 'finishedAt'>>;
-export type StagePatch = Partial<Pick<Stage, 'status' | 'exitCode' | 'reason' | 'handle' | 'startedAt' | 'finishedAt' | 'command'>>;
+export type NewStage = Omit<Stage, 'id' | 'runId' | 'status' | 'exitCode' | 'reason' | 'handle' | 'wait' | 'startedAt' | 'finishedAt'>;
+export type RunPatch = Partial<Pick<Run, 'status' | 'commitSha' | 'reason' | 'startedAt' | 'finishedAt' | 'commitAuthor'>>;
+export type StagePatch = Partial<Pick<Stage, 'status' | 'exitCode' | 'reason' | 'handle' | 'wait' | 'startedAt' | 'finishedAt' | 'command'>>;
 export type NewLogLine = Omit<LogLine, 'seq'>;
 /** Where a release came from is read off its lane and tag, not stored apart. */
 export type NewRelease = Omit<Release, 'id' | 'createdAt' | 'origin'>;
-export type NewDeployment = Omit<Deployment, 'id' | 'finishedAt' | 'status' | 'url' | 'reason'>;
+export type NewDeployment = Omit<Deployment, 'id' | 'finishedAt' | 'status' | 'url' | 'reason' | 'kind' | 'actor' | 'note' | 'forced'> &
+  Partial<Pick<Deployment, 'kind' | 'actor' | 'note' | 'forced'>>;
 export type DeploymentPatch = Partial<Pick<Deployment, 'status' | 'url' | 'reason' | 'finishedAt'>>;
-export type NewEvent = Omit<EventRecord, 'id' | 'at' | 'actor'> & { at?: string; actor?: string | null };
+export type NewEvent = Omit<EventRecord, 'id' | 'at' | 'actor' | 'environment'> & { at?: string; actor?: string | null; environment?: string | null };
 /**
  * A delivery to store. With an outcome it is stored processed at once (known to start nothing:
  * an ignored event, a branch no service builds); without, received, for the inbox to handle.
@@ -51,6 +62,8 @@ export interface RunRepository {
   /** Newest first, unless `order` is 'oldest' (the scheduler reads pending runs oldest first). */
   list(filter?: { service?: string; lane?: string; statuses?: RunStatus[]; limit?: number; beforeId?: number; order?: 'newest' | 'oldest' }): Promise<Run[]>;
   update(id: number, patch: RunPatch): Promise<Run | null>;
+  /** Compare-and-set: applies the patch only while the run's status is one of `from`; null when it is not (another server got there first). */
+  updateIf(id: number, from: RunStatus[], patch: RunPatch): Promise<Run | null>;
   /** The newest run of each service. */
   latestPerService(): Promise<Run[]>;
 }
@@ -60,6 +73,8 @@ export interface StageRepository {
   listByRun(runId: number): Promise<Stage[]>;
   get(id: number): Promise<Stage | null>;
   update(id: number, patch: StagePatch): Promise<Stage | null>;
+  /** Waiting stages with their runs, oldest first: of one service and environment, or those whose wait ends at or before `dueBy`. */
+  waiting(filter?: { service?: string; environment?: string; dueBy?: string }): Promise<Array<{ run: Run; stage: Stage }>>;
 }
 
 export interface LogRepository {
@@ -87,10 +102,98 @@ export interface DeploymentRepository {
   current(service: string, environment: string): Promise<Deployment | null>;
 }
 
+/** What the audit log is read by; every field narrows. */
+export interface EventFilter {
+  afterId?: number;
+  /** Newest first below this id (the audit log pages backwards). */
+  beforeId?: number;
+  runId?: number;
+  /** Types equal to one of these, or starting with one ending in "." ("approval."). */
+  types?: string[];
+  actor?: string;
+  /** Only changes people made (an actor is recorded). */
+  byPeople?: boolean;
+  service?: string;
+  environment?: string;
+  /** ISO times, inclusive. */
+  since?: string;
+  until?: string;
+  limit?: number;
+  /** Oldest first by default. */
+  order?: 'oldest' | 'newest';
+}
+
 export interface EventRepository {
   append(event: NewEvent): Promise<EventRecord>;
+  list(filter?: EventFilter): Promise<EventRecord[]>;
+}
+
+export type NewApproval = Omit<Approval, 'id'>;
+
+export interface ApprovalRepository {
+  /** Records a decision; null when this user already decided at this stage (one decision each). */
+  record(approval: NewApproval): Promise<Approval | null>;
   /** Oldest first. */
-  list(filter?: { afterId?: number; runId?: number; limit?: number }): Promise<EventRecord[]>;
+  list(filter: { runId?: number; stageId?: number }): Promise<Approval[]>;
+}
+
+export interface LockRepository {
+  /** Locks, unless that environment (and service) is already locked: then null and nothing changes. */
+  acquire(lock: EnvironmentLock): Promise<EnvironmentLock | null>;
+  /** Removes the lock; null when there was none. */
+  release(environment: string, service: string | null): Promise<EnvironmentLock | null>;
+  /** By environment, then service. */
+  list(filter?: { environment?: string }): Promise<EnvironmentLock[]>;
+}
+
+export interface SealedSecret extends SecretEntry {
+  sealed: string;
+}
+
+export interface SecretRepository {
+  /** Creates or replaces the secret (environment, service, name). */
+  set(secret: SealedSecret): Promise<void>;
+  delete(environment: string, service: string | null, name: string): Promise<boolean>;
+  /** By environment, service (every service's first) and name. */
+  list(filter?: { environment?: string }): Promise<SealedSecret[]>;
+  /** Replaces the sealed value of secrets that still exist, leaving their dates alone (key rotation). */
+  reseal(updates: Array<{ environment: string; service: string | null; name: string; sealed: string }>): Promise<void>;
+}
+
+export const OUTBOX_TOPICS = ['notification', 'commit_status'] as const;
+export type OutboxTopic = (typeof OUTBOX_TOPICS)[number];
+
+/** Something to send to the outside world, kept until it is sent or given up: never lost in a restart. */
+export interface OutboxItem {
+  id: number;
+  topic: OutboxTopic;
+  /** Where it goes: a notification channel's name, a forge and repository. */
+  destination: string;
+  /** Items with the same key replace each other while unsent: only the newest state matters (a commit status). */
+  key: string | null;
+  payload: unknown;
+  status: 'pending' | 'sent' | 'failed';
+  attempts: number;
+  nextAttemptAt: string;
+  /** A claim's end: until then one sender owns the item. */
+  leaseUntil: string | null;
+  lastError: string | null;
+  createdAt: string;
+  doneAt: string | null;
+}
+
+export type NewOutboxItem = Pick<OutboxItem, 'topic' | 'destination' | 'key' | 'payload'> & { at: string };
+
+export interface OutboxRepository {
+  /** Adds items; an unsent item with the same topic and key is replaced (its attempts start over). */
+  enqueue(items: NewOutboxItem[]): Promise<OutboxItem[]>;
+  /** Compare-and-set claim of up to `limit` pending items due by `now` and not leased: leased until `leaseUntil`. */
+  claim(now: string, leaseUntil: string, limit: number): Promise<OutboxItem[]>;
+  /** Ends a claimed item: sent, failed for good, or back to pending for another attempt at `nextAttemptAt`. */
+  settle(id: number, outcome: { status: 'sent' | 'failed'; at: string; error?: string } | { status: 'pending'; nextAttemptAt: string; error: string }): Promise<OutboxItem | null>;
+  /** The earliest attempt due among pending items, or null. */
+  nextDue(): Promise<string | null>;
+  list(filter?: { topic?: OutboxTopic; statuses?: OutboxItem['status'][]; limit?: number }): Promise<OutboxItem[]>;
 }
 
 export interface DeliveryRepository {
@@ -117,8 +220,8 @@ export interface WebhookSecretRepository {
   list(): Promise<Array<{ forge: string; repository: string; sealed: string }>>;
 }
 
-export type NewUser = { name: string; role: Role; passwordHash: string | null };
-export type UserPatch = Partial<Pick<NewUser, 'role' | 'passwordHash'>>;
+export type NewUser = { name: string; role: Role; passwordHash: string | null; email?: string | null };
+export type UserPatch = Partial<Pick<NewUser, 'role' | 'passwordHash' | 'email'>>;
 
 export interface UserRepository {
   /** Null when the name is taken (names are unique, compared as given). */
@@ -172,6 +275,10 @@ export interface Store {
   readonly cursors: CursorRepository;
   readonly users: UserRepository;
   readonly tokens: ApiTokenRepository;
+  readonly approvals: ApprovalRepository;
+  readonly locks: LockRepository;
+  readonly secrets: SecretRepository;
+  readonly outbox: OutboxRepository;
   transaction<T>(fn: (store: Store) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }

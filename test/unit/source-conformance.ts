@@ -18,6 +18,8 @@ export interface Scenario {
   branches: Record<string, number>;
   /** Annotated tags: name -> index of the commit it names. */
   tags: Record<string, number>;
+  /** Who wrote every commit. */
+  author: { name: string; email: string };
 }
 
 export interface ScenarioRepository {
@@ -31,6 +33,7 @@ export interface ScenarioRepository {
 }
 
 export const SCENARIO: Scenario = {
+  author: { name: 'Zoë Åström', email: 'zoe@example.test' },
   commits: [
     {
       'README.md': 'hello\n',
@@ -110,6 +113,11 @@ export function sourceConformance(name: string, build: (scenario: Scenario) => P
         assert.equal(valueOf(await source.resolve(repo, tag), tag), sha(index), tag);
       }
       for (const commit of shas) assert.equal(valueOf(await source.resolve(repo, commit), commit), commit);
+    });
+
+    it("commitAuthor names the commit's author as git recorded it; an unknown commit is REF_NOT_FOUND", async () => {
+      assert.deepEqual(valueOf(await source.commitAuthor(repo, sha(1)), 'author'), SCENARIO.author);
+      assertFails(await source.commitAuthor(repo, 'f'.repeat(40)), 'REF_NOT_FOUND', 'unknown commit');
     });
 
     it('an unknown ref is REF_NOT_FOUND', async () => {

@@ -18,6 +18,7 @@ async function buildScenario(scenario: Scenario) {
   const shas = scenario.commits.map((tree, index) => {
     const sha = fakeSha(`commit ${index}`);
     source.setTree(REPO, sha, tree);
+    source.authors.set(`${REPO}@${sha}`, scenario.author);
     return sha;
   });
   for (const [ref, index] of [...Object.entries(scenario.branches), ...Object.entries(scenario.tags)]) source.setRef(REPO, ref, shas[index]!);

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { GitSource } from '../../src/source/git/source.ts';
-import { sourceConformance, type Scenario } from './source-conformance.ts';
+import { SCENARIO, sourceConformance, type Scenario } from './source-conformance.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'slipway-source-git-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -57,7 +57,7 @@ function writeTree(dir: string, tree: Record<string, string>): void {
 function commitTree(work: string, tree: Record<string, string>, message: string): string {
   writeTree(work, tree);
   git(['add', '-A'], work);
-  git([...IDENTITY, 'commit', '--quiet', '--allow-empty', '-m', message], work);
+  git(['-c', `user.name=${SCENARIO.author.name}`, '-c', `user.email=${SCENARIO.author.email}`, 'commit', '--quiet', '--allow-empty', '-m', message], work);
   return git(['rev-parse', 'HEAD'], work);
 }
 

@@ -79,6 +79,10 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
           tag: null,
           variables: {},
           originRunId: null,
+          releaseId: null,
+          commitAuthor: null,
+          forced: false,
+          note: null,
           status: 'pending',
           reason: null,
           createdAt: AT,
@@ -95,8 +99,8 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
         );
         for (const stage of stages) {
           assert.deepEqual(
-            [stage.exitCode, stage.reason, stage.handle, stage.startedAt, stage.finishedAt],
-            [null, null, null, null, null],
+            [stage.exitCode, stage.reason, stage.handle, stage.wait, stage.startedAt, stage.finishedAt],
+            [null, null, null, null, null, null],
           );
         }
         assert.deepEqual(await store.runs.get(run.id), run);
@@ -391,6 +395,10 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
           previousReleaseId: previous.id,
           url: null,
           reason: null,
+          kind: 'deploy',
+          actor: null,
+          note: null,
+          forced: false,
           startedAt: AT,
           finishedAt: null,
         });
@@ -453,8 +461,8 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
         const third = await store.events.append({ type: 'empty', runId: null, service: null, data: null });
         assert.ok(isIncreasing([first.id, second.id, third.id]));
         assert.ok(first.at >= before && first.at <= new Date().toISOString(), first.at);
-        assert.deepEqual(first, { id: first.id, at: first.at, type: 'run.created', runId: null, service: 'payment', actor: null, data });
-        assert.deepEqual(second, { id: second.id, at: AT, type: 'note', runId: run.id, service: null, actor: 'ada', data: 'text' });
+        assert.deepEqual(first, { id: first.id, at: first.at, type: 'run.created', runId: null, service: 'payment', actor: null, environment: null, data });
+        assert.deepEqual(second, { id: second.id, at: AT, type: 'note', runId: run.id, service: null, actor: 'ada', environment: null, data: 'text' });
         assert.deepEqual(await store.events.list(), [first, second, third]);
       });
 
@@ -586,7 +594,7 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
       it('create stores a user once per name; the password hash stays in the store', async () => {
         const ada = await store.users.create({ name: 'ada', role: 'admin', passwordHash: 'scrypt$hash' });
         assert.ok(ada);
-        assert.deepEqual(ada, { id: ada.id, name: 'ada', role: 'admin', hasPassword: true, createdAt: ada.createdAt });
+        assert.deepEqual(ada, { id: ada.id, name: 'ada', role: 'admin', hasPassword: true, email: null, createdAt: ada.createdAt });
         assert.equal(await store.users.create({ name: 'ada', role: 'viewer', passwordHash: null }), null, 'the name is taken');
         const bob = (await store.users.create({ name: 'bob', role: 'viewer', passwordHash: null }))!;
         assert.equal(bob.hasPassword, false);

@@ -13,6 +13,7 @@ import { migrationProvider, migrations } from '../../src/store/sqlite/migrations
 import { openSqliteStore } from '../../src/store/sqlite/store.ts';
 import { newRun } from '../support/records.ts';
 import { storeConformance } from './store-conformance.ts';
+import { sqliteUpgradeTo0004, storeDeliveryConformance } from './store-delivery-conformance.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'slipway-store-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -26,6 +27,9 @@ function freshPath(): string {
 
 storeConformance('sqlite in memory', () => openSqliteStore(':memory:'));
 storeConformance('sqlite file', () => openSqliteStore(freshPath()));
+storeDeliveryConformance('sqlite in memory', () => openSqliteStore(':memory:'));
+storeDeliveryConformance('sqlite file', () => openSqliteStore(freshPath()));
+sqliteUpgradeTo0004(freshPath);
 
 describe('sqlite file store', () => {
   const run = newRun('payment', { commitSha: 'abc', trigger: { kind: 'manual', by: 'ada' } });

@@ -6,7 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { SlipwayError } from '../../core/errors.ts';
-import { err, ok, type Result } from '../../core/types.ts';
+import { err, ok, type CommitAuthor, type Result } from '../../core/types.ts';
 import type { Source } from '../source.ts';
 
 const FULL_SHA = /^([0-9a-f]{40}|[0-9a-f]{64})$/;
@@ -79,6 +79,17 @@ export class FakeSource implements Source {
   /** A fake checkout is plain files: it borrows nothing. */
   borrowedPaths(): string[] {
     return [];
+  }
+
+  /** The scripted author of a commit, else "Fake Author <fake@example.com>". */
+  readonly authors = new Map<string, CommitAuthor>();
+
+  async commitAuthor(repo: string, sha: string): Promise<Result<CommitAuthor>> {
+    if (this.unreadable.has(repo)) return outage(repo);
+    if (FULL_SHA.test(sha) && !this.commits.has(`${repo}@${sha}`) && !this.authors.has(`${repo}@${sha}`) && this.commits.size > 0) {
+      return err(new SlipwayError('REF_NOT_FOUND', `ref ${sha} does not exist in ${repo}`));
+    }
+    return ok(this.authors.get(`${repo}@${sha}`) ?? { name: 'Fake Author', email: 'fake@example.com' });
   }
 
   async changedFiles(repo: string, from: string, to: string): Promise<Result<string[]>> {

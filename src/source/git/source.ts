@@ -16,7 +16,7 @@ import { appendFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'no
 import { join, resolve as resolvePath } from 'node:path';
 import { SlipwayError, type ErrorCode } from '../../core/errors.ts';
 import { redactUrls, withoutCredentials } from '../../core/redact.ts';
-import { err, ok, type Result } from '../../core/types.ts';
+import { err, ok, type CommitAuthor, type Result } from '../../core/types.ts';
 import type { Source } from '../source.ts';
 
 export interface GitOutput {
@@ -247,6 +247,15 @@ export class GitSource implements Source {
     const checkout = await git(['-c', 'advice.detachedHead=false', 'checkout', '--quiet', '--detach', found.value.commits[0]!], { cwd: dir });
     if (checkout.code !== 0) return failure('REF_NOT_FOUND', `cannot check out ${sha} of ${repo}: ${lastLine(checkout.stderr)}`);
     return ok(undefined);
+  }
+
+  async commitAuthor(repo: string, sha: string): Promise<Result<CommitAuthor>> {
+    const found = await this.withCommits(repo, [sha]);
+    if (!found.ok) return found;
+    const output = await gitIn(found.value.mirror, ['show', '--no-patch', '--format=%an%x00%ae', found.value.commits[0]!]);
+    if (output.code !== 0) return failure('REF_NOT_FOUND', `cannot read commit ${sha} of ${repo}: ${lastLine(output.stderr)}`);
+    const [name = '', email = ''] = output.stdout.trim().split('\0');
+    return ok({ name, email });
   }
 
   async changedFiles(repo: string, from: string, to: string): Promise<Result<string[]>> {

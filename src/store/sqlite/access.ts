@@ -3,7 +3,8 @@
 
 import type { Kysely } from 'kysely';
 import type { ApiTokenRepository, UserRepository } from '../store.ts';
-import { rowToApiToken, rowToUser, type Database } from './schema.ts';
+import { rowToApiToken, rowToUser } from './schema-intake.ts';
+import type { Database } from './schema.ts';
 import { isEmpty, now } from './shared.ts';
 
 export function userRepository(db: Kysely<Database>): UserRepository {
@@ -15,7 +16,7 @@ export function userRepository(db: Kysely<Database>): UserRepository {
     async create(user) {
       const row = await db
         .insertInto('users')
-        .values({ name: user.name, role: user.role, password_hash: user.passwordHash, created_at: now() })
+        .values({ name: user.name, role: user.role, password_hash: user.passwordHash, email: user.email ?? null, created_at: now() })
         .onConflict((conflict) => conflict.column('name').doNothing())
         .returningAll()
         .executeTakeFirst();
@@ -34,7 +35,7 @@ export function userRepository(db: Kysely<Database>): UserRepository {
     },
 
     async update(id, patch) {
-      const changes = { role: patch.role, password_hash: patch.passwordHash };
+      const changes = { role: patch.role, password_hash: patch.passwordHash, email: patch.email };
       if (isEmpty(changes)) return get(id);
       const row = await db.updateTable('users').set(changes).where('id', '=', id).returningAll().executeTakeFirst();
       return row ? rowToUser(row) : null;
@@ -86,6 +87,7 @@ export function apiTokenRepository(db: Kysely<Database>): ApiTokenRepository {
           'users.name as user_name',
           'users.role as user_role',
           'users.password_hash as user_password_hash',
+          'users.email as user_email',
           'users.created_at as user_created_at',
         ])
         .where('api_tokens.token_hash', '=', hash)
@@ -93,7 +95,7 @@ export function apiTokenRepository(db: Kysely<Database>): ApiTokenRepository {
       if (!row) return null;
       return {
         token: rowToApiToken(row),
-        user: rowToUser({ id: row.user_id, name: row.user_name, role: row.user_role, password_hash: row.user_password_hash, created_at: row.user_created_at }),
+        user: rowToUser({ id: row.user_id, name: row.user_name, role: row.user_role, password_hash: row.user_password_hash, email: row.user_email, created_at: row.user_created_at }),
       };
     },
 

@@ -220,10 +220,95 @@ const trust: Migration = {
   },
 };
 
+const delivery: Migration = {
+  async up(db: Kysely<any>): Promise<void> {
+    await db.schema.alterTable('runs').addColumn('release_id', 'integer', (c) => c.references('releases.id')).execute();
+    await db.schema.alterTable('runs').addColumn('commit_author', 'text').execute();
+    await db.schema.alterTable('runs').addColumn('forced', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+    await db.schema.alterTable('runs').addColumn('note', 'text').execute();
+
+    // A waiting stage's wait; wake_at (its `until`) is indexed for the waker's "what is due".
+    await db.schema.alterTable('stages').addColumn('wait', 'text').execute();
+    await db.schema.alterTable('stages').addColumn('wake_at', 'text').execute();
+    await db.updateTable('stages').set({ status: 'waiting' }).where('status', '=', 'awaiting_approval').execute();
+    await db.schema.createIndex('stages_waiting').on('stages').columns(['status', 'wake_at']).execute();
+
+    await db.schema.alterTable('deployments').addColumn('kind', 'text', (c) => c.notNull().defaultTo('deploy')).execute();
+    await db.schema.alterTable('deployments').addColumn('actor', 'text').execute();
+    await db.schema.alterTable('deployments').addColumn('note', 'text').execute();
+    await db.schema.alterTable('deployments').addColumn('forced', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+    await db.schema.createIndex('deployments_service_environment').on('deployments').columns(['service', 'environment', 'id desc']).execute();
+
+    await db.schema.alterTable('events').addColumn('environment', 'text').execute();
+    await db.schema.createIndex('events_service_id').on('events').columns(['service', 'id']).execute();
+    await db.schema.createIndex('events_actor_id').on('events').columns(['actor', 'id']).execute();
+
+    await db.schema.alterTable('users').addColumn('email', 'text').execute();
+
+    await db.schema
+      .createTable('approvals')
+      .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+      .addColumn('run_id', 'integer', (c) => c.notNull().references('runs.id').onDelete('cascade'))
+      .addColumn('stage_id', 'integer', (c) => c.notNull().references('stages.id').onDelete('cascade'))
+      .addColumn('service', 'text', (c) => c.notNull())
+      .addColumn('environment', 'text', (c) => c.notNull())
+      .addColumn('release_id', 'integer', (c) => c.notNull().references('releases.id'))
+      .addColumn('digest', 'text', (c) => c.notNull())
+      .addColumn('user_name', 'text', (c) => c.notNull())
+      .addColumn('role', 'text', (c) => c.notNull())
+      .addColumn('decision', 'text', (c) => c.notNull())
+      .addColumn('comment', 'text')
+      .addColumn('at', 'text', (c) => c.notNull())
+      .execute();
+    // One decision per person at one gate: a second approval by the same user counts nothing.
+    await db.schema.createIndex('approvals_stage_user').unique().on('approvals').columns(['stage_id', 'user_name']).execute();
+
+    await db.schema
+      .createTable('environment_locks')
+      .addColumn('environment', 'text', (c) => c.notNull())
+      .addColumn('service', 'text', (c) => c.notNull())
+      .addColumn('reason', 'text', (c) => c.notNull())
+      .addColumn('actor', 'text', (c) => c.notNull())
+      .addColumn('at', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('environment_locks_pk', ['environment', 'service'])
+      .execute();
+
+    await db.schema
+      .createTable('secrets')
+      .addColumn('environment', 'text', (c) => c.notNull())
+      .addColumn('service', 'text', (c) => c.notNull())
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('sealed', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .addColumn('updated_by', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('secrets_pk', ['environment', 'service', 'name'])
+      .execute();
+
+    await db.schema
+      .createTable('outbox')
+      .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+      .addColumn('topic', 'text', (c) => c.notNull())
+      .addColumn('destination', 'text', (c) => c.notNull())
+      .addColumn('key', 'text')
+      .addColumn('payload', 'text', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('attempts', 'integer', (c) => c.notNull())
+      .addColumn('next_attempt_at', 'text', (c) => c.notNull())
+      .addColumn('lease_until', 'text')
+      .addColumn('last_error', 'text')
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('done_at', 'text')
+      .execute();
+    await db.schema.createIndex('outbox_due').on('outbox').columns(['status', 'next_attempt_at']).execute();
+    await db.schema.createIndex('outbox_key').on('outbox').columns(['topic', 'key', 'status']).execute();
+  },
+};
+
 export const migrations: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_triggers': triggers,
   '0003_trust': trust,
+  '0004_delivery': delivery,
 };
 
 export const migrationProvider: MigrationProvider = {

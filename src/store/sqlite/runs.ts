@@ -1,6 +1,6 @@
 // Runs, their stages and logs, releases, deployments and the event log, over Kysely.
 
-import type { Kysely } from 'kysely';
+import { sql, type Kysely, type SqlBool } from 'kysely';
 import type { LogLine } from '../../core/types.ts';
 import type { DeploymentRepository, EventRepository, LogRepository, ReleaseRepository, RunRepository, StageRepository } from '../store.ts';
 import {
@@ -69,6 +69,17 @@ export function runRepository(db: Kysely<Database>, atomic: Atomic): RunReposito
       return row ? rowToRun(row) : null;
     },
 
+    async updateIf(id, from, patch) {
+      if (from.length === 0) return null;
+      const changes = runPatchToRow(patch);
+      if (isEmpty(changes)) {
+        const row = await db.selectFrom('runs').selectAll().where('id', '=', id).where('status', 'in', from).executeTakeFirst();
+        return row ? rowToRun(row) : null;
+      }
+      const row = await db.updateTable('runs').set(changes).where('id', '=', id).where('status', 'in', from).returningAll().executeTakeFirst();
+      return row ? rowToRun(row) : null;
+    },
+
     async latestPerService() {
       const rows = await db
         .selectFrom('runs')
@@ -99,6 +110,23 @@ export function stageRepository(db: Kysely<Database>): StageRepository {
       if (isEmpty(changes)) return get(id);
       const row = await db.updateTable('stages').set(changes).where('id', '=', id).returningAll().executeTakeFirst();
       return row ? rowToStage(row) : null;
+    },
+
+    async waiting(filter = {}) {
+      let query = db
+        .selectFrom('stages')
+        .innerJoin('runs', 'runs.id', 'stages.run_id')
+        .selectAll('stages')
+        .where('stages.status', '=', 'waiting')
+        .orderBy('stages.id');
+      if (filter.service !== undefined) query = query.where('runs.service', '=', filter.service);
+      if (filter.environment !== undefined) query = query.where('stages.environment', '=', filter.environment);
+      if (filter.dueBy !== undefined) query = query.where('stages.wake_at', '<=', filter.dueBy);
+      const stages = (await query.execute()).map(rowToStage);
+      if (stages.length === 0) return [];
+      const runs = await db.selectFrom('runs').selectAll().where('id', 'in', [...new Set(stages.map((stage) => stage.runId))]).execute();
+      const byId = new Map(runs.map((row) => [row.id, rowToRun(row)]));
+      return stages.map((stage) => ({ run: byId.get(stage.runId)!, stage }));
     },
   };
 }
@@ -233,9 +261,24 @@ export function eventRepository(db: Kysely<Database>): EventRepository {
     },
 
     async list(filter = {}) {
-      let query = db.selectFrom('events').selectAll().orderBy('id');
+      let query = db.selectFrom('events').selectAll().orderBy('id', filter.order === 'newest' ? 'desc' : 'asc');
       if (filter.afterId !== undefined) query = query.where('id', '>', filter.afterId);
+      if (filter.beforeId !== undefined) query = query.where('id', '<', filter.beforeId);
       if (filter.runId !== undefined) query = query.where('run_id', '=', filter.runId);
+      if (filter.actor !== undefined) query = query.where('actor', '=', filter.actor);
+      if (filter.byPeople) query = query.where('actor', 'is not', null);
+      if (filter.service !== undefined) query = query.where('service', '=', filter.service);
+      if (filter.environment !== undefined) query = query.where('environment', '=', filter.environment);
+      if (filter.since !== undefined) query = query.where('at', '>=', filter.since);
+      if (filter.until !== undefined) query = query.where('at', '<=', filter.until);
+      const types = filter.types;
+      if (types !== undefined) {
+        if (types.length === 0) return [];
+        query = query.where((eb) =>
+          // A prefix by substr, not LIKE: LIKE would read '_' and '%' in a type as wildcards.
+          eb.or(types.map((type) => (type.endsWith('.') ? sql<SqlBool>`substr(type, 1, length(${type})) = ${type}` : eb('type', '=', type)))),
+        );
+      }
       if (filter.limit !== undefined) query = query.limit(filter.limit);
       return (await query.execute()).map(rowToEvent);
     },

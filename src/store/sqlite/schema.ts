@@ -3,31 +3,29 @@
 // store can reuse it.
 
 import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { ApiTokenTable, CursorTable, DeliveryTable, UserTable, WebhookSecretTable } from './schema-intake.ts';
+import type { ApprovalTable, EnvironmentLockTable, OutboxTable, SecretTable } from './schema-delivery.ts';
 import type {
-  ApiToken,
+  CommitAuthor,
   ConcurrencyPolicy,
-  Delivery,
-  DeliveryStatus,
   Deployment,
+  DeploymentKind,
   DeploymentStatus,
   EventRecord,
+  GateWait,
   LogLine,
   LogStream,
   Release,
-  Role,
   Run,
   RunStatus,
   Stage,
   StageKind,
   StageStatus,
   TriggerKind,
-  User,
 } from '../../core/types.ts';
 import { releaseOrigin } from '../../core/types.ts';
 import type {
   DeploymentPatch,
-  DeliveryPatch,
-  NewDelivery,
   NewDeployment,
   NewEvent,
   NewRelease,
@@ -53,6 +51,11 @@ export interface RunTable {
   /** JSON object of strings. */
   variables: string;
   origin_run_id: number | null;
+  release_id: number | null;
+  /** JSON CommitAuthor, or null. */
+  commit_author: string | null;
+  forced: number;
+  note: string | null;
   status: RunStatus;
   reason: string | null;
   created_at: string;
@@ -73,6 +76,10 @@ export interface StageTable {
   exit_code: number | null;
   reason: string | null;
   handle: string | null;
+  /** JSON GateWait, or null. */
+  wait: string | null;
+  /** The wait's `until`, apart so the due waits are found by an index. */
+  wake_at: string | null;
   started_at: string | null;
   finished_at: string | null;
 }
@@ -108,6 +115,10 @@ export interface DeploymentTable {
   previous_release_id: number | null;
   url: string | null;
   reason: string | null;
+  kind: DeploymentKind;
+  actor: string | null;
+  note: string | null;
+  forced: number;
   started_at: string;
   finished_at: string | null;
 }
@@ -119,54 +130,9 @@ export interface EventTable {
   run_id: number | null;
   service: string | null;
   actor: string | null;
+  environment: string | null;
   /** JSON text. */
   data: string;
-}
-
-export interface DeliveryTable {
-  id: Generated<number>;
-  forge: string;
-  delivery_id: string;
-  repository: string;
-  event: string;
-  /** JSON. */
-  parsed: string;
-  /** JSON object. */
-  headers: string;
-  body: Buffer;
-  body_digest: string;
-  status: DeliveryStatus;
-  outcome: string | null;
-  received_at: string;
-  processed_at: string | null;
-}
-
-export interface WebhookSecretTable {
-  forge: string;
-  repository: string;
-  sealed: string;
-}
-
-export interface CursorTable {
-  key: string;
-  value: string;
-}
-
-export interface UserTable {
-  id: Generated<number>;
-  name: string;
-  role: Role;
-  password_hash: string | null;
-  created_at: string;
-}
-
-export interface ApiTokenTable {
-  id: Generated<number>;
-  user_id: number;
-  name: string;
-  token_hash: string;
-  created_at: string;
-  last_used_at: string | null;
 }
 
 export interface Database {
@@ -181,6 +147,10 @@ export interface Database {
   cursors: CursorTable;
   users: UserTable;
   api_tokens: ApiTokenTable;
+  approvals: ApprovalTable;
+  environment_locks: EnvironmentLockTable;
+  secrets: SecretTable;
+  outbox: OutboxTable;
 }
 
 export type RunRow = Selectable<RunTable>;
@@ -189,9 +159,6 @@ export type LogLineRow = Selectable<LogLineTable>;
 export type ReleaseRow = Selectable<ReleaseTable>;
 export type DeploymentRow = Selectable<DeploymentTable>;
 export type EventRow = Selectable<EventTable>;
-export type DeliveryRow = Selectable<DeliveryTable>;
-export type UserRow = Selectable<UserTable>;
-export type ApiTokenRow = Selectable<ApiTokenTable>;
 
 export function runToRow(run: NewRun, createdAt: string): Insertable<RunTable> {
   return {
@@ -207,6 +174,10 @@ export function runToRow(run: NewRun, createdAt: string): Insertable<RunTable> {
     tag: run.tag,
     variables: JSON.stringify(run.variables),
     origin_run_id: run.originRunId,
+    release_id: run.releaseId ?? null,
+    commit_author: run.commitAuthor ? JSON.stringify(run.commitAuthor) : null,
+    forced: run.forced ? 1 : 0,
+    note: run.note ?? null,
     status: 'pending',
     reason: null,
     created_at: createdAt,
@@ -223,6 +194,7 @@ export function runPatchToRow(patch: RunPatch): Updateable<RunTable> {
     reason: patch.reason,
     started_at: patch.startedAt,
     finished_at: patch.finishedAt,
+    commit_author: patch.commitAuthor === undefined ? undefined : patch.commitAuthor && JSON.stringify(patch.commitAuthor),
   };
 }
 
@@ -240,6 +212,10 @@ export function rowToRun(row: RunRow): Run {
     tag: row.tag,
     variables: JSON.parse(row.variables) as Record<string, string>,
     originRunId: row.origin_run_id,
+    releaseId: row.release_id,
+    commitAuthor: row.commit_author === null ? null : (JSON.parse(row.commit_author) as CommitAuthor),
+    forced: row.forced === 1,
+    note: row.note,
     status: row.status,
     reason: row.reason,
     createdAt: row.created_at,
@@ -261,6 +237,8 @@ export function stageToRow(stage: NewStage, runId: number): Insertable<StageTabl
     exit_code: null,
     reason: null,
     handle: null,
+    wait: null,
+    wake_at: null,
     started_at: null,
     finished_at: null,
   };
@@ -272,6 +250,8 @@ export function stagePatchToRow(patch: StagePatch): Updateable<StageTable> {
     exit_code: patch.exitCode,
     reason: patch.reason,
     handle: patch.handle,
+    wait: patch.wait === undefined ? undefined : patch.wait && JSON.stringify(patch.wait),
+    wake_at: patch.wait === undefined ? undefined : (patch.wait?.until ?? null),
     started_at: patch.startedAt,
     finished_at: patch.finishedAt,
     command: patch.command,
@@ -292,6 +272,7 @@ export function rowToStage(row: StageRow): Stage {
     exitCode: row.exit_code,
     reason: row.reason,
     handle: row.handle,
+    wait: row.wait === null ? null : (JSON.parse(row.wait) as GateWait),
     startedAt: row.started_at,
     finishedAt: row.finished_at,
   };
@@ -343,6 +324,10 @@ export function deploymentToRow(deployment: NewDeployment): Insertable<Deploymen
     previous_release_id: deployment.previousReleaseId,
     url: null,
     reason: null,
+    kind: deployment.kind ?? 'deploy',
+    actor: deployment.actor ?? null,
+    note: deployment.note ?? null,
+    forced: deployment.forced ? 1 : 0,
     started_at: deployment.startedAt,
     finished_at: null,
   };
@@ -363,6 +348,10 @@ export function rowToDeployment(row: DeploymentRow): Deployment {
     previousReleaseId: row.previous_release_id,
     url: row.url,
     reason: row.reason,
+    kind: row.kind,
+    actor: row.actor,
+    note: row.note,
+    forced: row.forced === 1,
     startedAt: row.started_at,
     finishedAt: row.finished_at,
   };
@@ -376,6 +365,7 @@ export function eventToRow(event: NewEvent, at: string): Insertable<EventTable> 
     run_id: event.runId,
     service: event.service,
     actor: event.actor ?? null,
+    environment: event.environment ?? null,
     data: JSON.stringify(event.data ?? null),
   };
 }
@@ -388,54 +378,7 @@ export function rowToEvent(row: EventRow): EventRecord {
     runId: row.run_id,
     service: row.service,
     actor: row.actor,
+    environment: row.environment,
     data: JSON.parse(row.data) as unknown,
   };
-}
-
-export function deliveryToRow(delivery: NewDelivery): Insertable<DeliveryTable> {
-  return {
-    forge: delivery.forge,
-    delivery_id: delivery.deliveryId,
-    repository: delivery.repository,
-    event: delivery.event,
-    parsed: JSON.stringify(delivery.parsed ?? null),
-    headers: JSON.stringify(delivery.headers),
-    body: delivery.body,
-    body_digest: delivery.bodyDigest,
-    status: delivery.outcome === undefined ? 'received' : 'processed',
-    outcome: delivery.outcome ?? null,
-    received_at: delivery.receivedAt,
-    processed_at: delivery.outcome === undefined ? null : delivery.receivedAt,
-  };
-}
-
-export function deliveryPatchToRow(patch: DeliveryPatch): Updateable<DeliveryTable> {
-  return { status: patch.status, outcome: patch.outcome, processed_at: patch.processedAt };
-}
-
-export function rowToDelivery(row: DeliveryRow): Delivery {
-  return {
-    id: row.id,
-    forge: row.forge,
-    deliveryId: row.delivery_id,
-    repository: row.repository,
-    event: row.event,
-    parsed: JSON.parse(row.parsed) as unknown,
-    headers: JSON.parse(row.headers) as Record<string, string>,
-    body: Buffer.from(row.body),
-    bodyDigest: row.body_digest,
-    status: row.status,
-    outcome: row.outcome,
-    receivedAt: row.received_at,
-    processedAt: row.processed_at,
-  };
-}
-
-/** The password hash stays in the store; a User only says whether there is one. */
-export function rowToUser(row: UserRow): User {
-  return { id: row.id, name: row.name, role: row.role, hasPassword: row.password_hash !== null, createdAt: row.created_at };
-}
-
-export function rowToApiToken(row: ApiTokenRow): ApiToken {
-  return { id: row.id, userId: row.user_id, name: row.name, createdAt: row.created_at, lastUsedAt: row.last_used_at };
 }

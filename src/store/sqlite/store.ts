@@ -1,6 +1,6 @@
 // The default Store: one SQLite file (or memory), through Kysely so the queries stay
 // dialect-neutral and a Postgres store can share them. The queries live by concern in
-// runs.ts, triggers.ts and access.ts; this file opens the database and wires them.
+// runs.ts, triggers.ts, access.ts and delivery.ts; this file opens the database and wires them.
 //
 // Kysely's SQLite driver holds one connection behind a mutex, so a transaction excludes
 // every other query of this store until it ends: the "read max seq, then insert" of
@@ -14,6 +14,7 @@ import { describeError } from '../../core/errors.ts';
 import type { Store } from '../store.ts';
 import { apiTokenRepository, userRepository } from './access.ts';
 import { startCheckpointer } from './checkpointer.ts';
+import { approvalRepository, lockRepository, outboxRepository, secretRepository } from './delivery.ts';
 import { migrationProvider } from './migrations.ts';
 import { deploymentRepository, eventRepository, logRepository, releaseRepository, runRepository, stageRepository } from './runs.ts';
 import type { Database } from './schema.ts';
@@ -112,5 +113,9 @@ function repositories(db: Kysely<Database>, atomic: Atomic): Repositories {
     cursors: cursorRepository(db),
     users: userRepository(db),
     tokens: apiTokenRepository(db),
+    approvals: approvalRepository(db),
+    locks: lockRepository(db),
+    secrets: secretRepository(db, atomic),
+    outbox: outboxRepository(db, atomic),
   };
 }

@@ -3,7 +3,8 @@
 import type { Kysely } from 'kysely';
 import type { Delivery } from '../../core/types.ts';
 import type { CursorRepository, DeliveryRepository, WebhookSecretRepository } from '../store.ts';
-import { deliveryPatchToRow, deliveryToRow, rowToDelivery, type Database } from './schema.ts';
+import { deliveryPatchToRow, deliveryToRow, rowToDelivery } from './schema-intake.ts';
+import type { Database } from './schema.ts';
 import { isEmpty, type Atomic } from './shared.ts';
 
 /** 13 columns a row: well under SQLite's limit of 32,766 parameters a statement. */
