@@ -69,6 +69,8 @@ export async function benchAuth(requests: number, progress: (line: string) => vo
       access: accessService,
       info: { version: 'bench', executor: 'fake', builder: 'fake', deployer: 'fake', store: store.description, configFile: 'slipway.yml', notices: [] },
       webhooks: { receiver: null as never, secrets: null as never },
+      deployments: null as never,
+      secrets: null as never,
       schedules: { describe: () => [] },
       publicUrl: () => 'http://bench',
     });

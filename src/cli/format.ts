@@ -26,8 +26,12 @@ export function statusSymbol(status: StageStatus | RunStatus): string {
       return dim('–');
     case 'cancelled':
       return yellow('⊘');
-    case 'awaiting_approval':
-      return yellow('?');
+    case 'waiting':
+      return yellow('⏸');
+    case 'rejected':
+      return red('⊘');
+    case 'expired':
+      return yellow('⌛');
   }
 }
 
@@ -40,8 +44,11 @@ export function statusWord(status: StageStatus | RunStatus): string {
       return red(word);
     case 'running':
       return cyan(word);
+    case 'rejected':
+      return red(word);
     case 'cancelled':
-    case 'awaiting_approval':
+    case 'waiting':
+    case 'expired':
       return yellow(word);
     case 'pending':
     case 'skipped':
@@ -117,6 +124,10 @@ export function triggerText(run: Pick<Run, 'trigger' | 'lane' | 'tag' | 'originR
       return run.originRunId === null ? 'rerun' : `rerun of #${run.originRunId}`;
     case 'resume':
       return run.originRunId === null ? 'resume' : `resume of #${run.originRunId}`;
+    case 'promote':
+      return `promote by ${by}`;
+    case 'rollback':
+      return `rollback by ${by}`;
     default:
       return assertNever(kind, 'trigger kind');
   }

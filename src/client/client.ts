@@ -33,6 +33,21 @@ import type {
   WebhookSecretKey,
   WebhookStatus,
 } from './api.ts';
+import type {
+  ApprovalState,
+  AuditQuery,
+  DecisionBody,
+  DeliveryStarted,
+  EnvironmentLock,
+  EventRecord,
+  KeyRotation,
+  LockBody,
+  PromoteBody,
+  ReleasePlacement,
+  RollbackBody,
+  SecretEntry,
+  SetSecretBody,
+} from './delivery-api.ts';
 
 export class ApiError extends Error {
   constructor(
@@ -151,6 +166,53 @@ export class SlipwayClient {
   }
   schedules(): Promise<Schedule[]> {
     return this.request('GET', '/schedules');
+  }
+
+  approval(runId: number): Promise<ApprovalState> {
+    return this.request('GET', `/runs/${runId}/approval`);
+  }
+  approve(runId: number, body: DecisionBody = {}): Promise<ApprovalState> {
+    return this.request('POST', `/runs/${runId}/approve`, { body });
+  }
+  reject(runId: number, body: DecisionBody): Promise<ApprovalState> {
+    return this.request('POST', `/runs/${runId}/reject`, { body });
+  }
+  promote(service: string, body: PromoteBody): Promise<DeliveryStarted> {
+    return this.request('POST', `/services/${encodeURIComponent(service)}/promote`, { body });
+  }
+  rollback(service: string, body: RollbackBody): Promise<DeliveryStarted> {
+    return this.request('POST', `/services/${encodeURIComponent(service)}/rollback`, { body });
+  }
+  /** Newest first, with where each serves now and served before. */
+  serviceReleases(service: string, query: { limit?: number } = {}): Promise<ReleasePlacement[]> {
+    return this.request('GET', `/services/${encodeURIComponent(service)}/releases`, { query });
+  }
+  locks(): Promise<EnvironmentLock[]> {
+    return this.request('GET', '/locks');
+  }
+  lock(body: LockBody): Promise<EnvironmentLock> {
+    return this.request('POST', '/locks', { body });
+  }
+  unlock(environment: string, service?: string): Promise<EnvironmentLock> {
+    return this.request('DELETE', `/locks/${encodeURIComponent(environment)}`, { query: { service } });
+  }
+  /** Names and when they changed; never values. */
+  secrets(query: { environment?: string } = {}): Promise<SecretEntry[]> {
+    return this.request('GET', '/secrets', { query });
+  }
+  setSecret(environment: string, name: string, body: SetSecretBody): Promise<SecretEntry> {
+    return this.request('PUT', `/secrets/${encodeURIComponent(environment)}/${encodeURIComponent(name)}`, { body });
+  }
+  deleteSecret(environment: string, name: string, service?: string): Promise<void> {
+    return this.request('DELETE', `/secrets/${encodeURIComponent(environment)}/${encodeURIComponent(name)}`, { query: { service } });
+  }
+  rotateSecretKey(): Promise<KeyRotation> {
+    return this.request('POST', '/secrets/rotate-key');
+  }
+  /** Newest first. */
+  audit(query: AuditQuery = {}): Promise<EventRecord[]> {
+    const { all, ...rest } = query;
+    return this.request('GET', '/audit', { query: { ...rest, all: all ? 1 : undefined } });
   }
 
   /**

@@ -1,18 +1,23 @@
 // Advances one run one stage at a time, re-entrant after any restart: a stage found running is
 // resumed (its step re-attached), every status change goes through state.ts before the next
-// action, and a failed or cancelled stage ends the run with every later stage skipped.
+// action, and a failed or cancelled stage ends the run with every later stage skipped. A deploy
+// stage first passes its environment's gate (stages/gate.ts): when the gate holds the release,
+// the run is stored as waiting and let go; the waker brings it back here when the gate may
+// have opened, and the driver looks at the gate again.
 
+import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describeError } from '../core/errors.ts';
 import { afterStage, type RunEvent, type StageEvent } from '../core/transitions.ts';
-import { assertNever, isTerminalRun, type Run, type Stage } from '../core/types.ts';
+import { assertNever, isTerminalRun, type Release, type Run, type Stage } from '../core/types.ts';
 import type { EngineResources, StageContext, StageOutcome } from './resources.ts';
 import { StageLog } from './stage-log.ts';
 import { build } from './stages/build.ts';
 import { checkout } from './stages/checkout.ts';
 import { command } from './stages/command.ts';
 import { deploy, DeployLocks } from './stages/deploy.ts';
+import { holdAtGate, lookAtGate } from './stages/gate.ts';
 import { transitionRun, transitionStage } from './state.ts';
 
 export class RunDriver {
@@ -30,10 +35,17 @@ export class RunDriver {
     try {
       for (const stage of await store.stages.listByRun(run.id)) {
         let ended = stage;
-        if (stage.status === 'pending' || stage.status === 'running') {
-          ended = signal.aborted
-            ? await transitionStage(this.resources, run, stage, { type: 'cancel', reason: String(signal.reason) })
-            : await this.runStage(run, stage, workspace, signal);
+        if (stage.status === 'pending' || stage.status === 'running' || stage.status === 'waiting') {
+          if (signal.aborted) {
+            ended = await transitionStage(this.resources, run, stage, { type: 'cancel', reason: String(signal.reason) });
+          } else if (stage.kind === 'deploy' && stage.status !== 'running') {
+            const passed = await this.passGate(run, stage);
+            if (passed === 'waiting') return;
+            if (passed === 'ended') return;
+            ended = passed.release ? await this.runStage(run, stage, workspace, signal, passed.release) : passed.stage;
+          } else {
+            ended = await this.runStage(run, stage, workspace, signal, null);
+          }
         }
         const after = afterStage(ended.status, ended.name, ended.reason);
         if (after.next === 'finish') {
@@ -52,7 +64,7 @@ export class RunDriver {
     const { store } = this.resources;
     for (const stage of await store.stages.listByRun(run.id)) {
       if (stage.status === 'pending') await transitionStage(this.resources, run, stage, { type: 'skip', reason: skipReason });
-      else if (stage.status === 'running' || stage.status === 'awaiting_approval') {
+      else if (stage.status === 'running' || stage.status === 'waiting') {
         await transitionStage(this.resources, run, stage, event.type === 'cancel' ? { type: 'cancel', reason: event.reason } : { type: 'fail', reason: skipReason });
       }
     }
@@ -60,18 +72,55 @@ export class RunDriver {
     if (!isTerminalRun(current.status)) await transitionRun(this.resources, current, event);
   }
 
-  private async runStage(run: Run, stage: Stage, workspace: string, runSignal: AbortSignal): Promise<Stage> {
-    const { store, bus, config, now } = this.resources;
+  /**
+   * Looks at the gate of a deploy stage: the release it lets through, or the stage failed there;
+   * 'waiting' when the run now waits (and is let go), 'ended' when the gate ended the run
+   * (rejected, expired).
+   */
+  private async passGate(run: Run, stage: Stage): Promise<{ release: Release; stage: Stage } | { release: null; stage: Stage } | 'waiting' | 'ended'> {
+    const gate = await lookAtGate(this.resources, run, stage);
+    if (!gate.release) return { release: null, stage: await transitionStage(this.resources, run, stage, { type: 'fail', reason: gate.reason }) };
+    const { decision } = gate;
+    switch (decision.verdict) {
+      case 'open':
+        return { release: gate.release, stage };
+      case 'wait':
+        await holdAtGate(this.resources, run, stage, gate.release, decision.wait);
+        return 'waiting';
+      case 'fail':
+        return { release: null, stage: await transitionStage(this.resources, run, stage, { type: 'fail', reason: decision.reason }) };
+      case 'reject':
+      case 'expire': {
+        const ended = await transitionStage(this.resources, run, stage, { type: 'fail', reason: decision.reason });
+        await this.finishRun(run, { type: decision.verdict, reason: `stage ${ended.name}: ${decision.reason}` }, `the release was ${decision.verdict === 'reject' ? 'rejected' : 'not approved in time'}`);
+        return 'ended';
+      }
+      default:
+        return assertNever(decision, 'gate decision');
+    }
+  }
+
+  private async runStage(run: Run, stage: Stage, workspace: string, runSignal: AbortSignal, release: Release | null): Promise<Stage> {
+    const { store, bus, config, now, secrets: secretValues } = this.resources;
     const resuming = stage.status === 'running';
+    let environmentSecrets: Record<string, string> = {};
+    if (stage.environment !== null && !run.untrusted) {
+      const values = await secretValues.valuesFor(run.service, stage.environment);
+      if (!values.ok) {
+        const failed = stage.status === 'running' ? stage : await transitionStage(this.resources, run, stage, { type: 'start' });
+        return transitionStage(this.resources, run, failed, { type: 'fail', reason: values.error.message });
+      }
+      environmentSecrets = values.value;
+    }
     const started = resuming ? stage : await transitionStage(this.resources, run, stage, { type: 'start' });
-    const secrets = Object.values(config.services[run.service]?.secrets ?? {});
+    const secrets = [...Object.values(config.services[run.service]?.secrets ?? {}), ...Object.values(environmentSecrets)];
     const log = new StageLog(store, bus, run.id, stage.id, now, { limits: config.logs, secrets });
     const elapsed = resuming && stage.startedAt ? now().getTime() - Date.parse(stage.startedAt) : 0;
     const timeout = AbortSignal.timeout(Math.max(1, started.timeoutMs - elapsed));
     const signal = AbortSignal.any([runSignal, timeout]);
     let outcome: StageOutcome;
     try {
-      outcome = await this.execute(run, started, workspace, log, signal, resuming);
+      outcome = await this.execute(run, started, { workspace, log, signal, resuming, environmentSecrets, release });
     } catch (error) {
       outcome = { status: 'failed', reason: describeError(error) };
     }
@@ -87,13 +136,18 @@ export class RunDriver {
     return transitionStage(this.resources, run, started, event, { exitCode: outcome.exitCode ?? null }, lastLines);
   }
 
-  private async execute(run: Run, stage: Stage, workspace: string, log: StageLog, signal: AbortSignal, resuming: boolean): Promise<StageOutcome> {
+  private async execute(run: Run, stage: Stage, parts: Omit<StageContext, 'run' | 'stage' | 'service'>): Promise<StageOutcome> {
     const service = this.resources.config.services[run.service];
     if (!service) return { status: 'failed', reason: `service ${run.service} is no longer in the configuration` };
-    if (resuming && stage.kind !== 'command') {
+    if (parts.resuming && stage.kind !== 'command') {
       return { status: 'failed', reason: `the server stopped while this ${stage.kind} stage ran; it cannot be resumed` };
     }
-    const context: StageContext = { run, stage, service, workspace, log, signal, resuming };
+    const context: StageContext = { run, stage, service, ...parts };
+    if (stage.kind === 'command' && !parts.resuming && !existsSync(parts.workspace)) {
+      // The run waited at a gate, and its workspace went with the wait: the commit again.
+      const again = await checkout(this.resources, context);
+      if (again.status !== 'succeeded') return again;
+    }
     switch (stage.kind) {
       case 'checkout':
         return checkout(this.resources, context);

@@ -9,17 +9,33 @@
 // The engine reaches the world only through its ports: Store, EventBus, Source, Executor,
 // Builder, Deployer.
 
-import { concurrencyFor, type Config } from '../config/model.ts';
+import { concurrencyFor, DEFAULT_TIMEOUT_MS, type Config } from '../config/model.ts';
 import { describeError, SlipwayError } from '../core/errors.ts';
-import { err, isTerminalRun, ok, type Result, type Run, type Stage, type Trigger } from '../core/types.ts';
+import { err, isTerminalRun, ok, PEOPLE_TRIGGERS, type Release, type Result, type Run, type Stage, type Trigger } from '../core/types.ts';
+import { chainFor } from '../delivery/chain.ts';
 import type { NewRun } from '../store/store.ts';
+import { decide, type DecisionRequest } from './approvals.ts';
 import { RunDriver } from './driver.ts';
 import { planStages, PULL_REQUEST_PARTIAL, type PlannedStage } from './plan.ts';
 import { engineResources, type EngineOptions, type EngineResources } from './resources.ts';
 import { settleAfterRestart } from './restart.ts';
 import { Scheduler } from './scheduler.ts';
+import { Waker } from './waker.ts';
 
 export type { EngineOptions } from './resources.ts';
+
+/** A deploy of a release built before: a promotion into an environment, or a rollback in one. */
+export interface DeliveryRequest {
+  kind: 'promote' | 'rollback';
+  release: Release;
+  environment: string;
+  /** Who asked. */
+  actor: string;
+  /** Why: a rollback's reason, a forced promotion's. */
+  note: string | null;
+  /** Past the chain's order, soak and windows (an admin, with a note). */
+  forced: boolean;
+}
 
 export interface StartRunRequest {
   service: string;
@@ -46,8 +62,6 @@ export interface StartRunRequest {
 }
 
 const STOP_REASON_CANCELLED = 'cancelled by a user';
-/** Runs a person started: their event log entries name that person as the actor. */
-const PEOPLE_TRIGGERS: ReadonlySet<Trigger['kind']> = new Set(['manual', 'rerun', 'resume']);
 const REUSED_PREFIX = 'passed in run #';
 /** A stage passed when it succeeded, or when a resumed run reused it from a run where it had. */
 const hasPassed = (stage: Stage) => stage.status === 'succeeded' || (stage.status === 'skipped' && !!stage.reason?.startsWith(REUSED_PREFIX));
@@ -56,11 +70,14 @@ export class Engine {
   private readonly resources: EngineResources;
   private readonly driver: RunDriver;
   private readonly scheduler: Scheduler;
+  /** Brings waiting runs back when their gate may have opened. */
+  readonly waker: Waker;
 
   constructor(options: EngineOptions) {
     this.resources = engineResources(options);
     this.driver = new RunDriver(this.resources);
     this.scheduler = new Scheduler(this.resources, this.driver, options.maxParallelRuns ?? 4);
+    this.waker = new Waker(this.resources, () => this.scheduler.schedule(), options.wakeEveryMs);
   }
 
   get config(): Config {
@@ -70,10 +87,12 @@ export class Engine {
   /** Settles what a previous process left in flight, then starts taking pending runs. */
   async start(): Promise<void> {
     this.scheduler.start(await settleAfterRestart(this.resources));
+    this.waker.start();
   }
 
-  /** Stops taking new runs and waits for the runs in flight to end. */
+  /** Stops taking new runs and waits for the runs in flight to end; waiting runs stay waiting in the store. */
   stop(): Promise<void> {
+    this.waker.stop();
     return this.scheduler.stop();
   }
 
@@ -111,12 +130,52 @@ export class Engine {
     );
   }
 
+  /**
+   * A run that deploys a release built before into one environment, through that environment's
+   * gate like any deploy: no checkout, no build. Promotions and rollbacks of one service and
+   * environment queue in one lane.
+   */
+  async startDelivery(request: DeliveryRequest): Promise<Result<{ run: Run; stages: Stage[] }>> {
+    const { config, store } = this.resources;
+    const { release, environment } = request;
+    const link = chainFor(config, release.service).find((candidate) => candidate.environment === environment);
+    if (!link) return err(new SlipwayError('RELEASE_NOT_DEPLOYABLE', `service ${release.service} does not deploy to ${environment}`));
+    const stage = config.pipeline.find((candidate) => candidate.name === link.stage)!;
+    const built = await store.runs.get(release.runId);
+    return this.createRun(
+      {
+        service: release.service,
+        ref: release.tag ?? release.commitSha,
+        commitSha: release.commitSha,
+        trigger: { kind: request.kind, by: request.actor },
+        lane: `deploy/${environment}`,
+        concurrency: 'queue',
+        partial: false,
+        untrusted: false,
+        tag: release.tag,
+        variables: {},
+        originRunId: null,
+        releaseId: release.id,
+        commitAuthor: built?.commitAuthor ?? null,
+        forced: request.forced,
+        note: request.note,
+      },
+      [{ name: link.stage, kind: 'deploy', command: null, environment, timeoutMs: this.resources.config.services[release.service]?.stages[link.stage]?.timeout ?? stage.timeoutMs ?? DEFAULT_TIMEOUT_MS.deploy, skipReason: null }],
+    );
+  }
+
+  /** Approves or rejects the release a run waits with at a gate (approvals.ts); the run is woken to look at its gate again. */
+  decide(request: DecisionRequest): ReturnType<typeof decide> {
+    return decide(this.resources, this.waker, request);
+  }
+
   /** Runs a finished run again from the start: same commit, lane, variables and tag. */
   async rerun(runId: number, by: string): Promise<Result<{ run: Run; stages: Stage[] }>> {
     const origin = await this.finishedRun(runId);
     if (!origin.ok) return origin;
     const run = origin.value;
     if (!this.resources.config.services[run.service]) return err(this.unknownService(run.service));
+    if (run.releaseId !== null) return err(deliveryNotRepeatable(run));
     return this.createRun(
       { ...this.sameWork(run), trigger: { kind: 'rerun', by } },
       planStages(this.resources.config, run.service, repeatedPlan(run)),
@@ -136,6 +195,7 @@ export class Engine {
       return err(new SlipwayError('RUN_NOT_RESUMABLE', `run ${runId} succeeded; there is nothing to resume (rerun it instead)`));
     }
     if (!this.resources.config.services[run.service]) return err(this.unknownService(run.service));
+    if (run.releaseId !== null) return err(deliveryNotRepeatable(run));
     const before = await this.resources.store.stages.listByRun(run.id);
     const stoppedAt = before.find((stage) => stage.status === 'failed' || stage.status === 'cancelled');
     if (!stoppedAt || stoppedAt.kind === 'checkout') {
@@ -175,8 +235,8 @@ export class Engine {
 
   /** What a rerun or resume keeps of the run it repeats. */
   private sameWork(run: Run): Omit<NewRun, 'trigger'> {
-    const { service, ref, commitSha, lane, concurrency, partial, untrusted, tag, variables } = run;
-    return { service, ref, commitSha, lane, concurrency, partial, untrusted, tag, variables, originRunId: run.id };
+    const { service, ref, commitSha, lane, concurrency, partial, untrusted, tag, variables, releaseId, commitAuthor, forced, note } = run;
+    return { service, ref, commitSha, lane, concurrency, partial, untrusted, tag, variables, originRunId: run.id, releaseId, commitAuthor, forced, note };
   }
 
   private unknownService(name: string): SlipwayError {
@@ -242,6 +302,11 @@ export class Engine {
     }
     return ok((await store.runs.get(runId))!);
   }
+}
+
+/** A promotion or rollback is asked for again, through the gate as it is now, not repeated from a run. */
+function deliveryNotRepeatable(run: Run): SlipwayError {
+  return new SlipwayError('RUN_NOT_RESUMABLE', `run ${run.id} was a ${run.trigger.kind} of release #${run.releaseId}: ask for the ${run.trigger.kind} again instead`);
 }
 
 /** How a rerun or resume plans: as the run it repeats did. */

@@ -5,7 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import type { Builder } from '../builders/builder.ts';
 import type { Config, Service } from '../config/model.ts';
-import type { Run, Stage } from '../core/types.ts';
+import type { Release, Result, Run, Stage } from '../core/types.ts';
 import type { Deployer } from '../deployers/deployer.ts';
 import type { EventBus } from '../events/bus.ts';
 import type { Executor } from '../executors/executor.ts';
@@ -27,13 +27,24 @@ export interface EngineOptions {
   workRoot: string;
   /** Runs of different services that may run at once (runs of one service always queue). */
   maxParallelRuns?: number;
+  /** An environment's secrets for a stage of it; without, no environment has any. */
+  secrets?: SecretValues;
+  /** How often waits that end by themselves (a soak, a window, an approval's expiry) are looked at; 5 s by default. */
+  wakeEveryMs?: number;
   now?: () => Date;
   log?: (message: string) => void;
 }
 
-export interface EngineResources extends Required<Omit<EngineOptions, 'noEngineReason' | 'maxParallelRuns'>> {
+/** The values of an environment's secrets for one service's stage: an error names the first secret the environment needs that is not set. */
+export interface SecretValues {
+  valuesFor(service: string, environment: string): Promise<Result<Record<string, string>>>;
+}
+
+export interface EngineResources extends Required<Omit<EngineOptions, 'noEngineReason' | 'maxParallelRuns' | 'wakeEveryMs'>> {
   noEngineReason: string;
 }
+
+const NO_SECRETS: SecretValues = { valuesFor: async () => ({ ok: true, value: {} }) };
 
 export function engineResources(options: EngineOptions): EngineResources {
   mkdirSync(options.workRoot, { recursive: true });
@@ -42,6 +53,7 @@ export function engineResources(options: EngineOptions): EngineResources {
     noEngineReason: options.noEngineReason ?? 'no container engine',
     now: options.now ?? (() => new Date()),
     log: options.log ?? (() => {}),
+    secrets: options.secrets ?? NO_SECRETS,
   };
 }
 
@@ -61,4 +73,8 @@ export interface StageContext {
   signal: AbortSignal;
   /** The stage was running when the server stopped: its step is found again, not started. */
   resuming: boolean;
+  /** The values of its environment's secrets, for a stage that has an environment. */
+  environmentSecrets: Record<string, string>;
+  /** The release a deploy stage places, as its gate let it through. */
+  release: Release | null;
 }

@@ -3,7 +3,7 @@
 // other way.
 
 import { nextRunStatus, nextStageStatus, type RunEvent, type StageEvent } from '../core/transitions.ts';
-import type { Run, Stage } from '../core/types.ts';
+import { isTerminalRun, type GateWait, type Run, type Stage } from '../core/types.ts';
 import type { NewLogLine } from '../store/store.ts';
 import type { EngineResources } from './resources.ts';
 
@@ -11,12 +11,12 @@ export async function transitionRun({ store, bus, now }: EngineResources, run: R
   const next = nextRunStatus(run.status, event);
   if (!next.ok) throw new Error(`run ${run.id}: ${next.error}`);
   const at = now().toISOString();
-  const reason = event.type === 'fail' || event.type === 'cancel' ? event.reason : null;
+  const reason = 'reason' in event ? event.reason : null;
   const updated = await store.transaction(async (tx) => {
     const stored = await tx.runs.update(run.id, {
       status: next.status,
       reason,
-      ...(next.status === 'running' ? { startedAt: at } : { finishedAt: at }),
+      ...(next.status === 'running' ? { startedAt: run.startedAt ?? at } : isTerminalRun(next.status) ? { finishedAt: at } : {}),
     });
     await tx.events.append({ type: `run.${next.status}`, runId: run.id, service: run.service, data: { reason } });
     return stored!;
@@ -31,7 +31,7 @@ export async function transitionStage(
   run: Run,
   stage: Stage,
   event: StageEvent,
-  extra: { exitCode?: number | null } = {},
+  extra: { exitCode?: number | null; wait?: GateWait | null } = {},
   lines: NewLogLine[] = [],
 ): Promise<Stage> {
   const next = nextStageStatus(stage.status, event);
@@ -44,9 +44,17 @@ export async function transitionStage(
       status: next.status,
       reason,
       ...extra,
-      ...(next.status === 'running' ? { startedAt: at } : next.status === 'awaiting_approval' ? {} : { finishedAt: at }),
+      ...(next.status === 'running' ? { startedAt: at } : next.status === 'waiting' ? {} : { finishedAt: at }),
+      // A wait lasts only while the stage waits.
+      ...(stage.status === 'waiting' && next.status !== 'waiting' ? { wait: null } : {}),
     });
-    await tx.events.append({ type: `stage.${next.status}`, runId: run.id, service: run.service, data: { stageId: stage.id, name: stage.name, reason } });
+    await tx.events.append({
+      type: `stage.${next.status}`,
+      runId: run.id,
+      service: run.service,
+      environment: stage.environment,
+      data: { stageId: stage.id, name: stage.name, reason, ...(extra.wait ? { wait: extra.wait } : {}) },
+    });
     return { updated: stored!, storedLines };
   });
   for (const line of storedLines) bus.publish({ type: 'log', data: line });

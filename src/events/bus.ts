@@ -12,12 +12,25 @@
 import { randomBytes } from 'node:crypto';
 import { assertNever, type Deployment, type LogLine, type Release, type Run, type Stage } from '../core/types.ts';
 
+/** A run asks for approval to enter an environment (notifications tell the approvers). */
+export interface ApprovalRequest {
+  runId: number;
+  stageId: number;
+  service: string;
+  environment: string;
+  releaseId: number;
+  /** Who may approve and what is given: "1 from role deployer or above (none given yet)". */
+  detail: string;
+  expiresAt: string | null;
+}
+
 export interface LiveEventMap {
   run: Run;
   stage: Stage;
   log: LogLine;
   release: Release;
   deployment: Deployment;
+  approval: ApprovalRequest;
 }
 
 export type LiveEvent = { [K in keyof LiveEventMap]: { type: K; data: LiveEventMap[K] } }[keyof LiveEventMap];
@@ -317,6 +330,8 @@ export function runIdOf(event: LiveEvent): number | null {
     case 'release':
       return event.data.runId;
     case 'deployment':
+      return event.data.runId;
+    case 'approval':
       return event.data.runId;
     default:
       return assertNever(event, 'live event');

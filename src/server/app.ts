@@ -1,7 +1,7 @@
 // The HTTP API. Routes are thin: they validate input, call the engine, the store or the access
 // service, and answer JSON. Every error leaves through one handler that maps it to the
 // catalogue in core/errors.ts; nothing else ever reaches a client. The routes live by concern
-// in runs-routes.ts, triggers-routes.ts and access-routes.ts; the live stream in events.ts.
+// in runs-routes.ts, triggers-routes.ts, access-routes.ts and delivery-routes.ts; the live stream in events.ts.
 
 import { getRequestListener } from '@hono/node-server';
 import { Hono } from 'hono';
@@ -10,14 +10,17 @@ import type { RequestListener } from 'node:http';
 import type { AccessService } from '../auth/access.ts';
 import type { ServerInfo } from '../client/api.ts';
 import { describeError, SlipwayError } from '../core/errors.ts';
+import type { Deployments } from '../deployments/service.ts';
 import type { Engine } from '../engine/engine.ts';
 import type { EventBus } from '../events/bus.ts';
+import type { EnvironmentSecrets } from '../secrets/environment.ts';
 import type { Store } from '../store/store.ts';
 import type { ScheduleRunner } from '../triggers/schedules.ts';
 import type { WebhookSecrets } from '../triggers/secrets.ts';
 import type { WebhookReceiver } from '../triggers/webhooks.ts';
 import { accessRoutes } from './access-routes.ts';
 import { authenticate, Refusals, type ApiEnv } from './auth.ts';
+import { deliveryRoutes } from './delivery-routes.ts';
 import { eventStream } from './events.ts';
 import { HOOKS_PREFIX, webhookListener } from './hooks.ts';
 import { runsRoutes } from './runs-routes.ts';
@@ -28,6 +31,8 @@ export interface AppDeps {
   store: Store;
   bus: EventBus;
   access: AccessService;
+  deployments: Deployments;
+  secrets: EnvironmentSecrets;
   info: ServerInfo;
   webhooks: { receiver: WebhookReceiver; secrets: WebhookSecrets; maxBytes?: number };
   schedules: Pick<ScheduleRunner, 'describe'>;
@@ -87,6 +92,7 @@ export function createApp(deps: AppDeps): Hono {
   api.route('/', runsRoutes(engine, store, refusals));
   api.route('/', triggersRoutes({ config: engine.config, store, webhooks: deps.webhooks, schedules: deps.schedules, publicUrl: deps.publicUrl, refusals }));
   api.route('/', accessRoutes(access, refusals));
+  api.route('/', deliveryRoutes({ engine, store, deployments: deps.deployments, secrets: deps.secrets, refusals }));
   api.get('/events', eventStream(bus));
 
   app.route('/api', api);

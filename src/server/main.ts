@@ -23,7 +23,9 @@ import { MemoryEventBus } from '../events/bus.ts';
 import { ContainerExecutor } from '../executors/container/executor.ts';
 import type { Executor } from '../executors/executor.ts';
 import { ProcessExecutor } from '../executors/process/executor.ts';
+import { Deployments } from '../deployments/service.ts';
 import { SecretBox } from '../secrets/box.ts';
+import { EnvironmentSecrets, SecretKeeper } from '../secrets/environment.ts';
 import { GitSource } from '../source/git/source.ts';
 import { createTriggers } from '../triggers/triggers.ts';
 import { openSqliteStore } from '../store/sqlite/store.ts';
@@ -132,7 +134,12 @@ async function startLocked(options: ServerOptions): Promise<RunningServer> {
   const store = await openSqliteStore(join(dataDir, 'slipway.db'));
   const bus = new MemoryEventBus();
   const source = new GitSource(join(dataDir, 'git'));
+  const keeper = new SecretKeeper(SecretBox.open(join(dataDir, 'secret.key')));
+  const secrets = new EnvironmentSecrets(config, store, keeper);
+  const resealed = await secrets.finishInterruptedRotation();
+  if (resealed > 0) say(`Re-sealed ${resealed} secrets under ${keeper.box.describe()} after a key change.`);
   const engine = new Engine({
+    secrets,
     store,
     bus,
     config,
@@ -146,7 +153,8 @@ async function startLocked(options: ServerOptions): Promise<RunningServer> {
     log: (message) => say(message),
   });
 
-  const triggers = await createTriggers({ config, store, bus, engine, source, secretBox: SecretBox.open(join(dataDir, 'secret.key')), log: say });
+  const triggers = await createTriggers({ config, store, bus, engine, source, secretBox: keeper, log: say });
+  const deployments = new Deployments(engine, store, config);
   let publicUrl = config.server.url?.replace(/\/+$/, '') ?? '';
   const info: ServerInfo = {
     version: VERSION,
@@ -163,6 +171,8 @@ async function startLocked(options: ServerOptions): Promise<RunningServer> {
     store,
     bus,
     access,
+    deployments,
+    secrets,
     info,
     webhooks: { receiver: triggers.receiver, secrets: triggers.secrets, maxBytes: options.maxWebhookBytes },
     schedules: triggers.schedules,

@@ -6,7 +6,7 @@
 import type { Config } from '../config/model.ts';
 import type { ForgeName, ForgeOrigin, RepositoryRef } from '../forges/forge.ts';
 import { repositoryKey } from '../forges/repository-url.ts';
-import type { SecretBox } from '../secrets/box.ts';
+import type { SecretKeeper } from '../secrets/environment.ts';
 import type { Store } from '../store/store.ts';
 import { servicesOf, webUrlOf } from './repositories.ts';
 
@@ -24,7 +24,7 @@ export class WebhookSecrets {
   constructor(
     private readonly config: Config,
     private readonly store: Store,
-    private readonly box: SecretBox,
+    private readonly box: Pick<SecretKeeper, 'seal' | 'unseal'>,
   ) {}
 
   /** Reads the secrets set through the API; a secret that cannot be unsealed is reported, not used. */

@@ -40,6 +40,20 @@ const ROUTES: Array<[string, string, unknown?]> = [
   ['POST', '/api/tokens', { name: 'mine now' }],
   ['DELETE', '/api/tokens/1'],
   ['GET', '/api/refusals'],
+  ['GET', '/api/runs/1/approval'],
+  ['POST', '/api/runs/1/approve', {}],
+  ['POST', '/api/runs/1/reject', { comment: 'no' }],
+  ['POST', '/api/services/api/promote', { release: 1, environment: 'production' }],
+  ['POST', '/api/services/api/rollback', { environment: 'production' }],
+  ['GET', '/api/services/api/releases'],
+  ['GET', '/api/locks'],
+  ['POST', '/api/locks', { environment: 'production', reason: 'mine' }],
+  ['DELETE', '/api/locks/production'],
+  ['GET', '/api/secrets'],
+  ['PUT', '/api/secrets/production/DB_PASSWORD', { value: 'attacker-chosen' }],
+  ['DELETE', '/api/secrets/production/DB_PASSWORD'],
+  ['POST', '/api/secrets/rotate-key'],
+  ['GET', '/api/audit'],
 ];
 
 const FORGED = `slw_${'x'.repeat(43)}`;
@@ -94,10 +108,17 @@ describe('attack: the API without a token, or with a role too small', () => {
       assert.equal((await server.request('GET', '/api/event-log', { token })).status, 200);
       assertRefused(await server.request('PUT', '/api/webhook-secrets', { token, body: ROUTES[15]![2] }), 403, 'FORBIDDEN', 'set a webhook secret');
       assertRefused(await server.request('POST', '/api/git-hooks', { token, body: ROUTES[17]![2] }), 403, 'FORBIDDEN', 'register a git hook');
+      assertRefused(await server.request('PUT', '/api/secrets/production/DB_PASSWORD', { token, body: { value: 'x' } }), 403, 'FORBIDDEN', 'set an environment secret');
+      assertRefused(await server.request('POST', '/api/secrets/rotate-key', { token }), 403, 'FORBIDDEN', 'rotate the secret key');
       assertRefused(await server.request('POST', '/api/users', { token, body: { name: 'mallory', role: 'admin' } }), 403, 'FORBIDDEN', 'add a user');
       assertRefused(await server.request('GET', '/api/refusals', { token }), 403, 'FORBIDDEN', 'read the refusals');
     }
     assertRefused(await server.request('POST', '/api/runs', { token: viewer, body: { service: 'api' } }), 403, 'FORBIDDEN', 'a viewer starts a run');
+    assertRefused(await server.request('POST', '/api/runs/1/approve', { token: viewer, body: {} }), 403, 'FORBIDDEN', 'a viewer approves');
+    assertRefused(await server.request('POST', '/api/services/api/promote', { token: developer, body: { release: 1, environment: 'staging' } }), 403, 'FORBIDDEN', 'a developer promotes');
+    assertRefused(await server.request('POST', '/api/services/api/rollback', { token: developer, body: { environment: 'staging' } }), 403, 'FORBIDDEN', 'a developer rolls back');
+    assertRefused(await server.request('POST', '/api/locks', { token: developer, body: { environment: 'staging', reason: 'x' } }), 403, 'FORBIDDEN', 'a developer locks');
+
 
     const started = await server.request('POST', '/api/runs', { token: developer, body: { service: 'api' } });
     assert.equal(started.status, 201, started.text);

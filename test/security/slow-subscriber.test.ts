@@ -22,6 +22,8 @@ import { SlipwayClient } from '../../src/client/client.ts';
 import type { Config } from '../../src/config/model.ts';
 import type { Engine } from '../../src/engine/engine.ts';
 import { MemoryEventBus } from '../../src/events/bus.ts';
+import type { Deployments } from '../../src/deployments/service.ts';
+import type { EnvironmentSecrets } from '../../src/secrets/environment.ts';
 import { createApp } from '../../src/server/app.ts';
 import { openSqliteStore } from '../../src/store/sqlite/store.ts';
 import type { Store } from '../../src/store/store.ts';
@@ -64,6 +66,8 @@ before(async () => {
     access,
     info: { version: 'test', executor: 'fake', builder: 'fake', deployer: 'fake', store: store.description, configFile: 'slipway.yml', notices: [] },
     webhooks: { receiver: {} as WebhookReceiver, secrets: {} as WebhookSecrets },
+    deployments: {} as Deployments,
+    secrets: {} as EnvironmentSecrets,
     schedules: { describe: () => [] },
     publicUrl: () => 'http://slipway.test',
   });

@@ -1,6 +1,6 @@
 // Waiting in unit tests for what the engine does in the background, by polling the store.
 
-import type { Run } from '../../src/core/types.ts';
+import { isTerminalRun, type Run, type Stage } from '../../src/core/types.ts';
 import type { Store } from '../../src/store/store.ts';
 
 /** Polls `probe` every 5 ms until it answers something truthy; fails naming `what` after `timeoutMs`. */
@@ -14,13 +14,27 @@ export async function until<T>(what: string, probe: () => Promise<T | null | und
   }
 }
 
-/** The run once it has ended (succeeded, failed or cancelled). */
+/** The run once it has ended (succeeded, failed, cancelled, rejected or expired). */
 export function finished(store: Store, runId: number, timeoutMs?: number): Promise<Run> {
   return until(
     `run ${runId} to end`,
     async () => {
       const run = await store.runs.get(runId);
-      return run && ['succeeded', 'failed', 'cancelled'].includes(run.status) ? run : null;
+      return run && isTerminalRun(run.status) ? run : null;
+    },
+    timeoutMs,
+  );
+}
+
+/** The run once it waits at a gate, with the stage that waits. */
+export function waitingAt(store: Store, runId: number, timeoutMs?: number): Promise<{ run: Run; stage: Stage }> {
+  return until(
+    `run ${runId} to wait at a gate`,
+    async () => {
+      const run = await store.runs.get(runId);
+      if (run?.status !== 'waiting') return null;
+      const stage = (await store.stages.listByRun(runId)).find((candidate) => candidate.status === 'waiting');
+      return stage ? { run, stage } : null;
     },
     timeoutMs,
   );

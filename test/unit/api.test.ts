@@ -25,7 +25,9 @@ import { webhookListener } from '../../src/server/hooks.ts';
 import { FakeSource } from '../../src/source/fake/source.ts';
 import { openSqliteStore } from '../../src/store/sqlite/store.ts';
 import type { Store } from '../../src/store/store.ts';
+import { Deployments } from '../../src/deployments/service.ts';
 import { SecretBox } from '../../src/secrets/box.ts';
+import { EnvironmentSecrets, SecretKeeper } from '../../src/secrets/environment.ts';
 import { createTriggers, type Triggers } from '../../src/triggers/triggers.ts';
 
 const SHA = 'c'.repeat(40);
@@ -133,6 +135,8 @@ before(async () => {
     store,
     bus,
     access,
+    deployments: new Deployments(engine, store, parsed.config),
+    secrets: new EnvironmentSecrets(parsed.config, store, new SecretKeeper(SecretBox.open(join(workRoot, 'secret.key')))),
     info: { version: 'test', executor: 'fake', builder: 'fake', deployer: 'fake', store: store.description, configFile: 'slipway.yml', notices: [] },
     webhooks: { receiver: triggers.receiver, secrets: triggers.secrets },
     schedules: triggers.schedules,
@@ -237,7 +241,10 @@ describe('HTTP API', () => {
     const routes = app.routes.filter((route) => route.path.startsWith('/api/') && route.method !== 'ALL' && route.path !== '/api/login');
     assert.ok(routes.length >= 25, `${routes.length} routes`);
     for (const route of routes) {
-      const path = route.path.replace(':id', '1').replace(':name', route.path.startsWith('/api/services') ? 'api' : 'admin');
+      const path = route.path
+        .replace(':id', '1')
+        .replace(':environment', 'production')
+        .replace(':name', route.path.startsWith('/api/services') ? 'api' : route.path.startsWith('/api/secrets') ? 'DB_PASSWORD' : 'admin');
       const response = await request(path, { method: route.method }, null);
       assert.equal(response.status, 401, `${route.method} ${route.path}`);
       assert.equal(((await response.json()) as { error: { code: string } }).error.code, 'UNAUTHENTICATED');
@@ -369,7 +376,7 @@ describe('HTTP API', () => {
     );
     assert.deepEqual((await client.runs({ status: ['pending'] })).map((run) => run.id), [third.id, second.id]);
     assert.deepEqual((await client.runs({ status: ['running', 'pending'], limit: 2 })).map((run) => run.id), [third.id, second.id]);
-    await expectError('/api/runs?status=waiting', {}, 400, 'BAD_REQUEST', 'status.0: Invalid option: expected one of "pending"|"running"|"succeeded"|"failed"|"cancelled"');
+    await expectError('/api/runs?status=paused', {}, 400, 'BAD_REQUEST', 'status.0: Invalid option: expected one of "pending"|"running"|"waiting"|"succeeded"|"failed"|"cancelled"|"rejected"|"expired"');
     await expectError(`/api/runs/${first.id}/rerun`, { method: 'POST' }, 409, 'RUN_NOT_FINISHED', `run ${first.id} is still running`);
     await expectError(`/api/runs/${second.id}/resume`, { method: 'POST' }, 409, 'RUN_NOT_FINISHED', `run ${second.id} is still pending`);
 

@@ -40,7 +40,7 @@ export async function command(resources: EngineResources, context: StageContext)
       // From the source's own cache path: never from the workspace, which earlier steps wrote.
       mounts: source.borrowedPaths(service.repo),
       limits: resourcesFor(config, run.service, stage.name),
-      env: stepEnv(run, service),
+      env: stepEnv(run, service, environmentVariables(resources, context)),
     });
     if (executor.canReattach) await store.stages.update(stage.id, { handle });
   }
@@ -65,11 +65,18 @@ export async function command(resources: EngineResources, context: StageContext)
   }
 }
 
+/** A stage with an environment (a migration, a smoke test) gets that environment's variables and secrets. */
+function environmentVariables({ config }: EngineResources, { stage, environmentSecrets }: StageContext): Record<string, string> {
+  if (stage.environment === null) return {};
+  return { ...config.environments[stage.environment]?.variables, ...environmentSecrets };
+}
+
 /** A run's variables come after the service's, so a run may change them, but never reveal a secret to untrusted code. */
-function stepEnv(run: Run, service: Service): Record<string, string> {
+function stepEnv(run: Run, service: Service, environment: Record<string, string>): Record<string, string> {
   return {
     ...service.variables,
     ...(run.untrusted ? {} : service.secrets),
+    ...environment,
     ...run.variables,
     CI: 'true',
     SLIPWAY: 'true',

@@ -1,9 +1,10 @@
-// The deploy stage: the release this run built (or the run it resumes built) placed into an
-// environment by the Deployer, recorded as a deployment. Never two deploys of one service to
-// one environment at once; never a pull request's build.
+// The deploy stage: the release its gate let through (the one this run built, the one the run it
+// resumes built, or the one a promotion or rollback names) placed into an environment by the
+// Deployer, with the environment's variables and secrets, recorded as a deployment. Never two
+// deploys of one service to one environment at once; never a pull request's build.
 
 import type { Config } from '../../config/model.ts';
-import type { Release, Run } from '../../core/types.ts';
+import type { DeploymentKind, Release, Run } from '../../core/types.ts';
 import type { EngineResources, StageContext, StageOutcome } from '../resources.ts';
 
 /** One chain of deploys per service and environment: each waits for the one before. */
@@ -20,18 +21,14 @@ export class DeployLocks {
 
 export async function deploy(resources: EngineResources, locks: DeployLocks, context: StageContext): Promise<StageOutcome> {
   const { deployer, config, noEngineReason } = resources;
-  const { run, stage, service } = context;
+  const { run, stage, service, release, environmentSecrets } = context;
   const environmentName = stage.environment!;
   const environment = config.environments[environmentName];
   if (!environment) return { status: 'failed', reason: `environment ${environmentName} is no longer in the configuration` };
   if (!deployer) return { status: 'failed', reason: `cannot deploy: ${noEngineReason}` };
   if (service.port === undefined) return { status: 'failed', reason: `service ${run.service} sets no port to deploy with` };
-  const release = await releaseOf(resources, run);
-  if (!release) return { status: 'failed', reason: 'nothing to deploy: no image was built earlier in this run' };
-  if (release.origin === 'pull_request') {
-    return { status: 'failed', reason: `release #${release.id} was built for ${release.lane}, and a pull request's build is never deployed` };
-  }
-  const placed = { port: service.port, health: service.health, variables: { ...service.variables, ...service.secrets } };
+  if (!release) return { status: 'failed', reason: 'nothing to deploy: no release passed the gate' };
+  const placed = { port: service.port, health: service.health, variables: { ...service.variables, ...service.secrets, ...environmentSecrets } };
   return locks.exclusive(`${run.service}/${environmentName}`, () => placeRelease(resources, context, release, environmentName, environment, placed));
 }
 
@@ -52,12 +49,23 @@ async function placeRelease(
       runId: run.id,
       previousReleaseId: serving?.releaseId ?? null,
       startedAt: now().toISOString(),
+      kind: deploymentKind(run),
+      actor: deploymentKind(run) === 'deploy' ? null : run.trigger.by,
+      note: run.note,
+      forced: run.forced,
     });
-    await tx.events.append({ type: 'deployment.in_progress', runId: run.id, service: run.service, data: { deploymentId: created.id, releaseId: release.id, environment: environmentName } });
+    await tx.events.append({
+      type: 'deployment.in_progress',
+      runId: run.id,
+      service: run.service,
+      environment: environmentName,
+      data: { deploymentId: created.id, releaseId: release.id, digest: release.digest, kind: created.kind, forced: created.forced, note: created.note },
+    });
     return created;
   });
   bus.publish({ type: 'deployment', data: deployment });
-  log.system(`Deploying release #${release.id} (${release.digest.slice(0, 19)}) to ${environmentName}`);
+  const verb = { deploy: 'Deploying', promote: 'Promoting', rollback: 'Rolling back to' }[deployment.kind];
+  log.system(`${verb} release #${release.id} (${release.digest.slice(0, 19)}) ${deployment.kind === 'rollback' ? 'in' : 'to'} ${environmentName}${run.forced ? ' (forced)' : ''}`);
   const outcome = await deployer!.deploy(
     {
       release,
@@ -72,7 +80,13 @@ async function placeRelease(
     : { status: 'failed' as const, reason: outcome.reason, finishedAt: now().toISOString() };
   deployment = await store.transaction(async (tx) => {
     const updated = (await tx.deployments.update(deployment.id, patch))!;
-    await tx.events.append({ type: `deployment.${updated.status}`, runId: run.id, service: run.service, data: { deploymentId: updated.id, url: updated.url, reason: updated.reason } });
+    await tx.events.append({
+      type: `deployment.${updated.status}`,
+      runId: run.id,
+      service: run.service,
+      environment: environmentName,
+      data: { deploymentId: updated.id, releaseId: release.id, kind: updated.kind, url: updated.url, reason: updated.reason },
+    });
     return updated;
   });
   bus.publish({ type: 'deployment', data: deployment });
@@ -81,12 +95,6 @@ async function placeRelease(
   return { status: 'succeeded' };
 }
 
-/** The release this run built, or for a resumed run the one the run it resumes built. */
-async function releaseOf({ store }: EngineResources, run: Run): Promise<Release | null> {
-  for (let current: Run | null = run; current; ) {
-    const [built] = await store.releases.list({ runId: current.id, limit: 1 });
-    if (built) return built;
-    current = current.trigger.kind === 'resume' && current.originRunId !== null ? await store.runs.get(current.originRunId) : null;
-  }
-  return null;
+function deploymentKind(run: Run): DeploymentKind {
+  return run.trigger.kind === 'promote' || run.trigger.kind === 'rollback' ? run.trigger.kind : 'deploy';
 }
