@@ -295,7 +295,7 @@ export const Config = z
         ctx.addIssue({ code: 'custom', path: ['pipeline', index, 'stage'], message: `stage ${stage.name} appears twice in the pipeline` });
       }
       seen.add(stage.name);
-      if (stage.kind === 'deploy' && stage.environment && !Object.hasOwn(config.environments, stage.environment)) {
+      if (stage.environment && !Object.hasOwn(config.environments, stage.environment)) {
         ctx.addIssue({
           code: 'custom',
           path: ['pipeline', index, 'environment'],

@@ -23,6 +23,7 @@ import { MemoryEventBus } from '../events/bus.ts';
 import { ContainerExecutor } from '../executors/container/executor.ts';
 import type { Executor } from '../executors/executor.ts';
 import { ProcessExecutor } from '../executors/process/executor.ts';
+import { promotionSchedules } from '../deployments/schedules.ts';
 import { Deployments } from '../deployments/service.ts';
 import { SecretBox } from '../secrets/box.ts';
 import { EnvironmentSecrets, SecretKeeper } from '../secrets/environment.ts';
@@ -46,6 +47,10 @@ export interface ServerOptions {
   maxParallelRuns?: number;
   /** Largest webhook body accepted, in bytes. */
   maxWebhookBytes?: number;
+  /** The clock gates read (soaks, windows, expiries); tests move it. */
+  now?: () => Date;
+  /** How often waits that end by themselves are looked at. */
+  wakeEveryMs?: number;
   /**
    * Where the first start saves the CLI's token for this server: the user's credentials file
    * by default; null saves it nowhere but the data folder (tests, benchmarks).
@@ -135,7 +140,7 @@ async function startLocked(options: ServerOptions): Promise<RunningServer> {
   const bus = new MemoryEventBus();
   const source = new GitSource(join(dataDir, 'git'));
   const keeper = new SecretKeeper(SecretBox.open(join(dataDir, 'secret.key')));
-  const secrets = new EnvironmentSecrets(config, store, keeper);
+  const secrets = new EnvironmentSecrets(config, store, keeper, options.now);
   const resealed = await secrets.finishInterruptedRotation();
   if (resealed > 0) say(`Re-sealed ${resealed} secrets under ${keeper.box.describe()} after a key change.`);
   const engine = new Engine({
@@ -150,11 +155,14 @@ async function startLocked(options: ServerOptions): Promise<RunningServer> {
     noEngineReason: lookup.ok ? undefined : lookup.reason,
     workRoot: join(dataDir, 'workspaces'),
     maxParallelRuns: options.maxParallelRuns,
+    now: options.now,
+    wakeEveryMs: options.wakeEveryMs,
     log: (message) => say(message),
   });
 
   const triggers = await createTriggers({ config, store, bus, engine, source, secretBox: keeper, log: say });
-  const deployments = new Deployments(engine, store, config);
+  const deployments = new Deployments(engine, store, config, options.now);
+  const promotions = promotionSchedules(config, deployments, store.cursors, { now: options.now, log: say });
   let publicUrl = config.server.url?.replace(/\/+$/, '') ?? '';
   const info: ServerInfo = {
     version: VERSION,
@@ -192,6 +200,7 @@ async function startLocked(options: ServerOptions): Promise<RunningServer> {
   triggers.open(publicUrl);
   await engine.start();
   await triggers.start();
+  await promotions.start();
 
   if (demo?.created) {
     for (const service of demo.services) {
@@ -206,6 +215,7 @@ async function startLocked(options: ServerOptions): Promise<RunningServer> {
     engine,
     async close() {
       await new Promise<void>((resolveClose) => server.close(() => resolveClose()));
+      promotions.stop();
       await triggers.stop();
       await engine.stop();
       await triggers.close();

@@ -1,0 +1,233 @@
+// Delivery end to end on the real thing: a git repository, Podman through its Docker API, the
+// local registry, the server in this process (so the test can move its clock) and the API as
+// two different people. One release goes through staging, soaks, waits for a second person's
+// approval across a server restart, and reaches production as the very same digest; its
+// environment's secret reaches its container and never its log, in any encoding; a rollback
+// goes back to the release before last; a forced promotion is in the audit log.
+
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { SlipwayClient, ApiError } from '../../src/client/client.ts';
+import type { RunDetail } from '../../src/client/api.ts';
+import { isTerminalRun } from '../../src/core/types.ts';
+import { ownerOf, startServer, type RunningServer } from '../../src/server/main.ts';
+import { requireBusybox, requireRegistry, type requireEngine } from '../support/engine.ts';
+import { until } from '../support/wait.ts';
+
+type ContainerEngine = Awaited<ReturnType<typeof requireEngine>>;
+
+const root = mkdtempSync(join(tmpdir(), 'slipway-delivery-'));
+const bare = join(root, 'shop.git');
+const work = join(root, 'work');
+const dataDir = join(root, 'data');
+const configFile = join(root, 'slipway.yml');
+/** Long enough to have every shape the log must hide: '/', '+' and '=' change under URL and JSON encodings. */
+const SECRET = 'sw-Secret/Token+2026=ok';
+const clock = { now: new Date('2026-12-07T10:00:00Z') };
+let engine: ContainerEngine;
+let server: RunningServer;
+let admin: SlipwayClient;
+let erin: SlipwayClient;
+
+function git(...args: string[]): string {
+  return execFileSync('git', args, {
+    cwd: work,
+    encoding: 'utf8',
+    env: { ...process.env, GIT_AUTHOR_NAME: 'Carol Coder', GIT_AUTHOR_EMAIL: 'carol@example.test', GIT_COMMITTER_NAME: 'C', GIT_COMMITTER_EMAIL: 'c@c' },
+  }).trim();
+}
+
+function commitVersion(version: string): string {
+  mkdirSync(join(work, 'www'), { recursive: true });
+  writeFileSync(join(work, 'www', 'version'), `${version}\n`);
+  writeFileSync(join(work, 'www', 'healthz'), 'ok\n');
+  // The smoke stage prints the secret every way a careless script might.
+  writeFileSync(
+    join(work, 'smoke.sh'),
+    [
+      'echo "whole: $API_TOKEN"',
+      'printf "chunks: %s" "$(echo "$API_TOKEN" | cut -c1-9)"; sleep 0.3; echo "$API_TOKEN" | cut -c10-',
+      'echo "$API_TOKEN" | cut -c1-11',
+      'echo "$API_TOKEN" | cut -c12-',
+      'printf "%s" "$API_TOKEN" | base64',
+      'printf "a%s" "$API_TOKEN" | base64',
+      'printf "ab%s" "$API_TOKEN" | base64',
+      'echo "done"',
+      '',
+    ].join('\n'),
+  );
+  writeFileSync(join(work, 'Dockerfile'), 'FROM localhost/slipway/busybox:latest\nCOPY www /www\nCMD ["httpd", "-f", "-p", "8080", "-h", "/www"]\n');
+  git('add', '-A');
+  git('commit', '-q', '-m', `version ${version}`);
+  git('push', '-q', bare, 'HEAD:main');
+  return git('rev-parse', 'HEAD');
+}
+
+async function start(): Promise<void> {
+  server = await startServer({ configFile, dataDir, port: 0, credentialsFile: null, now: () => clock.now, wakeEveryMs: 60_000, say: () => {} });
+  const token = readFileSync(join(dataDir, 'cli-token'), 'utf8').trim();
+  admin = new SlipwayClient(server.url, token);
+}
+
+async function runUntil(id: number, done: (run: RunDetail) => boolean, what: string): Promise<RunDetail> {
+  return until(what, async () => {
+    const run = await admin.run(id);
+    return done(run) ? run : null;
+  }, 240_000);
+}
+
+const waiting = (run: RunDetail) => run.status === 'waiting' || isTerminalRun(run.status);
+
+async function containersOf(environment: string) {
+  const listed = await engine.docker.listContainers({ filters: { label: [`slipway.owner=${ownerOf(dataDir)}`, `slipway.environment=${environment}`] } });
+  return Promise.all(listed.map((container) => engine.docker.getContainer(container.Id).inspect()));
+}
+
+describe('delivery end to end (Podman, registry, git)', () => {
+  before(async () => {
+    ({ engine } = await requireBusybox());
+    const registry = await requireRegistry();
+    execFileSync('git', ['init', '-q', '--bare', '--initial-branch=main', bare]);
+    mkdirSync(work);
+    git('init', '-q', '--initial-branch=main');
+    writeFileSync(
+      configFile,
+      [
+        `registry: ${registry}`,
+        'pipeline:',
+        '  - stage: build',
+        '  - stage: deploy-staging',
+        '    environment: staging',
+        '  - stage: smoke-staging',
+        '    run: sh smoke.sh',
+        '    environment: staging',
+        '  - stage: deploy-production',
+        '    environment: production',
+        'environments:',
+        '  staging:',
+        '    health_timeout: 10s',
+        '    secrets: [API_TOKEN]',
+        '    soak: 1h',
+        '  production:',
+        '    health_timeout: 10s',
+        '    approval:',
+        '      rules: [{ roles: [deployer] }]',
+        '      expires: 1d',
+        'services:',
+        '  shop:',
+        `    repo: ${bare}`,
+        '    toolchain: localhost/slipway/busybox:latest',
+        '    port: 8080',
+        '    health: /healthz',
+        '',
+      ].join('\n'),
+    );
+    commitVersion('1');
+    await start();
+    await admin.addUser({ name: 'erin', role: 'deployer' });
+    erin = new SlipwayClient(server.url, (await admin.createToken({ name: 'erin', user: 'erin' })).token);
+  });
+
+  after(async () => {
+    await server?.close();
+    if (engine) {
+      for (const container of await engine.docker.listContainers({ all: true, filters: { label: [`slipway.owner=${ownerOf(dataDir)}`] } })) {
+        await engine.docker.getContainer(container.Id).remove({ force: true }).catch(() => {});
+      }
+    }
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('fails a stage whose environment secret is not set, naming it, before anything runs there', async () => {
+    const run = await admin.startRun({ service: 'shop' });
+    const ended = await runUntil(run.id, (current) => isTerminalRun(current.status), 'the run without its secret to end');
+    assert.equal(ended.status, 'failed');
+    const deploy = ended.stages.find((stage) => stage.name === 'deploy-staging')!;
+    assert.match(deploy.reason!, /secret API_TOKEN of environment staging is not set/);
+    assert.equal((await containersOf('staging')).length, 0, 'nothing was deployed');
+  });
+
+  it('soaks in staging, survives a restart while it waits for approval, refuses self-approval, and production runs the digest staging ran', async () => {
+    await admin.setSecret('staging', 'API_TOKEN', { value: SECRET });
+    assert.deepEqual((await admin.secrets()).map((entry) => [entry.environment, entry.name, 'value' in entry]), [['staging', 'API_TOKEN', false]]);
+    const run = await admin.startRun({ service: 'shop' });
+    let current = await runUntil(run.id, waiting, 'the run to reach the production gate');
+    assert.equal(current.status, 'waiting', current.reason ?? '');
+    const gate = current.stages.find((stage) => stage.status === 'waiting')!;
+    assert.equal(gate.wait?.kind, 'soak');
+
+    // The secret reached the staging container, and no form of it reached the log.
+    const [stagingContainer] = await containersOf('staging');
+    assert.ok(stagingContainer!.Config.Env.includes(`API_TOKEN=${SECRET}`));
+    const smoke = current.stages.find((stage) => stage.name === 'smoke-staging')!;
+    const log = (await admin.logs(run.id, { stage: smoke.id })).map((line) => line.text).join('\n');
+    assert.match(log, /done/);
+    const forms = [SECRET, SECRET.slice(0, 11), SECRET.slice(11), Buffer.from(SECRET).toString('base64').slice(0, 24)];
+    for (const [k, filler] of ['', 'a', 'ab'].entries()) forms.push(Buffer.from(filler + SECRET).toString('base64').slice(k === 0 ? 0 : 4, 28));
+    for (const form of forms) assert.ok(!log.includes(form), `the log shows ${form}:\n${log}`);
+    assert.ok((log.match(/\*\*\*/g) ?? []).length >= 7, log);
+
+    clock.now = new Date(clock.now.getTime() + 61 * 60_000);
+    await server.engine.waker.tick();
+    current = await runUntil(run.id, (now) => now.stages.some((stage) => stage.wait?.kind === 'approval') || isTerminalRun(now.status), 'the approval to be asked');
+
+    await server.close();
+    await start();
+    erin = new SlipwayClient(server.url, (await admin.createToken({ name: 'erin again', user: 'erin' })).token);
+    assert.equal((await admin.run(run.id)).status, 'waiting', 'still waiting after the restart');
+
+    await assert.rejects(admin.approve(run.id), (error: ApiError) => error.code === 'APPROVAL_REFUSED' && /admin started this run/.test(error.message));
+    const state = await erin.approve(run.id, { comment: 'checked on staging' });
+    assert.deepEqual(state.decisions.map((decision) => [decision.user, decision.decision]), [['erin', 'approve']]);
+    current = await runUntil(run.id, (now) => isTerminalRun(now.status), 'the run to end');
+    assert.equal(current.status, 'succeeded', current.reason ?? '');
+
+    const [staging] = await containersOf('staging');
+    const [production] = await containersOf('production');
+    const release = (await admin.serviceReleases('shop'))[0]!;
+    assert.deepEqual(release.serving.sort(), ['production', 'staging']);
+    assert.ok(production!.Config.Image.endsWith(`@${release.release.digest}`), production!.Config.Image);
+    assert.equal(production!.Config.Image, staging!.Config.Image, 'the same image reference, by digest');
+    assert.equal(production!.Image, staging!.Image, 'the same image');
+  });
+
+  it('rolls production back to the release before last, and a forced promotion is in the audit log', async () => {
+    commitVersion('2');
+    const second = await admin.startRun({ service: 'shop' });
+    await runUntil(second.id, (run) => run.status === 'waiting', 'the second release to wait at production');
+    clock.now = new Date(clock.now.getTime() + 61 * 60_000);
+    await server.engine.waker.tick();
+    await runUntil(second.id, (run) => run.stages.some((stage) => stage.wait?.kind === 'approval'), 'the approval to be asked');
+    await erin.approve(second.id);
+    assert.equal((await runUntil(second.id, (run) => isTerminalRun(run.status), 'the second run to end')).status, 'succeeded');
+    const [latest, first] = (await admin.serviceReleases('shop')).map((placement) => placement.release);
+
+    const rollback = await erin.rollback('shop', { environment: 'production', reason: 'errors after version 2' });
+    assert.deepEqual([rollback.from, rollback.to], [latest!.id, first!.id]);
+    assert.equal((await runUntil(rollback.id, (run) => isTerminalRun(run.status), 'the rollback to end')).status, 'succeeded');
+    const [production] = await containersOf('production');
+    assert.ok(production!.Config.Image.endsWith(`@${first!.digest}`), 'production runs the first release again');
+    const [deployment] = await admin.deployments({ service: 'shop', environment: 'production', limit: 1 });
+    assert.deepEqual([deployment!.kind, deployment!.actor, deployment!.note, deployment!.status], ['rollback', 'erin', 'errors after version 2', 'succeeded']);
+
+    const forced = await admin.promote('shop', { release: latest!.id, environment: 'production', force: true, reason: 'the fix for errors is in version 2' });
+    await runUntil(forced.id, (run) => run.status === 'waiting', 'the forced promotion to wait for approval');
+    await erin.approve(forced.id);
+    assert.equal((await runUntil(forced.id, (run) => isTerminalRun(run.status), 'the forced promotion to end')).status, 'succeeded');
+    const audit = await admin.audit({ type: 'promotion.,rollback.,approval.' });
+    assert.deepEqual(
+      audit.slice(0, 4).map((event) => [event.type, event.actor, event.environment]),
+      [
+        ['approval.given', 'erin', 'production'],
+        ['promotion.forced', 'admin', 'production'],
+        ['rollback.requested', 'erin', 'production'],
+        ['approval.given', 'erin', 'production'],
+      ],
+    );
+    assert.equal((audit[1]!.data as { reason: string }).reason, 'the fix for errors is in version 2');
+  });
+});
