@@ -1,6 +1,6 @@
 // The HTTP API's response shapes, shared by the server, the CLI and (later) the dashboard.
 
-import type { ApiToken, Delivery as DeliveryRecord, Deployment, LogLine, Release, Role, Run, RunStatus, Stage, User } from '../core/types.ts';
+import type { ApiToken, Delivery as DeliveryRecord, Deployment, EnvironmentLock, GateWait, LogLine, Release, Role, Run, RunStatus, Stage, User } from '../core/types.ts';
 import type { RefusalReason } from '../auth/access.ts';
 import type { ErrorCode } from '../core/errors.ts';
 import type { ForgeName } from '../forges/forge.ts';
@@ -20,6 +20,10 @@ export interface EnvironmentState {
   /** The deployment serving now (newest succeeded), if any. */
   current: Deployment | null;
   release: Release | null;
+  /** Locks holding promotions into it for this service (its own, or every service's). */
+  locks: EnvironmentLock[];
+  /** Runs of this service waiting at its gate, oldest first: what for, until when. */
+  waiting: Array<{ runId: number; wait: GateWait }>;
 }
 
 export interface ServiceOverview {

@@ -19,6 +19,7 @@ import type { ScheduleRunner } from '../triggers/schedules.ts';
 import type { WebhookSecrets } from '../triggers/secrets.ts';
 import type { WebhookReceiver } from '../triggers/webhooks.ts';
 import { accessRoutes } from './access-routes.ts';
+import { approvalPage } from './approval-page.ts';
 import { authenticate, Refusals, type ApiEnv } from './auth.ts';
 import { deliveryRoutes } from './delivery-routes.ts';
 import { eventStream } from './events.ts';
@@ -74,6 +75,7 @@ export function createApp(deps: AppDeps): Hono {
   app.notFound((c) => c.json({ error: { code: 'NOT_FOUND', message: `no route ${c.req.method} ${c.req.path}` } }, 404));
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/runs/:id/approval', approvalPage());
 
   const api = new Hono<ApiEnv>();
   api.use('*', authenticate(access, refusals));

@@ -52,9 +52,17 @@ export function runsRoutes(engine: Engine, store: Store, refusals: Refusals): Ho
     if (!service) throw new SlipwayError('SERVICE_NOT_FOUND', `unknown service ${name}`);
     const [lastRun] = await store.runs.list({ service: name, limit: 1 });
     const environments: EnvironmentState[] = [];
+    const locks = await store.locks.list();
+    const waiting = await store.stages.waiting({ service: name });
     for (const environment of Object.keys(engine.config.environments)) {
       const current = await store.deployments.current(name, environment);
-      environments.push({ environment, current, release: current ? await store.releases.get(current.releaseId) : null });
+      environments.push({
+        environment,
+        current,
+        release: current ? await store.releases.get(current.releaseId) : null,
+        locks: locks.filter((lock) => lock.environment === environment && (lock.service === null || lock.service === name)),
+        waiting: waiting.filter(({ stage }) => stage.environment === environment && stage.wait).map(({ run, stage }) => ({ runId: run.id, wait: stage.wait! })),
+      });
     }
     return {
       name,

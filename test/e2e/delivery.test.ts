@@ -180,6 +180,14 @@ describe('delivery end to end (Podman, registry, git)', () => {
     erin = new SlipwayClient(server.url, (await admin.createToken({ name: 'erin again', user: 'erin' })).token);
     assert.equal((await admin.run(run.id)).status, 'waiting', 'still waiting after the restart');
 
+    // The page a notification links to: served without a token (it signs the person in), locked down by its CSP.
+    const page = await fetch(`${server.url}/runs/${run.id}/approval`);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /Sign in to Slipway to see and decide this approval/);
+    assert.match(page.headers.get('content-security-policy')!, /default-src 'none'; script-src 'sha256-[A-Za-z0-9+/=]+'/);
+    const approval = await erin.approval(run.id);
+    assert.deepEqual([approval.environment, approval.wait?.kind, approval.eligible, approval.you.mayApprove], ['production', 'approval', ['erin'], true]);
+
     await assert.rejects(admin.approve(run.id), (error: ApiError) => error.code === 'APPROVAL_REFUSED' && /admin started this run/.test(error.message));
     const state = await erin.approve(run.id, { comment: 'checked on staging' });
     assert.deepEqual(state.decisions.map((decision) => [decision.user, decision.decision]), [['erin', 'approve']]);

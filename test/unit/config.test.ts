@@ -220,6 +220,15 @@ describe('a valid config', () => {
   });
 });
 
+describe('the demo', () => {
+  test("examples/demo/slipway.yml parses: staging, then production behind a deployer's approval", async () => {
+    const loaded = await loadConfigFile(new URL('../../examples/demo/slipway.yml', import.meta.url).pathname);
+    assert.ok(loaded.ok, loaded.ok ? '' : formatConfigErrors(loaded.errors));
+    assert.deepEqual(Object.keys(loaded.config.environments), ['staging', 'production']);
+    assert.deepEqual(loaded.config.environments.production?.approval?.rules, [{ roles: ['deployer'], users: [], count: 1 }]);
+  });
+});
+
 describe('errors point at file:line:column', () => {
   test('YAML syntax error', () => {
     assert.deepEqual(problems(EXAMPLE.replace('    health: /healthz', '   health: /healthz')), [
