@@ -5,11 +5,14 @@ import { Command, InvalidArgumentError } from 'commander';
 import { ApiError, SlipwayClient } from '../client/client.ts';
 import { DEFAULT_PORT, VERSION } from '../core/version.ts';
 import { registerAccessCommands, savedToken } from './access.ts';
+import { registerAuditCommands } from './audit.ts';
+import { registerDeliveryCommands } from './delivery.ts';
 import { bold, cyan, dim, table, yellow } from './format.ts';
 import { registerHookCommands } from './hook.ts';
 import { fail, print } from './output.ts';
 import { PromptError } from './prompt.ts';
 import { registerRunCommands } from './runs.ts';
+import { registerSecretCommands } from './secrets.ts';
 import { registerStatusCommands } from './status.ts';
 import { registerWebhookCommands } from './webhooks.ts';
 
@@ -84,6 +87,9 @@ registerStatusCommands(program, client);
 registerWebhookCommands(program, client);
 registerHookCommands(program, client);
 registerAccessCommands(program, client, serverUrl);
+registerDeliveryCommands(program, client);
+registerSecretCommands(program, client);
+registerAuditCommands(program, client);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,9 +1,9 @@
-// `slipway status|releases|deployments`: what runs and what serves where, at a glance.
+// `slipway status|deployments`: what runs and what serves where, at a glance (releases: delivery.ts).
 
 import type { Command } from 'commander';
 import type { SlipwayClient } from '../client/client.ts';
 import type { RunSummary, ServiceOverview } from '../client/api.ts';
-import { ago, bold, dim, runState, shortSha, statusSymbol, statusWord, table, yellow } from './format.ts';
+import { ago, bold, dim, fromNow, runState, shortSha, statusSymbol, statusWord, table, yellow } from './format.ts';
 import { print, printJson } from './output.ts';
 
 export function registerStatusCommands(program: Command, client: () => SlipwayClient): void {
@@ -21,24 +21,6 @@ export function registerStatusCommands(program: Command, client: () => SlipwayCl
       const showQueued = waiting.size > 0;
       const rows = [['SERVICE', 'LAST RUN', 'STAGES', ...(showQueued ? ['QUEUED'] : []), ...environments.map((name) => name.toUpperCase())].map(bold)];
       for (const service of services) rows.push(statusRow(service, environments, showQueued ? (waiting.get(service.name) ?? dim('—')) : null));
-      print(table(rows));
-    });
-
-  program
-    .command('releases')
-    .description('built images, newest first')
-    .option('--service <name>', 'only this service')
-    .option('--json', 'print JSON')
-    .action(async (options: { service?: string; json?: boolean }) => {
-      const releases = await client().releases({ service: options.service });
-      if (options.json) return printJson(releases);
-      if (releases.length === 0) return print('No releases yet.');
-      const rows = [['RELEASE', 'SERVICE', 'COMMIT', 'FROM', 'DIGEST', 'RUN', 'BUILT'].map(bold)];
-      for (const release of releases) {
-        // A pull request's build is listed, but marked: it is never deployed.
-        const from = release.origin === 'pull_request' ? yellow(`${release.lane} (not deployable)`) : release.lane;
-        rows.push([`#${release.id}`, release.service, shortSha(release.commitSha), from, release.digest.slice(0, 19), `#${release.runId}`, ago(release.createdAt)]);
-      }
       print(table(rows));
     });
 
@@ -86,8 +68,14 @@ function statusRow(service: ServiceOverview, environments: string[], queued: str
   const stages = run ? run.stages.map((stage) => statusSymbol(stage.status)).join('') : '';
   const cells = environments.map((name) => {
     const state = service.environments.find((environment) => environment.environment === name);
-    if (!state?.current || !state.release) return dim('—');
-    return `release #${state.release.id} ${shortSha(state.release.commitSha)} ${state.current.url ?? ''} ${dim(ago(state.current.finishedAt))}`;
+    if (!state) return dim('—');
+    const serving = state.current && state.release ? `release #${state.release.id} ${shortSha(state.release.commitSha)} ${state.current.url ?? ''} ${dim(ago(state.current.finishedAt))}` : dim('—');
+    // What holds the next release at this environment's gate: a lock, and each run waiting there.
+    const held = [
+      ...state.locks.map((lock) => yellow(`locked by ${lock.actor}: ${lock.reason}`)),
+      ...state.waiting.map(({ runId, wait }) => yellow(`#${runId} waits: ${wait.kind}${wait.until ? ` (${fromNow(wait.until)})` : ''}`)),
+    ];
+    return held.length > 0 ? `${serving} ${held.join('; ')}` : serving;
   });
   return [bold(service.name), lastRun, stages, ...(queued === null ? [] : [queued]), ...cells];
 }
