@@ -3,11 +3,13 @@
 
 import { type Command, InvalidArgumentError } from 'commander';
 import type { SlipwayClient } from '../client/client.ts';
-import type { Deployment, Release, RunDetail, Stage } from '../client/api.ts';
+import type { Release } from '../client/api.ts';
 import type { ApprovalState, DeliveryStarted, EnvironmentLock } from '../client/delivery-api.ts';
-import { isTerminalRun, isTerminalStage, ROLES } from '../core/types.ts';
-import { ago, bold, clockTime, cyan, dim, duration, fromNow, red, shortSha, statusSymbol, statusWord, table, yellow } from './format.ts';
+import { ROLES } from '../core/types.ts';
+import { ago, bold, clockTime, cyan, dim, red, shortSha, table, yellow } from './format.ts';
+import { decisionHint, gateRows } from './gate.ts';
 import { positiveInt, print, printJson } from './output.ts';
+import { watchRun } from './runs.ts';
 
 interface FollowOptions {
   wait?: boolean;
@@ -207,23 +209,6 @@ function printApproval(state: ApprovalState): void {
   else if (state.you.reason) print(dim(`  you: ${state.you.reason}`));
 }
 
-/** What a gate holds a run for, since and until when (or what lets it through), and who may approve. */
-function gateRows({ wait, eligible }: ApprovalState): string[][] {
-  if (!wait) return [];
-  const rows = [
-    ['  waiting', `${statusSymbol('waiting')} ${wait.detail}`],
-    ['  since', `${ago(wait.since)} ${dim(`(${clockTime(wait.since)})`)}`],
-  ];
-  if (wait.until) {
-    const then = wait.kind === 'approval' ? ', then the run expires' : ', then the gate is looked at again';
-    rows.push(['  until', `${fromNow(wait.until)} ${dim(`(${clockTime(wait.until)})${then}`)}`]);
-  } else if (wait.kind === 'lock') rows.push(['  until', dim('someone unlocks it (slipway locks)')]);
-  if (wait.kind === 'approval') rows.push(['  may approve', eligible.length > 0 ? eligible.join(', ') : yellow('nobody: no user fits the rules')]);
-  return rows;
-}
-
-const decisionHint = (runId: number) => dim(`  approve: slipway approve ${runId}   reject: slipway reject ${runId} -m <reason>`);
-
 /** Starts a promotion or rollback and says so, or with --wait follows it until it ends or waits at a gate. */
 async function deliver(api: SlipwayClient, start: (api: SlipwayClient) => Promise<DeliveryStarted>, options: FollowOptions, headline: (run: DeliveryStarted) => string): Promise<void> {
   if (!options.wait) {
@@ -233,63 +218,7 @@ async function deliver(api: SlipwayClient, start: (api: SlipwayClient) => Promis
     print(dim(`  where it stands: slipway show ${run.id}; its gate: slipway approval ${run.id}`));
     return;
   }
-  const run = await follow(api, () => start(api), options.json ? null : headline);
+  const run = await watchRun(api, () => start(api), !options.json, headline);
   if (options.json) printJson(run);
   process.exitCode = run.status === 'succeeded' || run.status === 'waiting' ? 0 : 1;
-}
-
-/**
- * Starts the run and prints its stage as it changes until the run ends or waits at a gate. The
- * event stream opens before the run is started, so no change is missed.
- */
-async function follow(api: SlipwayClient, start: () => Promise<DeliveryStarted>, headline: ((run: DeliveryStarted) => string) | null): Promise<RunDetail> {
-  const abort = new AbortController();
-  const events = api.events({}, abort.signal)[Symbol.asyncIterator]();
-  await events.next();
-  let started: DeliveryStarted;
-  try {
-    started = await start();
-  } catch (error) {
-    abort.abort();
-    throw error;
-  }
-  if (headline) print(headline(started));
-  const shown = new Map<number, string>();
-  const show = (stage: Stage) => {
-    if (!headline || shown.get(stage.id) === stage.status || stage.status === 'pending' || stage.status === 'waiting') return;
-    shown.set(stage.id, stage.status);
-    if (stage.status === 'running') print(`  ${statusSymbol('running')} ${stage.name} ${dim('running…')}`);
-    else if (isTerminalStage(stage.status)) print(`  ${statusSymbol(stage.status)} ${stage.name} ${dim(stage.status === 'succeeded' ? duration(stage.startedAt, stage.finishedAt) : (stage.reason ?? ''))}`);
-  };
-  const deployments: Deployment[] = [];
-  const settled = (status: RunDetail['status']) => status === 'waiting' || isTerminalRun(status);
-  try {
-    for (let next = await events.next(); !next.done; next = await events.next()) {
-      const event = next.value;
-      if (event.type === 'stage' && event.data.runId === started.id) show(event.data);
-      if (event.type === 'deployment' && event.data.runId === started.id && event.data.status === 'succeeded') deployments.push(event.data);
-      if (event.type === 'run' && event.data.id === started.id && settled(event.data.status)) break;
-      if (event.type === 'reset') {
-        // Events were lost while the stream reconnected: the stored run says where it stands.
-        const current = await api.run(started.id);
-        current.stages.forEach(show);
-        if (settled(current.status)) break;
-      }
-    }
-  } finally {
-    abort.abort();
-  }
-  const run = await api.run(started.id);
-  if (!headline) return run;
-  run.stages.forEach(show);
-  for (const deployment of deployments) print(`  ${cyan('→')} ${deployment.environment}: ${deployment.url}`);
-  if (run.status === 'waiting') {
-    const state = await api.approval(run.id);
-    print(table(gateRows(state)));
-    if (state.wait?.kind === 'approval') print(decisionHint(run.id));
-    return run;
-  }
-  const took = duration(run.startedAt ?? run.createdAt, run.finishedAt);
-  print(`Run #${run.id} ${statusWord(run.status)} in ${took}${run.reason && run.status !== 'succeeded' ? `: ${run.reason}` : ''}`);
-  return run;
 }

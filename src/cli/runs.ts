@@ -4,9 +4,10 @@
 import type { Command } from 'commander';
 import type { SlipwayClient } from '../client/client.ts';
 import type { Deployment, LogLine, Run, RunDetail, Stage } from '../client/api.ts';
-import { isTerminalRun, isTerminalStage } from '../core/types.ts';
+import { isTerminalRun, isTerminalStage, type RunStatus } from '../core/types.ts';
 import { refusedVariable } from '../core/variables.ts';
 import { ago, bold, clockTime, cyan, dim, duration, red, runState, shortSha, statusSymbol, statusWord, table, triggerText } from './format.ts';
+import { printGate } from './gate.ts';
 import { fail, positiveInt, print, printJson } from './output.ts';
 
 export function registerRunCommands(program: Command, client: () => SlipwayClient): void {
@@ -185,7 +186,8 @@ async function launch(api: SlipwayClient, start: (api: SlipwayClient) => Promise
   }
   const finished = await watchRun(api, () => start(api), !options.json);
   if (options.json) printJson(finished);
-  process.exitCode = finished.status === 'succeeded' ? 0 : 1;
+  // A run that waits at a gate did all it could for now: not a failure.
+  process.exitCode = finished.status === 'succeeded' || finished.status === 'waiting' ? 0 : 1;
 }
 
 /** "Run #7 of api at 3f2a1b4c (main)", and what it repeats: ", resume of #4". */
@@ -206,14 +208,15 @@ function printRunContext(run: RunDetail, { resumeSummary = true } = {}): void {
 }
 
 /**
- * Starts a run through `start` and prints its stages as they change until it ends. The event
- * stream opens before the run is started, so no stage change is missed.
+ * Starts a run through `start` and prints its stages as they change until it ends or waits at
+ * a gate (then what for and until when). The event stream opens before the run is started, so
+ * no stage change is missed. `headline` replaces the usual first line.
  */
-async function watchRun(api: SlipwayClient, start: () => Promise<RunDetail>, human: boolean): Promise<RunDetail> {
+export async function watchRun<R extends RunDetail>(api: SlipwayClient, start: () => Promise<R>, human: boolean, headline?: (run: R) => string): Promise<RunDetail> {
   const abort = new AbortController();
   const events = api.events({}, abort.signal)[Symbol.asyncIterator]();
   await events.next(); // the stream is open: nothing from here on is missed
-  let run: RunDetail;
+  let run: R;
   try {
     run = await start();
   } catch (error) {
@@ -221,14 +224,15 @@ async function watchRun(api: SlipwayClient, start: () => Promise<RunDetail>, hum
     throw error;
   }
   if (human) {
-    print(runTitle(run));
+    print(headline ? headline(run) : runTitle(run));
     printRunContext(run, { resumeSummary: false });
     // Place 1 is usually about to start; further back, say why nothing happens yet.
     if (run.status === 'pending' && (run.queuePosition ?? 0) > 1) print(`  ${statusSymbol('pending')} ${runState(run)}`);
   }
+  const settled = (status: RunStatus) => status === 'waiting' || isTerminalRun(status);
   const shown = new Map<number, string>();
   const show = async (stage: Stage) => {
-    if (!human || shown.get(stage.id) === stage.status) return;
+    if (!human || shown.get(stage.id) === stage.status || stage.status === 'waiting') return;
     shown.set(stage.id, stage.status);
     if (stage.status === 'running') print(`  ${statusSymbol('running')} ${stage.name} ${dim('running…')}`);
     else if (isTerminalStage(stage.status)) {
@@ -254,12 +258,12 @@ async function watchRun(api: SlipwayClient, start: () => Promise<RunDetail>, hum
         await show(event.data);
       }
       if (event.type === 'deployment' && event.data.runId === run.id && event.data.status === 'succeeded') deployments.push(event.data);
-      if (event.type === 'run' && event.data.id === run.id && isTerminalRun(event.data.status)) break;
+      if (event.type === 'run' && event.data.id === run.id && settled(event.data.status)) break;
       if (event.type === 'reset') {
         // Events were lost while the stream reconnected: the stored run says where it stands.
         const current = await api.run(run.id);
         for (const stage of current.stages) if (stage.status !== 'pending') await show(stage);
-        if (isTerminalRun(current.status)) break;
+        if (settled(current.status)) break;
       }
     }
   } finally {
@@ -269,6 +273,10 @@ async function watchRun(api: SlipwayClient, start: () => Promise<RunDetail>, hum
   if (human) {
     for (const stage of finished.stages) await show(stage);
     for (const deployment of deployments) print(`  ${cyan('→')} ${deployment.environment}: ${deployment.url}`);
+    if (finished.status === 'waiting') {
+      await printGate(api, finished.id);
+      return finished;
+    }
     const took = duration(finished.startedAt ?? finished.createdAt, finished.finishedAt);
     print(`Run #${finished.id} ${statusWord(finished.status)} in ${took}${finished.reason && finished.status !== 'succeeded' ? `: ${finished.reason}` : ''}`);
   }
