@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { CONCURRENCY_POLICIES, type ConcurrencyPolicy } from '../core/types.ts';
 import { validateSchedule } from '../triggers/schedules.ts';
 import { checkDelivery, deliveryFields } from './delivery.ts';
+import { checkNotifications, Notifications } from './notifications.ts';
 import { ByteSize, Duration, SecretValue } from './units.ts';
 
 export { ByteSize, Duration, SecretValue } from './units.ts';
@@ -286,9 +287,12 @@ export const Config = z
     /** Every step's limits, unless a stage or service says otherwise. */
     resources: Resources.optional(),
     logs: LogLimits.prefault({}),
+    /** Channels people are told through (chat, webhooks, e-mail) and what each wants to hear. */
+    notifications: Notifications.prefault({}),
   })
   .strict()
   .superRefine((config, ctx) => {
+    checkNotifications(config, ctx);
     const seen = new Set<string>();
     config.pipeline.forEach((stage, index) => {
       if (seen.has(stage.name)) {

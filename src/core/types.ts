@@ -29,6 +29,10 @@ export type StageKind = 'checkout' | 'command' | 'build' | 'deploy';
 /** `promote` and `rollback` runs deploy a release built before (Run.releaseId): they build nothing. */
 export type TriggerKind = 'manual' | 'push' | 'pull_request' | 'tag' | 'schedule' | 'rerun' | 'resume' | 'promote' | 'rollback';
 
+/** What people may be told about, per channel (notifiers/notifier.ts words each). */
+export const NOTIFICATION_EVENTS = ['run.failed', 'run.fixed', 'approval.waiting', 'deployed', 'rolled_back', 'approval.expired'] as const;
+export type NotificationEvent = (typeof NOTIFICATION_EVENTS)[number];
+
 /** Runs a person asked for: `Trigger.by` names that person (the event log's actor, the run's author for approvals). */
 export const PEOPLE_TRIGGERS: ReadonlySet<TriggerKind> = new Set(['manual', 'rerun', 'resume', 'promote', 'rollback']);
 

@@ -5,9 +5,9 @@
 // and the one JSON POST the two HTTP channels make.
 
 import { STATUS_CODES } from 'node:http';
+import type { NotificationEvent } from '../core/types.ts';
 
-export const NOTIFICATION_EVENTS = ['run.failed', 'run.fixed', 'approval.waiting', 'deployed', 'rolled_back', 'approval.expired'] as const;
-export type NotificationEvent = (typeof NOTIFICATION_EVENTS)[number];
+export { NOTIFICATION_EVENTS, type NotificationEvent } from '../core/types.ts';
 
 /** One thing to tell people, already in words; channels only format it. */
 export interface Notification {

@@ -28,7 +28,10 @@ import { Deployments } from '../deployments/service.ts';
 import { SecretBox } from '../secrets/box.ts';
 import { EnvironmentSecrets, SecretKeeper } from '../secrets/environment.ts';
 import { GitSource } from '../source/git/source.ts';
-import { createTriggers } from '../triggers/triggers.ts';
+import { notificationSender } from '../notifications/channels.ts';
+import { NotificationDispatcher } from '../notifications/dispatcher.ts';
+import { Outbox } from '../notifications/outbox.ts';
+import { createTriggers, statusSender } from '../triggers/triggers.ts';
 import { openSqliteStore } from '../store/sqlite/store.ts';
 import { DEFAULT_PORT, VERSION } from '../core/version.ts';
 import { createListener } from './app.ts';
@@ -160,10 +163,17 @@ async function startLocked(options: ServerOptions): Promise<RunningServer> {
     log: (message) => say(message),
   });
 
-  const triggers = await createTriggers({ config, store, bus, engine, source, secretBox: keeper, log: say });
+  // Notifications and commit statuses leave through one durable outbox: retried, never lost in a restart.
+  const outbox = new Outbox({
+    store,
+    senders: { notification: notificationSender(config.notifications.channels), commit_status: statusSender(config) },
+    log: say,
+  });
+  const triggers = await createTriggers({ config, store, bus, engine, source, secretBox: keeper, outbox, log: say });
   const deployments = new Deployments(engine, store, config, options.now);
   const promotions = promotionSchedules(config, deployments, store.cursors, { now: options.now, log: say });
   let publicUrl = config.server.url?.replace(/\/+$/, '') ?? '';
+  const notifications = new NotificationDispatcher({ bus, store, outbox, config, publicUrl: () => publicUrl, log: say });
   const info: ServerInfo = {
     version: VERSION,
     executor: executor.description,
@@ -197,7 +207,9 @@ async function startLocked(options: ServerOptions): Promise<RunningServer> {
   publicUrl ||= url;
   await signInLocalCli(access, dataDir, url, options.credentialsFile === undefined ? credentialsPath() : options.credentialsFile, say);
 
+  notifications.start();
   triggers.open(publicUrl);
+  outbox.start();
   await engine.start();
   await triggers.start();
   await promotions.start();
@@ -219,6 +231,8 @@ async function startLocked(options: ServerOptions): Promise<RunningServer> {
       await triggers.stop();
       await engine.stop();
       await triggers.close();
+      await notifications.stop();
+      await outbox.stop();
       await store.close();
     },
   };

@@ -96,8 +96,8 @@ export interface DeploymentRepository {
   create(deployment: NewDeployment): Promise<Deployment>;
   get(id: number): Promise<Deployment | null>;
   update(id: number, patch: DeploymentPatch): Promise<Deployment | null>;
-  /** Newest first. */
-  list(filter?: { service?: string; environment?: string; statuses?: DeploymentStatus[]; limit?: number }): Promise<Deployment[]>;
+  /** Newest first, unless `order` is 'oldest'; `afterId`: only those placed after that deployment. */
+  list(filter?: { service?: string; environment?: string; releaseId?: number; statuses?: DeploymentStatus[]; afterId?: number; order?: 'newest' | 'oldest'; limit?: number }): Promise<Deployment[]>;
   /** The newest succeeded deployment of a service in an environment: what serves there. */
   current(service: string, environment: string): Promise<Deployment | null>;
 }

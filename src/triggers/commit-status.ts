@@ -1,15 +1,17 @@
 // Tells the forge how each run at a commit stands, from the run changes on the bus.
 //
-// The bus calls its listeners inside the engine, so the listener only records what is wanted;
-// every request happens later, off the engine's path, and a forge that is down costs the run
-// nothing. Per commit status (forge, repository, sha, context) only the newest wanted state
-// matters: one sender per key sends them in order, and a state still waiting for its retry
-// when a newer one arrives is dropped for it.
+// The bus calls its listeners inside the engine, so the listener only queues the run change;
+// the wanted state is then stored in the outbox, which sends it off the engine's path, retries
+// it with backoff, and sends it after a restart: a forge that is down costs the run nothing.
+// Per commit status (forge, repository, sha, context) only the newest wanted state matters: the
+// item's key makes a newer state replace one not yet sent.
 
 import { describeError } from '../core/errors.ts';
 import { assertNever, type Run, type Stage } from '../core/types.ts';
 import type { EventBus } from '../events/bus.ts';
 import type { CommitState, CommitStatus, StatusReporter } from '../forges/forge.ts';
+import type { Outbox, OutboxSender } from '../notifications/outbox.ts';
+import { NotifyError } from '../notifiers/notifier.ts';
 import type { Store } from '../store/store.ts';
 
 export interface StatusTarget {
@@ -18,28 +20,25 @@ export interface StatusTarget {
   repository: string;
 }
 
-export interface RetryPolicy {
-  /** The wait after the first failed attempt; it doubles after each further one. */
-  initialDelayMs: number;
-  maxDelayMs: number;
-  /** Attempts in all, the first included, before the state is given up. */
-  maxAttempts: number;
-}
-
 export interface CommitStatusNotifierOptions {
   bus: EventBus;
-  /** Where outcomes are recorded and a failed run's stages are read. */
+  /** Where a failed run's stages are read. */
   store: Store;
+  /** Where wanted states wait to be sent. */
+  outbox: Pick<Outbox, 'enqueue'>;
   /** Null: this run's repository has no reporter, and nothing is reported. */
   targetOf(run: Run): StatusTarget | null;
   /** Slipway's public address; a status links to `${publicUrl}/runs/<id>`. */
   publicUrl: string;
-  retry?: Partial<RetryPolicy>;
   log?: (message: string) => void;
 }
 
-const DEFAULT_RETRY: RetryPolicy = { initialDelayMs: 1_000, maxDelayMs: 60_000, maxAttempts: 8 };
-const JITTER = 0.2;
+/** What a commit_status item carries; its destination is the forge. */
+interface StatusPayload {
+  runId: number;
+  service: string;
+  status: CommitStatus;
+}
 
 /** The state and sentence a run shows on the forge. `failedStage`: the stage a failed run failed at, if known. */
 export function commitStateOf(run: Run, failedStage: Stage | null): { state: CommitState; description: string } {
@@ -49,6 +48,12 @@ export function commitStateOf(run: Run, failedStage: Stage | null): { state: Com
       return { state: 'pending', description: `${name} is queued` };
     case 'running':
       return { state: 'running', description: `${name} is running` };
+    case 'waiting':
+      return { state: 'pending', description: `${name} is waiting at a gate` };
+    case 'rejected':
+      return { state: 'failure', description: `${name} was rejected` };
+    case 'expired':
+      return { state: 'failure', description: `${name} expired waiting for approval` };
     case 'succeeded':
       return { state: 'success', description: `${name} succeeded` };
     case 'failed':
@@ -62,133 +67,54 @@ export function commitStateOf(run: Run, failedStage: Stage | null): { state: Com
   }
 }
 
-/** The wait before the next attempt after `failedAttempts` failures: doubling, capped, up to 20% shorter at random. */
-export function backoffDelay(failedAttempts: number, policy: Pick<RetryPolicy, 'initialDelayMs' | 'maxDelayMs'>, random = Math.random): number {
-  const base = Math.min(policy.initialDelayMs * 2 ** (failedAttempts - 1), policy.maxDelayMs);
-  return Math.round(base * (1 - JITTER * random()));
-}
-
-/** One commit status on one forge, and the newest state wanted for it. */
-interface Slot {
-  target: StatusTarget;
-  /** The newest run change not yet taken by the sender. */
-  next: Run | null;
-  /** Ends a wait for a retry early: a newer state arrived, or the notifier stops. */
-  wake: (() => void) | null;
-}
-
 export class CommitStatusNotifier {
-  private readonly retry: RetryPolicy;
   private readonly log: (message: string) => void;
-  private readonly slots = new Map<string, Slot>();
-  private readonly senders = new Set<Promise<void>>();
-  private readonly stopping = new AbortController();
+  private chain: Promise<void> = Promise.resolve();
   private unsubscribe: (() => void) | null = null;
+  private stopped = false;
 
   constructor(private readonly options: CommitStatusNotifierOptions) {
-    this.retry = { ...DEFAULT_RETRY, ...options.retry };
     this.log = options.log ?? (() => {});
   }
 
   /** Starts listening to run changes. A stopped notifier stays stopped. */
   start(): void {
-    if (this.unsubscribe || this.stopping.signal.aborted) return;
+    if (this.unsubscribe || this.stopped) return;
     this.unsubscribe = this.options.bus.subscribe(
       (event) => event.type === 'run',
       (event) => {
-        if (event.type === 'run') this.want(event.data);
+        if (event.type !== 'run') return;
+        const run = event.data;
+        this.chain = this.chain.then(() => this.want(run)).catch((error: unknown) => this.log(`commit status of run ${run.id}: ${describeError(error)}`));
       },
     );
   }
 
-  /** Stops listening, drops what waits for a retry, aborts what is in flight, and resolves when nothing is. */
+  /** Stops listening and resolves once every state heard of is in the outbox. */
   async stop(): Promise<void> {
+    this.stopped = true;
     this.unsubscribe?.();
     this.unsubscribe = null;
-    this.stopping.abort();
-    for (const slot of this.slots.values()) slot.wake?.();
     await this.idle();
   }
 
-  /** Resolves when no status is queued, waiting for a retry, or in flight. */
+  /** Resolves once every run change heard so far is in the outbox (or was found to report nothing). */
   async idle(): Promise<void> {
-    while (this.senders.size > 0) await Promise.all(this.senders);
+    for (let seen: Promise<void> | null = null; seen !== this.chain; ) {
+      seen = this.chain;
+      await seen;
+    }
   }
 
-  /** Called inside the engine: records the wish and returns. */
-  private want(run: Run): void {
-    if (this.stopping.signal.aborted || run.commitSha === '') return;
-    let target: StatusTarget | null;
-    try {
-      target = this.options.targetOf(run);
-    } catch (error) {
-      this.log(`commit status of run ${run.id}: cannot tell where to report it: ${describeError(error)}`);
-      return;
-    }
+  private async want(run: Run): Promise<void> {
+    if (run.commitSha === '') return;
+    const target = this.options.targetOf(run);
     if (!target) return;
-    const key = [target.reporter.forge, target.repository, run.commitSha, contextOf(run)].join('\n');
-    const slot = this.slots.get(key);
-    if (slot) {
-      // The target too: a reporter given new settings takes over from the next attempt.
-      slot.target = target;
-      slot.next = run;
-      slot.wake?.();
-      return;
-    }
-    const created: Slot = { target, next: run, wake: null };
-    this.slots.set(key, created);
-    const sender = this.send(key, created)
-      .catch((error: unknown) => this.log(`commit statuses of ${run.service} at ${run.commitSha.slice(0, 12)}: ${describeError(error)}`))
-      .finally(() => this.senders.delete(sender));
-    this.senders.add(sender);
-  }
-
-  /** The one sender of a slot: sends its newest state until none is left, then retires the slot. */
-  private async send(key: string, slot: Slot): Promise<void> {
-    try {
-      for (let run = slot.next; run && !this.stopping.signal.aborted; run = slot.next) {
-        slot.next = null;
-        await this.deliver(slot, run, await this.statusOf(slot.target, run));
-      }
-    } finally {
-      this.slots.delete(key);
-    }
-  }
-
-  /** Attempts one state until the forge takes it, it is superseded, the notifier stops, or attempts run out. */
-  private async deliver(slot: Slot, run: Run, status: CommitStatus): Promise<void> {
-    for (let attempt = 1; ; attempt += 1) {
-      const { reporter } = slot.target;
-      try {
-        await reporter.report(status, this.stopping.signal);
-        await this.record(run, status, reporter, attempt, null);
-        return;
-      } catch (error) {
-        if (this.stopping.signal.aborted || slot.next) return;
-        if (attempt >= this.retry.maxAttempts) {
-          const message = describeError(error);
-          this.log(
-            `gave up reporting ${status.state} for ${status.repository}@${status.sha.slice(0, 12)} (${status.context}) to ${reporter.forge} after ${attempt} attempts: ${message}`,
-          );
-          await this.record(run, status, reporter, attempt, message);
-          return;
-        }
-        await this.pause(slot, backoffDelay(attempt, this.retry));
-        if (this.stopping.signal.aborted || slot.next) return;
-      }
-    }
-  }
-
-  private pause(slot: Slot, ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done(): void {
-        clearTimeout(timer);
-        slot.wake = null;
-        resolve();
-      }
-      slot.wake = done;
-    });
+    const status = await this.statusOf(target, run);
+    const payload: StatusPayload = { runId: run.id, service: run.service, status };
+    await this.options.outbox.enqueue([
+      { topic: 'commit_status', destination: target.reporter.forge, key: [target.reporter.forge, target.repository, run.commitSha, status.context].join('\n'), payload },
+    ]);
   }
 
   private async statusOf(target: StatusTarget, run: Run): Promise<CommitStatus> {
@@ -197,7 +123,7 @@ export class CommitStatusNotifier {
       repository: target.repository,
       sha: run.commitSha,
       state,
-      context: contextOf(run),
+      context: `slipway/${run.service}`,
       description,
       targetUrl: `${this.options.publicUrl.replace(/\/+$/, '')}/runs/${run.id}`,
     };
@@ -213,29 +139,27 @@ export class CommitStatusNotifier {
       return null;
     }
   }
-
-  private async record(run: Run, status: CommitStatus, reporter: StatusReporter, attempts: number, error: string | null): Promise<void> {
-    try {
-      await this.options.store.events.append({
-        type: error === null ? 'commit_status.reported' : 'commit_status.failed',
-        runId: run.id,
-        service: run.service,
-        data: {
-          forge: reporter.forge,
-          repository: status.repository,
-          sha: status.sha,
-          state: status.state,
-          attempts,
-          ...(error === null ? {} : { error }),
-        },
-      });
-    } catch (failure) {
-      this.log(`commit status of run ${run.id}: cannot record the outcome: ${describeError(failure)}`);
-    }
-  }
 }
 
-function contextOf(run: Run): string {
-  return `slipway/${run.service}`;
+/** The outbox's sender of commit_status items: each to the reporter of the forge its destination names. */
+export function commitStatusSender(reporterOf: (forge: string) => StatusReporter | null): OutboxSender {
+  const payloadOf = (payload: unknown) => payload as StatusPayload;
+  return {
+    send(item, signal) {
+      const reporter = reporterOf(item.destination);
+      // The forge lost its token (or its section) in slipway.yml since the state was stored.
+      if (!reporter) return Promise.reject(new NotifyError(`no commit statuses are reported to ${item.destination}: it has no token in slipway.yml`, false));
+      return reporter.report(payloadOf(item.payload).status, signal);
+    },
+    describe(item) {
+      const { runId, service, status } = payloadOf(item.payload);
+      return {
+        runId,
+        service,
+        environment: null,
+        summary: `${status.state} for ${status.repository}@${status.sha.slice(0, 12)} (${status.context})`,
+        data: { repository: status.repository, sha: status.sha, state: status.state, context: status.context },
+      };
+    },
+  };
 }
-

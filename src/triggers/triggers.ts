@@ -6,7 +6,7 @@ import type { Config } from '../config/model.ts';
 import { redactUrls } from '../core/redact.ts';
 import type { Engine } from '../engine/engine.ts';
 import type { EventBus } from '../events/bus.ts';
-import type { ForgeEvent } from '../forges/forge.ts';
+import type { ForgeEvent, StatusReporter } from '../forges/forge.ts';
 import { GiteaForge } from '../forges/gitea/forge.ts';
 import { createStatusReporter as giteaReporter } from '../forges/gitea/status.ts';
 import { GitForge } from '../forges/git/forge.ts';
@@ -14,13 +14,15 @@ import { GitHubForge } from '../forges/github/forge.ts';
 import { createStatusReporter as githubReporter } from '../forges/github/status.ts';
 import { GitLabForge } from '../forges/gitlab/forge.ts';
 import { createStatusReporter as gitlabReporter } from '../forges/gitlab/status.ts';
-import type { SecretBox } from '../secrets/box.ts';
+import type { Outbox, OutboxSender } from '../notifications/outbox.ts';
+import type { SecretKeeper } from '../secrets/environment.ts';
 import type { Source } from '../source/source.ts';
 import type { Store } from '../store/store.ts';
-import { CommitStatusNotifier, type RetryPolicy } from './commit-status.ts';
+import { CommitStatusNotifier, commitStatusSender } from './commit-status.ts';
 import { polledRepositories, scheduleSpecs, statusTargets } from './from-config.ts';
 import { DeliveryInbox } from './inbox.ts';
 import { NO_COMMIT, Poller, type BranchMoved } from './polling.ts';
+import { apiUrlOf } from './repositories.ts';
 import { ScheduleRunner } from './schedules.ts';
 import { WebhookSecrets } from './secrets.ts';
 import { TriggerService } from './trigger.ts';
@@ -32,8 +34,9 @@ export interface TriggersOptions {
   bus: EventBus;
   engine: Engine;
   source: Source;
-  secretBox: SecretBox;
-  statusRetry?: Partial<RetryPolicy>;
+  secretBox: Pick<SecretKeeper, 'seal' | 'unseal'>;
+  /** Where commit statuses wait to be sent (its sender for them: statusSender); without one, none are reported. */
+  outbox?: Pick<Outbox, 'enqueue'>;
   now?: () => Date;
   log?: (message: string) => void;
 }
@@ -43,7 +46,7 @@ const REPORTERS = { github: githubReporter, gitlab: gitlabReporter, gitea: gitea
 export type Triggers = Awaited<ReturnType<typeof createTriggers>>;
 
 /** Ready to receive webhooks once it resolves (the secrets set through the API are loaded). */
-export async function createTriggers({ config, store, bus, engine, source, secretBox, statusRetry, now, log = () => {} }: TriggersOptions) {
+export async function createTriggers({ config, store, bus, engine, source, secretBox, outbox, now, log = () => {} }: TriggersOptions) {
   const secrets = new WebhookSecrets(config, store, secretBox);
   await secrets.load(log);
   const service = new TriggerService({ engine, store, source });
@@ -72,12 +75,13 @@ export async function createTriggers({ config, store, bus, engine, source, secre
      * `publicUrl`: where people reach the server; statuses link to runs under it.
      */
     open(publicUrl: string): void {
+      if (!outbox) return;
       notifier = new CommitStatusNotifier({
         bus,
         store,
+        outbox,
         targetOf: statusTargets(config, (forge, settings) => REPORTERS[forge](settings)),
         publicUrl,
-        retry: statusRetry,
         log,
       });
       notifier.start();
@@ -94,11 +98,30 @@ export async function createTriggers({ config, store, bus, engine, source, secre
       await poller.stop();
       await inbox.stop();
     },
-    /** After the engine stopped: stops reporting (a status still waiting for a retry is dropped). */
+    /** After the engine stopped, before the outbox stops: the last states heard of are stored, to be sent after the next start. */
     async close(): Promise<void> {
       await notifier?.stop();
     },
   };
+}
+
+/**
+ * The outbox's sender of commit statuses: each goes to the forge its item names, with the token
+ * and API that slipway.yml gives that forge now. Reporters are made once per forge.
+ */
+export function statusSender(config: Config): OutboxSender {
+  const reporters = new Map<string, StatusReporter | null>();
+  return commitStatusSender((forge) => {
+    if (!reporters.has(forge)) reporters.set(forge, reporterOf(config, forge));
+    return reporters.get(forge) ?? null;
+  });
+}
+
+function reporterOf(config: Config, forge: string): StatusReporter | null {
+  if (forge !== 'github' && forge !== 'gitlab' && forge !== 'gitea') return null;
+  const settings = config.forges[forge];
+  const apiUrl = settings?.token ? apiUrlOf(forge, settings) : null;
+  return settings?.token && apiUrl ? REPORTERS[forge]({ apiUrl, token: settings.token }) : null;
 }
 
 /** A polled branch that moved is handled like a push a hook would have reported. */

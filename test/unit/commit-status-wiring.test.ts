@@ -1,6 +1,7 @@
 // Commit statuses from slipway.yml to the forge: the `forges:` section picks the reporter by the
-// service's repository host, runs report at their commit with a link, and a forge that is down
-// never holds a run back. Real engine on fakes, real reporters, a local HTTP server as the forge.
+// service's repository host, runs report at their commit with a link through the outbox, and a
+// forge that is down never holds a run back. Real engine on fakes, real reporters, the real
+// Outbox and SQLite store, a local HTTP server as the forge.
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,11 +13,13 @@ import { FakeDeployer } from '../../src/deployers/fake/deployer.ts';
 import { Engine } from '../../src/engine/engine.ts';
 import { MemoryEventBus } from '../../src/events/bus.ts';
 import { FakeExecutor } from '../../src/executors/fake/executor.ts';
+import { notificationSender } from '../../src/notifications/channels.ts';
+import { Outbox } from '../../src/notifications/outbox.ts';
 import { SecretBox } from '../../src/secrets/box.ts';
 import { FakeSource } from '../../src/source/fake/source.ts';
 import { openSqliteStore } from '../../src/store/sqlite/store.ts';
 import type { Store } from '../../src/store/store.ts';
-import { createTriggers, type Triggers } from '../../src/triggers/triggers.ts';
+import { createTriggers, statusSender, type Triggers } from '../../src/triggers/triggers.ts';
 import { finished, until } from '../support/wait.ts';
 import { closedPort, startFakeForge, type FakeForge } from './status-reporter-conformance.ts';
 import { parsedConfig } from '../support/config.ts';
@@ -28,6 +31,7 @@ interface Setup {
   engine: Engine;
   store: Store;
   triggers: Triggers;
+  outbox: Outbox;
   dir: string;
 }
 
@@ -39,6 +43,7 @@ afterEach(async () => {
     await setup.triggers.stop();
     await setup.engine.stop();
     await setup.triggers.close();
+    await setup.outbox.stop();
     await setup.store.close();
     rmSync(setup.dir, { recursive: true, force: true });
     setup = null;
@@ -74,6 +79,11 @@ async function start(forgesYaml: string[], repos: Record<string, string>): Promi
     deployer: new FakeDeployer(),
     workRoot: join(dir, 'work'),
   });
+  const outbox = new Outbox({
+    store,
+    senders: { commit_status: statusSender(config), notification: notificationSender([]) },
+    retry: { initialDelayMs: 5, maxDelayMs: 20, maxAttempts: 3 },
+  });
   const triggers = await createTriggers({
     config,
     store,
@@ -81,12 +91,13 @@ async function start(forgesYaml: string[], repos: Record<string, string>): Promi
     engine,
     source,
     secretBox: SecretBox.open(join(dir, 'secret.key')),
-    statusRetry: { initialDelayMs: 5, maxDelayMs: 20, maxAttempts: 3 },
+    outbox,
   });
   triggers.open(PUBLIC_URL);
+  outbox.start();
   await engine.start();
   await triggers.start();
-  setup = { engine, store, triggers, dir };
+  setup = { engine, store, triggers, outbox, dir };
   return setup;
 }
 
@@ -132,9 +143,9 @@ describe('commit statuses configured in slipway.yml', () => {
     const reported = await eventually(
       'the outcome in the event log',
       () => store.events.list({ runId: shop.value.run.id }),
-      (events) => events.some((event) => event.type === 'commit_status.reported'),
+      (events) => events.some((event) => event.type === 'commit_status.sent'),
     );
-    assert.ok(reported.some((event) => event.type === 'commit_status.reported'));
+    assert.ok(reported.some((event) => event.type === 'commit_status.sent'));
     assert.equal((await store.events.list({ runId: local.value.run.id })).filter((event) => event.type.startsWith('commit_status')).length, 0, 'a repository on no configured forge reports nothing');
   });
 

@@ -1,15 +1,22 @@
-// CommitStatusNotifier: run changes on the bus become commit statuses on a scriptable reporter,
-// off the engine's path, retried with backoff, newest state first, outcomes in the event log.
+// CommitStatusNotifier: run changes on the bus become commit_status items in the outbox, which
+// the Outbox sends to a scriptable reporter off the engine's path: in order, newest state first,
+// retried with backoff, kept across a restart, outcomes in the event log. The real SQLite store.
 
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import type { Run, RunStatus, Stage, StageKind } from '../../src/core/types.ts';
 import { MemoryEventBus } from '../../src/events/bus.ts';
 import type { CommitState, CommitStatus, StatusReporter } from '../../src/forges/forge.ts';
+import { notificationSender } from '../../src/notifications/channels.ts';
+import { Outbox, type RetryPolicy } from '../../src/notifications/outbox.ts';
 import { openSqliteStore } from '../../src/store/sqlite/store.ts';
 import type { Store } from '../../src/store/store.ts';
+import { CommitStatusNotifier, commitStateOf, commitStatusSender } from '../../src/triggers/commit-status.ts';
 import { newRun } from '../support/records.ts';
-import { backoffDelay, CommitStatusNotifier, commitStateOf, type CommitStatusNotifierOptions } from '../../src/triggers/commit-status.ts';
+import { until } from '../support/wait.ts';
 
 const SHA = '3f786850e387550fdab836ed7e6dc881de23001b';
 
@@ -45,56 +52,71 @@ class ScriptedReporter implements StatusReporter {
 }
 
 const forgeDown = () => Promise.reject(new Error('cannot reach github at https://api.github.com: ECONNREFUSED'));
-/** Never answers; rejects once the notifier aborts it. */
+/** Never answers; rejects once the outbox aborts it. */
 const hangUntilAborted: Answer = (_status, _call, signal) =>
   new Promise((_resolve, reject) => signal?.addEventListener('abort', () => reject(new Error('aborted'))));
 
-/** A report the test answers by hand, in the order asked. */
-function gated(): { answer: Answer; release: () => void } {
-  const waiting: Array<() => void> = [];
+/** A report the test answers by hand, in the order asked: taken, or refused with `error`. */
+function gated(): { answer: Answer; release: (error?: Error) => void } {
+  const waiting: Array<(error?: Error) => void> = [];
   return {
-    answer: () => new Promise<void>((resolve) => waiting.push(resolve)),
-    release: () => waiting.shift()?.(),
+    answer: () => new Promise<void>((resolve, reject) => waiting.push((error) => (error ? reject(error) : resolve()))),
+    release: (error) => waiting.shift()?.(error),
   };
 }
 
-async function until(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 2_000;
-  while (!(await condition())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 1));
-  }
-}
-
 describe('CommitStatusNotifier', () => {
+  let dir: string;
   let store: Store;
   let bus: MemoryEventBus;
   let notifier: CommitStatusNotifier | null;
+  let outbox: Outbox | null;
   let logged: string[];
 
   beforeEach(async () => {
-    store = await openSqliteStore(':memory:');
+    dir = mkdtempSync(join(tmpdir(), 'slipway-commit-status-'));
+    store = await openSqliteStore(join(dir, 'slipway.db'));
     bus = new MemoryEventBus();
     notifier = null;
+    outbox = null;
     logged = [];
   });
   afterEach(async () => {
     await notifier?.stop();
+    await outbox?.stop();
     await store.close();
+    rmSync(dir, { recursive: true, force: true });
   });
 
-  function notify(reporter: StatusReporter | null, options: Partial<CommitStatusNotifierOptions> = {}): CommitStatusNotifier {
+  /** An outbox sending commit statuses to `reporter`; started unless told otherwise (a server killed before it sent). */
+  function outboxFor(reporter: StatusReporter | null, options: { retry?: Partial<RetryPolicy>; start?: boolean } = {}): Outbox {
+    outbox = new Outbox({
+      store,
+      senders: { commit_status: commitStatusSender(() => reporter), notification: notificationSender([]) },
+      retry: options.retry ?? { initialDelayMs: 5, maxDelayMs: 20, maxAttempts: 4 },
+      log: (message) => logged.push(message),
+    });
+    if (options.start !== false) outbox.start();
+    return outbox;
+  }
+
+  function notify(reporter: StatusReporter | null, options: { retry?: Partial<RetryPolicy>; start?: boolean } = {}): CommitStatusNotifier {
     notifier = new CommitStatusNotifier({
       bus,
       store,
+      outbox: outboxFor(reporter, options),
       targetOf: () => (reporter ? { reporter, repository: 'octo-org/payment' } : null),
       publicUrl: 'https://ci.example.com/',
-      retry: { initialDelayMs: 5, maxDelayMs: 20, maxAttempts: 4 },
       log: (message) => logged.push(message),
-      ...options,
     });
     notifier.start();
     return notifier;
+  }
+
+  /** Every run change heard is in the outbox, and nothing there waits to be sent. */
+  async function settled(): Promise<void> {
+    await notifier!.idle();
+    await until('the outbox to settle', async () => (await store.outbox.list({ statuses: ['pending'] })).length === 0);
   }
 
   /** A stored run of `service` with a checkout and a test stage, as the engine creates it. */
@@ -112,18 +134,20 @@ describe('CommitStatusNotifier', () => {
     return updated;
   }
 
-  async function outcomes(runId: number) {
-    const events = await store.events.list({ runId });
-    return events.filter((event) => event.type.startsWith('commit_status.')).map((event) => ({ type: event.type, data: event.data }));
+  async function outcomes(runId: number, on = store) {
+    const events = await on.events.list({ runId, types: ['commit_status.'] });
+    return events.map((event) => ({ type: event.type, data: event.data as Record<string, unknown> }));
   }
+
+  const statesOf = (events: Array<{ type: string; data: Record<string, unknown> }>) => events.map(({ type, data }) => [type, data.state]);
 
   test('pending, running, success reach the forge in order, linked to the run', async () => {
     const reporter = new ScriptedReporter();
-    const running = notify(reporter);
+    notify(reporter);
     const { run } = await createRun();
     for (const status of ['pending', 'running', 'succeeded'] as const) {
       await publish(run, status);
-      await running.idle();
+      await settled();
     }
     assert.deepEqual(
       reporter.calls.map(({ status }) => status),
@@ -140,113 +164,133 @@ describe('CommitStatusNotifier', () => {
         targetUrl: `https://ci.example.com/runs/${run.id}`,
       })),
     );
-    assert.deepEqual(
-      (await outcomes(run.id)).map(({ type, data }) => [type, (data as { state: string }).state]),
-      [
-        ['commit_status.reported', 'pending'],
-        ['commit_status.reported', 'running'],
-        ['commit_status.reported', 'success'],
-      ],
-    );
+    assert.deepEqual(statesOf(await outcomes(run.id)), [
+      ['commit_status.sent', 'pending'],
+      ['commit_status.sent', 'running'],
+      ['commit_status.sent', 'success'],
+    ]);
   });
 
   test('a forge that fails twice is retried, and the log records the attempts it took', async () => {
     const reporter = new ScriptedReporter((_status, call) => (call <= 2 ? forgeDown() : Promise.resolve()));
-    const running = notify(reporter);
+    notify(reporter);
     const { run } = await createRun();
     await publish(run, 'succeeded');
-    await running.idle();
+    await settled();
     assert.deepEqual(reporter.states, ['success', 'success', 'success']);
-    assert.deepEqual(await outcomes(run.id), [
-      { type: 'commit_status.reported', data: { forge: 'github', repository: 'octo-org/payment', sha: SHA, state: 'success', attempts: 3 } },
+    const events = await outcomes(run.id);
+    assert.deepEqual(events.map(({ type, data }) => [type, data.attempts]), [
+      ['commit_status.retrying', 1],
+      ['commit_status.retrying', 2],
+      ['commit_status.sent', 3],
     ]);
+    const { outboxId: _id, ...sent } = events[2]!.data;
+    assert.deepEqual(sent, { repository: 'octo-org/payment', sha: SHA, state: 'success', context: 'slipway/payment', destination: 'github', attempts: 3 });
+    assert.equal(events[0]!.data.error, 'cannot reach github at https://api.github.com: ECONNREFUSED');
     assert.deepEqual(logged, []);
   });
 
   test('a forge that stays down: given up after maxAttempts, recorded and logged', async () => {
     const reporter = new ScriptedReporter(forgeDown);
-    const running = notify(reporter, { retry: { initialDelayMs: 1, maxDelayMs: 2, maxAttempts: 3 } });
+    notify(reporter, { retry: { initialDelayMs: 1, maxDelayMs: 2, maxAttempts: 3 } });
     const { run } = await createRun();
     await publish(run, 'failed');
-    await running.idle();
+    await settled();
     assert.equal(reporter.calls.length, 3);
-    assert.deepEqual(await outcomes(run.id), [
-      {
-        type: 'commit_status.failed',
-        data: {
-          forge: 'github',
-          repository: 'octo-org/payment',
-          sha: SHA,
-          state: 'failure',
-          attempts: 3,
-          error: 'cannot reach github at https://api.github.com: ECONNREFUSED',
-        },
-      },
-    ]);
+    const failed = (await outcomes(run.id)).at(-1)!;
+    assert.equal(failed.type, 'commit_status.failed');
+    const { outboxId: _id, ...data } = failed.data;
+    assert.deepEqual(data, {
+      repository: 'octo-org/payment',
+      sha: SHA,
+      state: 'failure',
+      context: 'slipway/payment',
+      destination: 'github',
+      attempts: 3,
+      error: 'cannot reach github at https://api.github.com: ECONNREFUSED',
+    });
     assert.equal(logged.length, 1);
-    assert.match(logged[0]!, /gave up reporting failure for octo-org\/payment@3f786850e387 \(slipway\/payment\) to github after 3 attempts: .*ECONNREFUSED/);
+    assert.match(logged[0]!, /^gave up sending failure for octo-org\/payment@3f786850e387 \(slipway\/payment\) to github after 3 attempts: .*ECONNREFUSED/);
   });
 
-  test('publishing never waits for the forge, and stop() aborts what is in flight', async () => {
+  test('publishing never waits for the forge, and stopping aborts what is in flight', async () => {
     const reporter = new ScriptedReporter(hangUntilAborted);
     const running = notify(reporter);
     const { run } = await createRun();
     await publish(run, 'pending');
-    await until(() => reporter.calls.length === 1, 'the report to start');
-    let idle = false;
-    void running.idle().then(() => (idle = true));
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    assert.equal(idle, false, 'the report is still in flight');
+    await until('the report to start', () => reporter.calls.length === 1);
 
-    await running.stop();
+    await outbox!.stop();
     assert.equal(reporter.calls[0]!.signal?.aborted, true);
     assert.deepEqual(await outcomes(run.id), [], 'stopping is not the forge failing');
+    assert.deepEqual((await store.outbox.list()).map((item) => item.status), ['pending'], 'kept for the next start');
+    await running.stop();
     await publish(run, 'running');
-    assert.equal(reporter.calls.length, 1, 'a stopped notifier no longer listens');
+    await running.idle();
+    assert.equal((await store.outbox.list()).length, 1, 'a stopped notifier no longer listens');
   });
 
-  test('stop() does not wait out a retry', async () => {
+  test('stopping does not wait out a retry', async () => {
     const reporter = new ScriptedReporter(forgeDown);
-    const running = notify(reporter, { retry: { initialDelayMs: 60_000 } });
+    notify(reporter, { retry: { initialDelayMs: 60_000 } });
     const { run } = await createRun();
     await publish(run, 'pending');
-    await until(() => reporter.failures === 1, 'the first attempt to fail');
+    await until('the first attempt to fail', () => reporter.failures === 1);
     const startedAt = Date.now();
-    await running.stop();
+    await notifier!.stop();
+    await outbox!.stop();
     assert.ok(Date.now() - startedAt < 1_000);
     assert.equal(reporter.calls.length, 1);
   });
 
   test('a newer state replaces one waiting for its retry, and goes out at once', async () => {
     const reporter = new ScriptedReporter((_status, call) => (call === 1 ? forgeDown() : Promise.resolve()));
-    const running = notify(reporter, { retry: { initialDelayMs: 60_000 } });
+    notify(reporter, { retry: { initialDelayMs: 60_000 } });
     const { run } = await createRun();
     const pending = await publish(run, 'pending');
-    await until(() => reporter.failures === 1, 'the first attempt to fail');
+    await until('pending to wait for its retry', async () => (await outcomes(run.id)).length === 1);
     await publish(pending, 'running');
-    await running.idle();
+    await settled();
     assert.deepEqual(reporter.states, ['pending', 'running']);
-    assert.deepEqual(
-      (await outcomes(run.id)).map(({ type, data }) => [type, (data as { state: string }).state]),
-      [['commit_status.reported', 'running']],
-    );
+    assert.deepEqual(statesOf(await outcomes(run.id)), [
+      ['commit_status.retrying', 'pending'],
+      ['commit_status.sent', 'running'],
+    ]);
   });
 
   test('one status at a time per commit and context, in order; the newest wanted is sent next', async () => {
     const gate = gated();
     const reporter = new ScriptedReporter(gate.answer);
-    const running = notify(reporter);
+    notify(reporter);
     const { run } = await createRun();
     const pending = await publish(run, 'pending');
-    await until(() => reporter.calls.length === 1, 'pending to be in flight');
+    await until('pending to be in flight', () => reporter.calls.length === 1);
     const started = await publish(pending, 'running');
     await publish(started, 'succeeded');
+    await notifier!.idle();
     gate.release();
-    await until(() => reporter.calls.length === 2, 'the next state to go out');
+    await until('the next state to go out', () => reporter.calls.length === 2);
     gate.release();
-    await running.idle();
+    await settled();
     assert.deepEqual(reporter.states, ['pending', 'success']);
     assert.equal(reporter.maxInFlight, 1);
+  });
+
+  test('a state that fails after a newer one was wanted is not retried over it', async () => {
+    const gate = gated();
+    const reporter = new ScriptedReporter(gate.answer);
+    notify(reporter);
+    const { run } = await createRun();
+    const pending = await publish(run, 'pending');
+    await until('pending to be in flight', () => reporter.calls.length === 1);
+    await publish(pending, 'running');
+    await notifier!.idle();
+    gate.release(new Error('github answered 502 Bad Gateway'));
+    await until('the newer state to go out', () => reporter.calls.length === 2);
+    gate.release();
+    await settled();
+    assert.deepEqual(reporter.states, ['pending', 'running']);
+    assert.deepEqual(statesOf(await outcomes(run.id)), [['commit_status.sent', 'running']]);
   });
 
   test('a forge slow for one service does not hold up another', async () => {
@@ -258,17 +302,17 @@ describe('CommitStatusNotifier', () => {
     const billing = await createRun('billing');
     await publish(payment.run, 'pending');
     await publish(billing.run, 'pending');
-    await until(() => reporter.calls.length === 2, 'both reports to start');
-    await until(async () => (await outcomes(billing.run.id)).length === 1, 'billing to be recorded');
+    await until('both reports to start', () => reporter.calls.length === 2);
+    await until('billing to be recorded', async () => (await outcomes(billing.run.id)).length === 1);
   });
 
   test('a run whose checkout failed is an error on the forge, not a failure of the code', async () => {
     const reporter = new ScriptedReporter();
-    const running = notify(reporter);
+    notify(reporter);
     const { run, stages } = await createRun();
     await store.stages.update(stages[0]!.id, { status: 'failed' });
     await publish(run, 'failed');
-    await running.idle();
+    await settled();
     assert.deepEqual(
       reporter.calls.map(({ status }) => [status.state, status.description]),
       [['error', `Run #${run.id} could not check out the commit`]],
@@ -277,24 +321,58 @@ describe('CommitStatusNotifier', () => {
 
   test('a run that failed at a stage names it', async () => {
     const reporter = new ScriptedReporter();
-    const running = notify(reporter);
+    notify(reporter);
     const { run, stages } = await createRun();
     await store.stages.update(stages[0]!.id, { status: 'succeeded' });
     await store.stages.update(stages[1]!.id, { status: 'failed' });
     await publish(run, 'failed');
-    await running.idle();
+    await settled();
     assert.deepEqual(
       reporter.calls.map(({ status }) => [status.state, status.description]),
       [['failure', `Run #${run.id} failed at stage test`]],
     );
   });
 
-  test('a repository without a reporter: nothing is sent or recorded', async () => {
-    const running = notify(null);
+  test('a repository without a reporter: nothing is stored, sent or recorded', async () => {
+    notify(null);
     const { run } = await createRun();
     await publish(run, 'succeeded');
-    await running.idle();
+    await settled();
+    assert.deepEqual(await store.outbox.list(), []);
     assert.deepEqual(await outcomes(run.id), []);
+  });
+
+  test('a state stored for a forge no longer configured is given up at once', async () => {
+    const reporter = new ScriptedReporter();
+    notifier = new CommitStatusNotifier({
+      bus,
+      store,
+      outbox: outboxFor(null),
+      targetOf: () => ({ reporter, repository: 'octo-org/payment' }),
+      publicUrl: 'https://ci.example.com',
+    });
+    notifier.start();
+    const { run } = await createRun();
+    await publish(run, 'succeeded');
+    await settled();
+    assert.deepEqual(statesOf(await outcomes(run.id)), [['commit_status.failed', 'success']]);
+    assert.equal(reporter.calls.length, 0);
+  });
+
+  test('a status survives a restart: stored by one server, sent by the next', async () => {
+    const reporter = new ScriptedReporter();
+    notify(reporter, { start: false });
+    const { run } = await createRun();
+    await publish(run, 'succeeded');
+    await notifier!.stop();
+    await outbox!.stop();
+    await store.close();
+
+    store = await openSqliteStore(join(dir, 'slipway.db'));
+    outboxFor(reporter);
+    await until('the stored state to be sent', async () => (await store.outbox.list({ statuses: ['sent'] })).length === 1);
+    assert.deepEqual(reporter.states, ['success']);
+    assert.deepEqual(statesOf(await outcomes(run.id)), [['commit_status.sent', 'success']]);
   });
 });
 
@@ -309,21 +387,13 @@ describe('commitStateOf', () => {
     ['failed', stage('checkout', 'checkout'), 'error', 'Run #12 could not check out the commit'],
     ['failed', null, 'failure', 'Run #12 failed'],
     ['cancelled', null, 'cancelled', 'Run #12 was cancelled'],
+    ['waiting', null, 'pending', 'Run #12 is waiting at a gate'],
+    ['rejected', null, 'failure', 'Run #12 was rejected'],
+    ['expired', null, 'failure', 'Run #12 expired waiting for approval'],
   ];
   for (const [status, failedStage, state, description] of cases) {
     test(`${status}${failedStage ? ` at ${failedStage.kind}` : ''} -> ${state}`, () => {
       assert.deepEqual(commitStateOf({ ...run, status }, failedStage), { state, description });
     });
   }
-});
-
-describe('backoffDelay', () => {
-  const policy = { initialDelayMs: 1_000, maxDelayMs: 5_000 };
-  test('doubles from the initial delay up to the cap', () => {
-    assert.deepEqual([1, 2, 3, 4, 5].map((failed) => backoffDelay(failed, policy, () => 0)), [1_000, 2_000, 4_000, 5_000, 5_000]);
-  });
-  test('jitter takes up to 20% off, never adds', () => {
-    assert.equal(backoffDelay(1, policy, () => 1), 800);
-    assert.equal(backoffDelay(9, policy, () => 0.5), 4_500);
-  });
 });

@@ -351,7 +351,7 @@ describe('errors point at file:line:column', () => {
       'slipway.yml:8:11: services.payment.port: expected a number at most 65535, got 99999',
       'slipway.yml:9:13: services.payment.health: expected a path starting with /, got "healthz"',
       'slipway.yml:11:7: services.payment.variables.LEVEL: expected a string, a number or a boolean, got a list',
-      'slipway.yml:12:1: unknown key "extra" (expected one of: registry, pipeline, environments, services, server, forges, concurrency, schedules, deploy_tags, resources, logs)',
+      'slipway.yml:12:1: unknown key "extra" (expected one of: registry, pipeline, environments, services, server, forges, concurrency, schedules, deploy_tags, resources, logs, notifications)',
     ]);
   });
 

@@ -178,6 +178,19 @@ export function storeDeliveryConformance(name: string, open: () => Promise<Store
         assert.deepEqual(await store.deployments.get(rollback.id), done);
       });
 
+      it('deployments list by release, after a deployment, oldest first: how long a release served, whatever came since', async () => {
+        const { run } = await store.runs.create(newRun(), []);
+        const release = (sha: string) => store.releases.create({ service: 'payment', commitSha: sha.repeat(40), image: `r/p:${sha}`, digest: `sha256:${sha}`, tag: null, lane: 'main', runId: run.id });
+        const [one, two] = [await release('a'), await release('b')];
+        const deploy = (releaseId: number, environment = 'staging') => store.deployments.create({ service: 'payment', environment, releaseId, runId: run.id, previousReleaseId: null, startedAt: T(0) });
+        const first = await deploy(one.id);
+        const later = [];
+        for (let i = 0; i < 3; i++) later.push(await deploy(two.id), await deploy(two.id, 'production'));
+        assert.deepEqual((await store.deployments.list({ service: 'payment', releaseId: one.id })).map((d) => d.id), [first.id]);
+        assert.deepEqual((await store.deployments.list({ environment: 'staging', afterId: first.id, order: 'oldest', limit: 2 })).map((d) => d.id), [later[0]!.id, later[2]!.id]);
+        assert.deepEqual((await store.deployments.list({ releaseId: two.id, environment: 'production' })).map((d) => d.id), [later[5]!.id, later[3]!.id, later[1]!.id]);
+      });
+
       it('a user has an email, null unless given; update sets and clears it', async () => {
         const ada = (await store.users.create({ name: 'ada', role: 'deployer', passwordHash: null, email: 'ada@example.com' }))!;
         const bob = (await store.users.create({ name: 'bob', role: 'viewer', passwordHash: null }))!;

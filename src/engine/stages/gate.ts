@@ -46,11 +46,10 @@ export async function lookAtGate(resources: EngineResources, run: Run, stage: St
 
 /** When the release last began to serve the environment, and when it stopped (null: it still serves, or never did). */
 async function servedIn({ store }: EngineResources, service: string, environment: string, releaseId: number): Promise<{ servedSince: string | null; servedUntil: string | null }> {
-  const served = await store.deployments.list({ service, environment, statuses: ['succeeded'], limit: 500 });
-  const index = served.findIndex((deployment) => deployment.releaseId === releaseId);
-  if (index < 0) return { servedSince: null, servedUntil: null };
-  const replacedBy = index > 0 ? served[index - 1]! : null;
-  return { servedSince: served[index]!.finishedAt ?? served[index]!.startedAt, servedUntil: replacedBy ? (replacedBy.finishedAt ?? replacedBy.startedAt) : null };
+  const [served] = await store.deployments.list({ service, environment, releaseId, statuses: ['succeeded'], limit: 1 });
+  if (!served) return { servedSince: null, servedUntil: null };
+  const [replacedBy] = await store.deployments.list({ service, environment, statuses: ['succeeded'], afterId: served.id, order: 'oldest', limit: 1 });
+  return { servedSince: served.finishedAt ?? served.startedAt, servedUntil: replacedBy ? (replacedBy.finishedAt ?? replacedBy.startedAt) : null };
 }
 
 /**

@@ -2,7 +2,7 @@
 // locks, environment secrets (sealed by the caller) and the outbox. Locks, approvals and
 // outbox claims are compare-and-set: a unique key or a guarded UPDATE decides who won.
 
-import type { Kysely } from 'kysely';
+import type { ExpressionBuilder, Kysely } from 'kysely';
 import type { ApprovalRepository, LockRepository, OutboxRepository, SecretRepository } from '../store.ts';
 import { approvalToRow, EVERY_SERVICE, lockToRow, rowToApproval, rowToLock, rowToOutboxItem, rowToSecret } from './schema-delivery.ts';
 import type { Database } from './schema.ts';
@@ -146,29 +146,22 @@ export function outboxRepository(db: Kysely<Database>, atomic: Atomic): OutboxRe
         return stored;
       }),
 
-    claim: (now, leaseUntil, limit) =>
-      atomic(async (tx) => {
-        const due = await tx
-          .selectFrom('outbox')
-          .select('id')
-          .where('status', '=', 'pending')
-          .where('next_attempt_at', '<=', now)
-          .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
-          .orderBy('next_attempt_at')
-          .orderBy('id')
-          .limit(limit)
-          .execute();
-        if (due.length === 0) return [];
-        const rows = await tx
-          .updateTable('outbox')
-          .set((eb) => ({ lease_until: leaseUntil, attempts: eb('attempts', '+', 1) }))
-          .where('id', 'in', due.map((row) => row.id))
-          .where('status', '=', 'pending')
-          .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
-          .returningAll()
-          .execute();
-        return rows.map(rowToOutboxItem).sort((a, b) => a.id - b.id);
-      }),
+    // One statement: a read then a write would let a second server's connection in between
+    // (and, on SQLite, make it wait for the lock to upgrade).
+    async claim(now, leaseUntil, limit) {
+      const free = (eb: ExpressionBuilder<Database, 'outbox'>) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)]);
+      const rows = await db
+        .updateTable('outbox')
+        .set((eb) => ({ lease_until: leaseUntil, attempts: eb('attempts', '+', 1) }))
+        .where('id', 'in', (eb) =>
+          eb.selectFrom('outbox').select('id').where('status', '=', 'pending').where('next_attempt_at', '<=', now).where(free).orderBy('next_attempt_at').orderBy('id').limit(limit),
+        )
+        .where('status', '=', 'pending')
+        .where(free)
+        .returningAll()
+        .execute();
+      return rows.map(rowToOutboxItem).sort((a, b) => a.id - b.id);
+    },
 
     settle: (id, outcome) =>
       atomic(async (tx) => {

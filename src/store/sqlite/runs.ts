@@ -230,9 +230,11 @@ export function deploymentRepository(db: Kysely<Database>): DeploymentRepository
 
     async list(filter = {}) {
       if (filter.statuses?.length === 0) return [];
-      let query = db.selectFrom('deployments').selectAll().orderBy('id', 'desc');
+      let query = db.selectFrom('deployments').selectAll().orderBy('id', filter.order === 'oldest' ? 'asc' : 'desc');
       if (filter.service !== undefined) query = query.where('service', '=', filter.service);
       if (filter.environment !== undefined) query = query.where('environment', '=', filter.environment);
+      if (filter.releaseId !== undefined) query = query.where('release_id', '=', filter.releaseId);
+      if (filter.afterId !== undefined) query = query.where('id', '>', filter.afterId);
       if (filter.statuses !== undefined) query = query.where('status', 'in', filter.statuses);
       if (filter.limit !== undefined) query = query.limit(filter.limit);
       return (await query.execute()).map(rowToDeployment);
