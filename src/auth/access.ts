@@ -89,14 +89,15 @@ export class AccessService {
     return this.store.users.list();
   }
 
-  async addUser(actor: Principal, request: { name: string; role: Role; password?: string }): Promise<User> {
+  async addUser(actor: Principal, request: { name: string; role: Role; password?: string; email?: string }): Promise<User> {
     this.require(actor, 'admin', 'add users');
     if (!USER_NAME.test(request.name)) {
       throw new SlipwayError('BAD_REQUEST', `"${request.name}" is not a user name (lower-case letters, digits, ".", "_" and "-", up to 64)`);
     }
+    const email = request.email === undefined ? null : checkedEmail(request.email);
     const passwordHash = request.password === undefined ? null : await hashPassword(checkedPassword(request.password));
     const user = await this.store.transaction(async (tx) => {
-      const created = await tx.users.create({ name: request.name, role: request.role, passwordHash });
+      const created = await tx.users.create({ name: request.name, role: request.role, passwordHash, email });
       if (!created) throw new SlipwayError('USER_EXISTS', `a user named ${request.name} exists already`);
       await this.audit(tx, actor, 'user.created', { user: created.name, role: created.role, password: passwordHash !== null });
       return created;
@@ -108,18 +109,21 @@ export class AccessService {
    * Changes a user's role (admins only) and password (admins, or the user themself), all or
    * nothing: every check is made before anything is written.
    */
-  async updateUser(actor: Principal, name: string, patch: { role?: Role; password?: string }): Promise<User> {
+  async updateUser(actor: Principal, name: string, patch: { role?: Role; password?: string; email?: string | null }): Promise<User> {
     if (patch.role !== undefined) this.require(actor, 'admin', 'change roles');
     if (patch.password !== undefined && actor.user.name !== name) this.require(actor, 'admin', "set another user's password");
+    if (patch.email !== undefined && actor.user.name !== name) this.require(actor, 'admin', "set another user's e-mail address");
+    const email = patch.email === undefined || patch.email === null ? patch.email : checkedEmail(patch.email);
     const passwordHash = patch.password === undefined ? undefined : await hashPassword(checkedPassword(patch.password));
     return this.store.transaction(async (tx) => {
       const user = await userNamed(tx, name);
       if (patch.role !== undefined && user.role === 'admin' && patch.role !== 'admin') {
         await keepAnAdmin(tx, `${name} is the last admin; make another user admin first`);
       }
-      const updated = (await tx.users.update(user.id, { role: patch.role, passwordHash }))!;
+      const updated = (await tx.users.update(user.id, { role: patch.role, passwordHash, email }))!;
       if (patch.role !== undefined && patch.role !== user.role) await this.audit(tx, actor, 'user.role_changed', { user: name, from: user.role, to: patch.role });
       if (passwordHash !== undefined) await this.audit(tx, actor, 'user.password_set', { user: name });
+      if (email !== undefined && email !== user.email) await this.audit(tx, actor, 'user.email_set', { user: name });
       return updated;
     });
   }
@@ -220,4 +224,13 @@ async function userNamed(store: Store, name: string): Promise<User> {
 async function keepAnAdmin(store: Store, message: string): Promise<void> {
   const admins = (await store.users.list()).filter((user) => user.role === 'admin');
   if (admins.length <= 1) throw new SlipwayError('LAST_ADMIN', message);
+}
+
+/** Where approval requests go: one plain address, no display name or list (it reaches an SMTP envelope). */
+function checkedEmail(email: string): string {
+  const trimmed = email.trim();
+  if (!/^[^\s@<>,;"]+@[^\s@<>,;"]+\.[^\s@<>,;"]+$/.test(trimmed) || trimmed.length > 254) {
+    throw new SlipwayError('BAD_REQUEST', `"${email}" is not an e-mail address such as ada@example.com`);
+  }
+  return trimmed;
 }

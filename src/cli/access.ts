@@ -84,8 +84,8 @@ export function registerAccessCommands(program: Command, client: () => SlipwayCl
     .action(async (options: { json?: boolean }) => {
       const users = await client().users();
       if (options.json) return printJson(users);
-      const rows = [['USER', 'ROLE', 'PASSWORD', 'CREATED'].map(bold)];
-      for (const entry of users) rows.push([entry.name, entry.role, entry.hasPassword ? 'set' : dim('none (tokens only)'), ago(entry.createdAt)]);
+      const rows = [['USER', 'ROLE', 'PASSWORD', 'E-MAIL', 'CREATED'].map(bold)];
+      for (const entry of users) rows.push([entry.name, entry.role, entry.hasPassword ? 'set' : dim('none (tokens only)'), entry.email ?? dim('—'), ago(entry.createdAt)]);
       print(table(rows));
     });
 
@@ -94,9 +94,10 @@ export function registerAccessCommands(program: Command, client: () => SlipwayCl
     .description('add a user (admin); --password asks for one, else the user works with tokens only')
     .requiredOption('--role <role>', `one of ${ROLES.join(', ')}`, role)
     .option('--password', 'set a password (asked for, or read from stdin)')
-    .action(async (name: string, options: { role: Role; password?: boolean }) => {
+    .option('--email <address>', 'where approval requests for them go')
+    .action(async (name: string, options: { role: Role; password?: boolean; email?: string }) => {
       const password = options.password ? await readPassword(`Password for ${name} (at least 12 characters): `) : undefined;
-      const added = await client().addUser({ name, role: options.role, password });
+      const added = await client().addUser({ name, role: options.role, password, email: options.email });
       print(`Added ${bold(added.name)} as ${added.role}.`);
       if (!added.hasPassword) print(dim(`  give them a token: slipway token create --user ${added.name} --name <what it is for>`));
     });
@@ -116,6 +117,14 @@ export function registerAccessCommands(program: Command, client: () => SlipwayCl
       const password = await readPassword(`New password for ${name} (at least 12 characters): `);
       await client().updateUser(name, { password });
       print(`Set the password of ${bold(name)}.`);
+    });
+
+  user
+    .command('email <name> [address]')
+    .description("set a user's e-mail address, where approval requests go, or remove it without one (admins for anyone, everyone for themselves)")
+    .action(async (name: string, address: string | undefined) => {
+      const updated = await client().updateUser(name, { email: address ?? null });
+      print(updated.email ? `${bold(name)}'s e-mail address is ${updated.email}.` : `Removed ${bold(name)}'s e-mail address.`);
     });
 
   user

@@ -90,11 +90,15 @@ export interface NewUserBody {
   role: Role;
   /** At least 12 characters; without one the user works with tokens only. */
   password?: string;
+  /** Where approval requests for them go. */
+  email?: string;
 }
 
 export interface UserPatchBody {
   role?: Role;
   password?: string;
+  /** Null removes it. */
+  email?: string | null;
 }
 
 export interface NewTokenBody {

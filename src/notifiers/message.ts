@@ -58,7 +58,7 @@ export function approvalWaiting(facts: ApprovalWaitingFacts): Notification {
     title: `${service} #${runId} is waiting for approval to enter ${environment}`,
     text: lines(
       `release #${releaseId} (${shortDigest(facts.digest)}), commit ${shortSha(facts.commitSha)}`,
-      `may approve: ${facts.waitingFor}`,
+      `waiting for ${facts.waitingFor}`,
       expiresAt ? `the request expires at ${expiresAt}` : null,
     ),
     link: facts.link,

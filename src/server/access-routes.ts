@@ -12,11 +12,11 @@ import { Id, parse, readJson } from './validation.ts';
 
 const RoleName = z.enum(ROLES, { error: `expected one of ${ROLES.join(', ')}` });
 const LoginBody = z.object({ user: z.string().min(1), password: z.string().min(1), name: z.string().min(1).max(100).optional() }).strict();
-const NewUserBody = z.object({ name: z.string().min(1), role: RoleName, password: z.string().optional() }).strict();
+const NewUserBody = z.object({ name: z.string().min(1), role: RoleName, password: z.string().optional(), email: z.string().optional() }).strict();
 const UserPatchBody = z
-  .object({ role: RoleName.optional(), password: z.string().optional() })
+  .object({ role: RoleName.optional(), password: z.string().optional(), email: z.string().nullable().optional() })
   .strict()
-  .refine((patch) => patch.role !== undefined || patch.password !== undefined, 'expected "role" or "password"');
+  .refine((patch) => patch.role !== undefined || patch.password !== undefined || patch.email !== undefined, 'expected "role", "password" or "email"');
 const NewTokenBody = z.object({ name: z.string().min(1).max(100), user: z.string().min(1).optional() }).strict();
 
 export function accessRoutes(access: AccessService, refusals: Refusals): Hono<ApiEnv> {

@@ -3,7 +3,9 @@
 // two different people. One release goes through staging, soaks, waits for a second person's
 // approval across a server restart, and reaches production as the very same digest; its
 // environment's secret reaches its container and never its log, in any encoding; a rollback
-// goes back to the release before last; a forced promotion is in the audit log.
+// goes back to the release before last; a forced promotion is in the audit log. People hear of
+// it through a real SMTP server (the approval request, sent to the approvers, with its link) and
+// a real webhook receiver (signed).
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -15,7 +17,9 @@ import { SlipwayClient, ApiError } from '../../src/client/client.ts';
 import type { RunDetail } from '../../src/client/api.ts';
 import { isTerminalRun } from '../../src/core/types.ts';
 import { ownerOf, startServer, type RunningServer } from '../../src/server/main.ts';
+import { verifyWebhookSignature } from '../../src/notifiers/webhook/notifier.ts';
 import { requireBusybox, requireRegistry, type requireEngine } from '../support/engine.ts';
+import { startHttpReceiver, startSmtpReceiver, type HttpReceiver, type SmtpReceiver } from '../support/receivers.ts';
 import { until } from '../support/wait.ts';
 
 type ContainerEngine = Awaited<ReturnType<typeof requireEngine>>;
@@ -32,6 +36,9 @@ let engine: ContainerEngine;
 let server: RunningServer;
 let admin: SlipwayClient;
 let erin: SlipwayClient;
+let hook: HttpReceiver;
+let mail: SmtpReceiver;
+const HOOK_SECRET = 'e2e-delivery-hook-secret';
 
 function git(...args: string[]): string {
   return execFileSync('git', args, {
@@ -91,6 +98,8 @@ describe('delivery end to end (Podman, registry, git)', () => {
   before(async () => {
     ({ engine } = await requireBusybox());
     const registry = await requireRegistry();
+    hook = await startHttpReceiver();
+    mail = await startSmtpReceiver({ user: 'mailer', pass: 'mail-pass-e2e' });
     execFileSync('git', ['init', '-q', '--bare', '--initial-branch=main', bare]);
     mkdirSync(work);
     git('init', '-q', '--initial-branch=main');
@@ -117,6 +126,20 @@ describe('delivery end to end (Podman, registry, git)', () => {
         '    approval:',
         '      rules: [{ roles: [deployer] }]',
         '      expires: 1d',
+        'notifications:',
+        '  channels:',
+        '    - name: ops-hook',
+        '      type: webhook',
+        `      url: ${hook.origin}/slipway`,
+        `      secret: ${HOOK_SECRET}`,
+        '      events: [deployed, rolled_back]',
+        '      environments: [production]',
+        '    - name: approvers',
+        '      type: email',
+        `      smtp: smtp://mailer:mail-pass-e2e@${mail.host}:${mail.port}`,
+        '      from: Slipway <ci@example.test>',
+        '      to: [releases@example.test]',
+        '      events: [approval.waiting]',
         'services:',
         '  shop:',
         `    repo: ${bare}`,
@@ -128,12 +151,14 @@ describe('delivery end to end (Podman, registry, git)', () => {
     );
     commitVersion('1');
     await start();
-    await admin.addUser({ name: 'erin', role: 'deployer' });
+    await admin.addUser({ name: 'erin', role: 'deployer', email: 'erin@example.test' });
     erin = new SlipwayClient(server.url, (await admin.createToken({ name: 'erin', user: 'erin' })).token);
   });
 
   after(async () => {
     await server?.close();
+    await hook?.close();
+    await mail?.close();
     if (engine) {
       for (const container of await engine.docker.listContainers({ all: true, filters: { label: [`slipway.owner=${ownerOf(dataDir)}`] } })) {
         await engine.docker.getContainer(container.Id).remove({ force: true }).catch(() => {});
@@ -185,6 +210,11 @@ describe('delivery end to end (Podman, registry, git)', () => {
     assert.equal(page.status, 200);
     assert.match(await page.text(), /Sign in to Slipway to see and decide this approval/);
     assert.match(page.headers.get('content-security-policy')!, /default-src 'none'; script-src 'sha256-[A-Za-z0-9+/=]+'/);
+    // The approvers heard of it by e-mail (sent before the restart), with the link to the page.
+    const asked = await until('the approval request by e-mail', () => mail.mails.find((received) => received.parsed.subject?.includes(`#${run.id}`)));
+    assert.deepEqual(asked.to.sort(), ['erin@example.test', 'releases@example.test']);
+    assert.match(asked.parsed.text ?? '', new RegExp(`http://127\\.0\\.0\\.1:\\d+/runs/${run.id}/approval`));
+    assert.match(asked.parsed.text ?? '', /waiting for approval to enter production/);
     const approval = await erin.approval(run.id);
     assert.deepEqual([approval.environment, approval.wait?.kind, approval.eligible, approval.you.mayApprove], ['production', 'approval', ['erin'], true]);
 
@@ -201,6 +231,9 @@ describe('delivery end to end (Podman, registry, git)', () => {
     assert.ok(production!.Config.Image.endsWith(`@${release.release.digest}`), production!.Config.Image);
     assert.equal(production!.Config.Image, staging!.Config.Image, 'the same image reference, by digest');
     assert.equal(production!.Image, staging!.Image, 'the same image');
+    const deployed = await until('the deployed notification', () => hook.requests.find((request) => request.headers['x-slipway-event'] === 'deployed'));
+    assert.ok(verifyWebhookSignature(deployed.body, String(deployed.headers['x-slipway-signature-256']), HOOK_SECRET));
+    assert.equal(JSON.parse(deployed.body.toString()).environment, 'production');
   });
 
   it('rolls production back to the release before last, and a forced promotion is in the audit log', async () => {
@@ -219,6 +252,7 @@ describe('delivery end to end (Podman, registry, git)', () => {
     assert.equal((await runUntil(rollback.id, (run) => isTerminalRun(run.status), 'the rollback to end')).status, 'succeeded');
     const [production] = await containersOf('production');
     assert.ok(production!.Config.Image.endsWith(`@${first!.digest}`), 'production runs the first release again');
+    await until('the rolled-back notification', () => hook.requests.some((request) => request.headers['x-slipway-event'] === 'rolled_back'));
     const [deployment] = await admin.deployments({ service: 'shop', environment: 'production', limit: 1 });
     assert.deepEqual([deployment!.kind, deployment!.actor, deployment!.note, deployment!.status], ['rollback', 'erin', 'errors after version 2', 'succeeded']);
 

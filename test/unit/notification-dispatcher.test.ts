@@ -163,7 +163,7 @@ describe('NotificationDispatcher', () => {
     assert.deepEqual(notification.recipients, ['alice@example.com'], 'bob may not, carol has no address, dave started the run');
     assert.equal(notification.link, `https://ci.example.com/runs/${run.id}/approval`);
     assert.equal(notification.at, AT);
-    assert.match(notification.text, /may approve: 1 approval from role deployer or above/);
+    assert.match(notification.text, /waiting for 1 approval from role deployer or above/);
   });
 
   test('an expired run says which approval lapsed, from its request in the event log', async () => {
