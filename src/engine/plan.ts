@@ -87,6 +87,11 @@ function fullPlan(config: Config, serviceName: string, service: Service): Planne
       const timeoutMs = override?.timeout ?? stage.timeoutMs;
       const base = { name: stage.name, kind: stage.kind, environment: stage.environment, timeoutMs };
       if (override?.skip) return { ...base, command: null, skipReason: `service ${serviceName} skips this stage` };
+      const schedule = stage.kind === 'deploy' ? config.environments[stage.environment!]?.promote_schedule : undefined;
+      if (schedule) {
+        // Such an environment takes the release that finished its soak when its schedule fires.
+        return { ...base, command: null, skipReason: `${stage.environment} takes releases on its promotion schedule (${schedule.cron}, ${schedule.timezone}) or by slipway promote` };
+      }
       if (stage.kind !== 'command') return { ...base, command: null, skipReason: null };
       const template = override?.run ?? stage.run ?? '';
       const rendered = renderCommand(template, serviceName, service);

@@ -12,6 +12,7 @@ import { AccessService } from '../../src/auth/access.ts';
 import { FakeBuilder } from '../../src/builders/fake/builder.ts';
 import type { Config } from '../../src/config/model.ts';
 import type { Role } from '../../src/core/types.ts';
+import { promotionSchedules } from '../../src/deployments/schedules.ts';
 import { Deployments } from '../../src/deployments/service.ts';
 import { FakeDeployer } from '../../src/deployers/fake/deployer.ts';
 import { Engine } from '../../src/engine/engine.ts';
@@ -275,5 +276,28 @@ describe('delivery: promote and roll back by hand', () => {
       [1, ['production'], ['production', 'staging']],
     ]);
     await until('the audit to say so', async () => (await h.store.events.list({ types: ['rollback.requested'] })).length === 1);
+  });
+});
+
+describe('delivery: scheduled promotion', () => {
+  it("runs stop before a scheduled environment; its schedule promotes the release that finished its soak, and only once", async () => {
+    const h = await harness(config('{ promote_schedule: { cron: "0 10 * * 2", timezone: Europe/Berlin } }', '{ soak: 2d }'));
+    const runId = await startMain(h);
+    const run = await finished(h.store, runId);
+    assert.equal(run.status, 'succeeded');
+    const production = (await h.store.stages.listByRun(runId)).find((stage) => stage.name === 'deploy-production')!;
+    assert.equal(production.status, 'skipped');
+    assert.match(production.reason!, /production takes releases on its promotion schedule \(0 10 \* \* 2, Europe\/Berlin\)/);
+
+    assert.deepEqual(await h.deployments.promoteSoaked('api', 'production', 'schedule promote/production'), { skipped: `release #1 soaks in staging until ${new Date(START.getTime() + 2 * 86_400_000).toISOString()}` });
+    h.clock.now = new Date(START.getTime() + 2 * 86_400_000 + 60_000);
+    const promoted = await h.deployments.promoteSoaked('api', 'production', 'schedule promote/production');
+    assert.ok('run' in promoted);
+    assert.equal((await finished(h.store, promoted.run.id)).status, 'succeeded');
+    assert.equal((await h.store.deployments.current('api', 'production'))!.releaseId, 1);
+    assert.deepEqual(await h.deployments.promoteSoaked('api', 'production', 'schedule promote/production'), { skipped: 'release #1 already serves production' });
+
+    const runner = promotionSchedules(h.engine.config, h.deployments, h.store.cursors, { now: () => h.clock.now });
+    assert.deepEqual(runner.describe().map((schedule) => [schedule.name, schedule.services, schedule.nextAt]), [['promote/production', ['api'], '2026-12-15T09:00:00.000Z']]);
   });
 });
