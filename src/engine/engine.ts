@@ -20,6 +20,7 @@ import { planStages, PULL_REQUEST_PARTIAL, type PlannedStage } from './plan.ts';
 import { engineResources, type EngineOptions, type EngineResources } from './resources.ts';
 import { settleAfterRestart } from './restart.ts';
 import { Scheduler } from './scheduler.ts';
+import { endWaitingRun } from './stages/waiting.ts';
 import { Waker } from './waker.ts';
 
 export type { EngineOptions } from './resources.ts';
@@ -297,6 +298,9 @@ export class Engine {
     if (!run) return err(new SlipwayError('RUN_NOT_FOUND', `run ${runId} does not exist`));
     if (isTerminalRun(run.status)) return err(new SlipwayError('RUN_NOT_CANCELLABLE', `run ${runId} already ${run.status}`));
     if (actor !== null) await store.events.append({ type: 'run.cancel_requested', runId, service: run.service, actor, data: { reason } });
+    // A waiting run belongs to no process: it is ended by compare-and-set, unless it was just woken.
+    const gate = run.status === 'waiting' ? (await store.stages.listByRun(runId)).find((stage) => stage.status === 'waiting') : undefined;
+    if (gate && (await endWaitingRun(this.resources, run, gate, { type: 'cancel', reason }))) return ok((await store.runs.get(runId))!);
     if (!(await this.scheduler.abort(runId, reason))) {
       await this.scheduler.withholding(runId, () => this.driver.finishRun(run, { type: 'cancel', reason }, 'the run was cancelled'));
     }

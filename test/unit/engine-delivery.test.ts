@@ -220,6 +220,17 @@ describe('delivery: a release through staging to production', () => {
     assert.deepEqual(audit.map((event) => [event.type, event.actor]), [['lock.set', 'dora'], ['lock.released', 'dora']]);
   });
 
+  it('a waiting run is cancelled in the store, its gate stage cancelled and the rest skipped', async () => {
+    const h = await harness(config(APPROVAL));
+    const runId = await startMain(h);
+    await waitingAt(h.store, runId);
+    const cancelled = await h.engine.cancel(runId, 'not this week', 'dora');
+    assert.ok(cancelled.ok);
+    assert.deepEqual([cancelled.value.status, cancelled.value.reason], ['cancelled', 'not this week']);
+    const stages = await h.store.stages.listByRun(runId);
+    assert.deepEqual(stages.filter((stage) => stage.environment === 'production').map((stage) => [stage.status, stage.wait]), [['cancelled', null]]);
+  });
+
   it('a newer release reaching the gate supersedes the older one waiting there; approving one never lets the other through', async () => {
     const h = await harness(config(APPROVAL));
     const first = await startMain(h);
