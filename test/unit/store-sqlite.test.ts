@@ -13,7 +13,8 @@ import { migrationProvider, migrations } from '../../src/store/sqlite/migrations
 import { openSqliteStore } from '../../src/store/sqlite/store.ts';
 import { newRun } from '../support/records.ts';
 import { storeConformance } from './store-conformance.ts';
-import { sqliteUpgradeTo0004, storeDeliveryConformance } from './store-delivery-conformance.ts';
+import { storeDeliveryConformance } from './store-delivery-conformance.ts';
+import { storeOutboxConformance } from './store-outbox-conformance.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'slipway-store-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -29,7 +30,8 @@ storeConformance('sqlite in memory', () => openSqliteStore(':memory:'));
 storeConformance('sqlite file', () => openSqliteStore(freshPath()));
 storeDeliveryConformance('sqlite in memory', () => openSqliteStore(':memory:'));
 storeDeliveryConformance('sqlite file', () => openSqliteStore(freshPath()));
-sqliteUpgradeTo0004(freshPath);
+storeOutboxConformance('sqlite in memory', () => openSqliteStore(':memory:'));
+storeOutboxConformance('sqlite file', () => openSqliteStore(freshPath()));
 
 describe('sqlite file store', () => {
   const run = newRun('payment', { commitSha: 'abc', trigger: { kind: 'manual', by: 'ada' } });
