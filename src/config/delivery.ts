@@ -3,7 +3,7 @@
 
 import { z } from 'zod';
 import { ROLES } from '../core/types.ts';
-import { validateSchedule } from '../triggers/schedules.ts';
+import { isKnownTimeZone, validateSchedule } from '../triggers/schedules.ts';
 import { Duration } from './units.ts';
 
 export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
@@ -58,15 +58,6 @@ const clock = (what: string, end: boolean) =>
     end ? /^(([01]\d|2[0-3]):[0-5]\d|24:00)$/ : /^([01]\d|2[0-3]):[0-5]\d$/,
     `expected ${what} as HH:MM from 00:00 to ${end ? '24:00' : '23:59'}, such as "09:00"`,
   );
-
-function isKnownTimeZone(timezone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en', { timeZone: timezone });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const TimeZone = z
   .string({ error: 'expected an IANA time zone such as Europe/Berlin' })

@@ -4,11 +4,11 @@
 // store reads and the outbox write happen on one chain behind it, in the order published.
 
 import type { NotificationChannel, Notifications } from '../config/notifications.ts';
-import { describeError } from '../core/errors.ts';
 import { assertNever, type Deployment, type Run } from '../core/types.ts';
 import { eligibleApprovers, type ApprovalPolicy } from '../delivery/approval-policy.ts';
 import { authorsOf } from '../engine/approvals.ts';
 import type { ApprovalRequest, EventBus, LiveEvent } from '../events/bus.ts';
+import { InOrderListener } from '../events/in-order.ts';
 import { approvalExpired, approvalWaiting, deployed, rolledBack, runFailed, runFixed } from '../notifiers/message.ts';
 import type { Notification, NotificationEvent } from '../notifiers/notifier.ts';
 import type { Store } from '../store/store.ts';
@@ -77,44 +77,36 @@ export class NotificationDispatcher {
   private readonly channels: NotificationChannel[];
   private readonly now: () => Date;
   private readonly log: (message: string) => void;
-  private chain: Promise<void> = Promise.resolve();
-  private unsubscribe: (() => void) | null = null;
-  private stopped = false;
+  private readonly listener: InOrderListener;
 
   constructor(private readonly options: DispatcherOptions) {
     this.channels = options.config.notifications.channels;
     this.now = options.now ?? (() => new Date());
     this.log = options.log ?? (() => {});
-  }
-
-  /** Starts listening; without channels there is nothing to listen for. A stopped dispatcher stays stopped. */
-  start(): void {
-    if (this.unsubscribe || this.stopped || this.channels.length === 0) return;
-    this.unsubscribe = this.options.bus.subscribe(
+    this.listener = new InOrderListener(
+      options.bus,
       (event) => {
         const kind = notificationKindOf(event);
         return kind !== null && this.channels.some((channel) => channel.events.includes(kind));
       },
-      (event) => {
-        this.chain = this.chain.then(() => this.dispatch(event)).catch((error: unknown) => this.log(`notifications: ${event.type} event: ${describeError(error)}`));
-      },
+      (event) => this.dispatch(event),
+      (event, message) => this.log(`notifications: ${event.type} event: ${message}`),
     );
   }
 
+  /** Starts listening; without channels there is nothing to listen for. A stopped dispatcher stays stopped. */
+  start(): void {
+    if (this.channels.length > 0) this.listener.start();
+  }
+
   /** Stops listening and resolves once what was heard is in the outbox. */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.unsubscribe?.();
-    this.unsubscribe = null;
-    await this.idle();
+  stop(): Promise<void> {
+    return this.listener.stop();
   }
 
   /** Resolves once every event heard so far is in the outbox (or was found to notify nobody). */
-  async idle(): Promise<void> {
-    for (let seen: Promise<void> | null = null; seen !== this.chain; ) {
-      seen = this.chain;
-      await seen;
-    }
+  idle(): Promise<void> {
+    return this.listener.idle();
   }
 
   private async dispatch(event: LiveEvent): Promise<void> {

@@ -7,6 +7,7 @@
 // item's key makes a newer state replace one not yet sent.
 
 import { describeError } from '../core/errors.ts';
+import { InOrderListener } from '../events/in-order.ts';
 import { assertNever, type Run, type Stage } from '../core/types.ts';
 import type { EventBus } from '../events/bus.ts';
 import type { CommitState, CommitStatus, StatusReporter } from '../forges/forge.ts';
@@ -69,41 +70,33 @@ export function commitStateOf(run: Run, failedStage: Stage | null): { state: Com
 
 export class CommitStatusNotifier {
   private readonly log: (message: string) => void;
-  private chain: Promise<void> = Promise.resolve();
-  private unsubscribe: (() => void) | null = null;
-  private stopped = false;
+  private readonly listener: InOrderListener;
 
   constructor(private readonly options: CommitStatusNotifierOptions) {
     this.log = options.log ?? (() => {});
+    this.listener = new InOrderListener(
+      options.bus,
+      (event) => event.type === 'run',
+      async (event) => {
+        if (event.type === 'run') await this.want(event.data);
+      },
+      (event, message) => this.log(`commit status of run ${event.type === 'run' ? event.data.id : '?'}: ${message}`),
+    );
   }
 
   /** Starts listening to run changes. A stopped notifier stays stopped. */
   start(): void {
-    if (this.unsubscribe || this.stopped) return;
-    this.unsubscribe = this.options.bus.subscribe(
-      (event) => event.type === 'run',
-      (event) => {
-        if (event.type !== 'run') return;
-        const run = event.data;
-        this.chain = this.chain.then(() => this.want(run)).catch((error: unknown) => this.log(`commit status of run ${run.id}: ${describeError(error)}`));
-      },
-    );
+    this.listener.start();
   }
 
   /** Stops listening and resolves once every state heard of is in the outbox. */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.unsubscribe?.();
-    this.unsubscribe = null;
-    await this.idle();
+  stop(): Promise<void> {
+    return this.listener.stop();
   }
 
   /** Resolves once every run change heard so far is in the outbox (or was found to report nothing). */
-  async idle(): Promise<void> {
-    for (let seen: Promise<void> | null = null; seen !== this.chain; ) {
-      seen = this.chain;
-      await seen;
-    }
+  idle(): Promise<void> {
+    return this.listener.idle();
   }
 
   private async want(run: Run): Promise<void> {

@@ -188,7 +188,8 @@ function countTicks(calendar: Cron, after: Date, until: Date, limit: number): nu
   return count;
 }
 
-function isKnownTimeZone(timezone: string): boolean {
+/** Whether Intl (the ICU time zone data) knows the IANA name. */
+export function isKnownTimeZone(timezone: string): boolean {
   try {
     new Intl.DateTimeFormat('en', { timeZone: timezone });
     return true;

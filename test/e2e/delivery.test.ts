@@ -8,8 +8,7 @@
 // a real webhook receiver (signed).
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -19,14 +18,13 @@ import { isTerminalRun } from '../../src/core/types.ts';
 import { ownerOf, startServer, type RunningServer } from '../../src/server/main.ts';
 import { verifyWebhookSignature } from '../../src/notifiers/webhook/notifier.ts';
 import { requireBusybox, requireRegistry, type requireEngine } from '../support/engine.ts';
+import { webServiceRepository } from '../support/repository.ts';
 import { startHttpReceiver, startSmtpReceiver, type HttpReceiver, type SmtpReceiver } from '../support/receivers.ts';
 import { until } from '../support/wait.ts';
 
 type ContainerEngine = Awaited<ReturnType<typeof requireEngine>>;
 
 const root = mkdtempSync(join(tmpdir(), 'slipway-delivery-'));
-const bare = join(root, 'shop.git');
-const work = join(root, 'work');
 const dataDir = join(root, 'data');
 const configFile = join(root, 'slipway.yml');
 /** Long enough to have every shape the log must hide: '/', '+' and '=' change under URL and JSON encodings. */
@@ -40,38 +38,23 @@ let hook: HttpReceiver;
 let mail: SmtpReceiver;
 const HOOK_SECRET = 'e2e-delivery-hook-secret';
 
-function git(...args: string[]): string {
-  return execFileSync('git', args, {
-    cwd: work,
-    encoding: 'utf8',
-    env: { ...process.env, GIT_AUTHOR_NAME: 'Carol Coder', GIT_AUTHOR_EMAIL: 'carol@example.test', GIT_COMMITTER_NAME: 'C', GIT_COMMITTER_EMAIL: 'c@c' },
-  }).trim();
-}
+const repository = webServiceRepository(root, { name: 'Carol Coder', email: 'carol@example.test' });
+const bare = repository.bare;
 
+/** A version of the service whose smoke stage prints the secret every way a careless script might. */
 function commitVersion(version: string): string {
-  mkdirSync(join(work, 'www'), { recursive: true });
-  writeFileSync(join(work, 'www', 'version'), `${version}\n`);
-  writeFileSync(join(work, 'www', 'healthz'), 'ok\n');
-  // The smoke stage prints the secret every way a careless script might.
-  writeFileSync(
-    join(work, 'smoke.sh'),
-    [
-      'echo "whole: $API_TOKEN"',
-      'printf "chunks: %s" "$(echo "$API_TOKEN" | cut -c1-9)"; sleep 0.3; echo "$API_TOKEN" | cut -c10-',
-      'echo "$API_TOKEN" | cut -c1-11',
-      'echo "$API_TOKEN" | cut -c12-',
-      'printf "%s" "$API_TOKEN" | base64',
-      'printf "a%s" "$API_TOKEN" | base64',
-      'printf "ab%s" "$API_TOKEN" | base64',
-      'echo "done"',
-      '',
-    ].join('\n'),
-  );
-  writeFileSync(join(work, 'Dockerfile'), 'FROM localhost/slipway/busybox:latest\nCOPY www /www\nCMD ["httpd", "-f", "-p", "8080", "-h", "/www"]\n');
-  git('add', '-A');
-  git('commit', '-q', '-m', `version ${version}`);
-  git('push', '-q', bare, 'HEAD:main');
-  return git('rev-parse', 'HEAD');
+  const smoke = [
+    'echo "whole: $API_TOKEN"',
+    'printf "chunks: %s" "$(echo "$API_TOKEN" | cut -c1-9)"; sleep 0.3; echo "$API_TOKEN" | cut -c10-',
+    'echo "$API_TOKEN" | cut -c1-11',
+    'echo "$API_TOKEN" | cut -c12-',
+    'printf "%s" "$API_TOKEN" | base64',
+    'printf "a%s" "$API_TOKEN" | base64',
+    'printf "ab%s" "$API_TOKEN" | base64',
+    'echo "done"',
+    '',
+  ].join('\n');
+  return repository.commit(version, { files: { 'smoke.sh': smoke } });
 }
 
 async function start(): Promise<void> {
@@ -100,9 +83,6 @@ describe('delivery end to end (Podman, registry, git)', () => {
     const registry = await requireRegistry();
     hook = await startHttpReceiver();
     mail = await startSmtpReceiver({ user: 'mailer', pass: 'mail-pass-e2e' });
-    execFileSync('git', ['init', '-q', '--bare', '--initial-branch=main', bare]);
-    mkdirSync(work);
-    git('init', '-q', '--initial-branch=main');
     writeFileSync(
       configFile,
       [

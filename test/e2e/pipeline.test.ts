@@ -3,49 +3,31 @@
 // registry. Each commit goes checkout -> quality -> test -> build -> push -> deploy.
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { RunDetail, ServiceOverview } from '../../src/client/api.ts';
 import { ownerOf } from '../../src/server/main.ts';
 import { slipway, startServerProcess, type ServerProcess } from '../support/cli.ts';
+import { webServiceRepository } from '../support/repository.ts';
 import { requireBusybox, requireRegistry, type requireEngine } from '../support/engine.ts';
 
 type Engine = Awaited<ReturnType<typeof requireEngine>>;
 
 const root = mkdtempSync(join(tmpdir(), 'slipway-e2e-'));
-const bare = join(root, 'shop.git');
-const work = join(root, 'work');
 const dataDir = join(root, 'data');
 const configFile = join(root, 'slipway.yml');
 let engine: Engine;
 let server: ServerProcess;
 
-function git(...args: string[]): string {
-  return execFileSync('git', args, {
-    cwd: work,
-    encoding: 'utf8',
-    env: { ...process.env, GIT_AUTHOR_NAME: 'T', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 'T', GIT_COMMITTER_EMAIL: 't@t' },
-  }).trim();
-}
+const repository = webServiceRepository(root);
+const bare = repository.bare;
 
 /** Commits a version of the service: /version answers `version`; tests and health can be broken on purpose. */
 function commitVersion(version: string, options: { testPasses?: boolean; healthy?: boolean } = {}): string {
-  mkdirSync(join(work, 'www'), { recursive: true });
-  writeFileSync(join(work, 'www', 'version'), `${version}\n`);
-  rmSync(join(work, 'www', 'healthz'), { force: true });
-  if (options.healthy !== false) writeFileSync(join(work, 'www', 'healthz'), 'ok\n');
-  writeFileSync(join(work, 'test.sh'), options.testPasses === false ? 'echo "expected version to be a number" >&2\nexit 1\n' : 'grep -qx "[0-9]*" www/version && echo "version ok"\n');
-  writeFileSync(
-    join(work, 'Dockerfile'),
-    'FROM localhost/slipway/busybox:latest\nCOPY www /www\nCMD ["httpd", "-f", "-p", "8080", "-h", "/www"]\n',
-  );
-  git('add', '-A');
-  git('commit', '-q', '-m', `version ${version}`);
-  git('push', '-q', bare, 'HEAD:main');
-  return git('rev-parse', 'HEAD');
+  const test = options.testPasses === false ? 'echo "expected version to be a number" >&2\nexit 1\n' : 'grep -qx "[0-9]*" www/version && echo "version ok"\n';
+  return repository.commit(version, { healthy: options.healthy, files: { 'test.sh': test } });
 }
 
 async function staging(): Promise<ServiceOverview['environments'][number]> {
@@ -73,9 +55,6 @@ describe('pipeline end to end (Podman, registry, git)', () => {
   before(async () => {
     ({ engine } = await requireBusybox());
     const registry = await requireRegistry();
-    execFileSync('git', ['init', '-q', '--bare', '--initial-branch=main', bare]);
-    mkdirSync(work);
-    git('init', '-q', '--initial-branch=main');
     writeFileSync(
       configFile,
       [
