@@ -15,7 +15,7 @@ import type { Notification } from '../../src/notifiers/notifier.ts';
 import { openSqliteStore } from '../../src/store/sqlite/store.ts';
 import type { NewRun, Store } from '../../src/store/store.ts';
 import { commitStatusSender } from '../../src/triggers/commit-status.ts';
-import { newRun } from '../support/records.ts';
+import { deploymentRecord, newRun } from '../support/records.ts';
 
 const AT = '2024-05-01T10:00:00.000Z';
 const DIGEST = 'sha256:9b2f6c8d1e4a7b3c5d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c';
@@ -89,24 +89,7 @@ describe('NotificationDispatcher', () => {
   }
 
   function deployment(overrides: Partial<Deployment>): Deployment {
-    return {
-      id: 1,
-      service: 'payment',
-      environment: 'staging',
-      releaseId: 1,
-      runId: 1,
-      status: 'succeeded',
-      previousReleaseId: null,
-      url: 'http://127.0.0.1:41000',
-      reason: null,
-      kind: 'deploy',
-      actor: null,
-      note: null,
-      forced: false,
-      startedAt: AT,
-      finishedAt: AT,
-      ...overrides,
-    };
+    return deploymentRecord(1, 1, AT, { url: 'http://127.0.0.1:41000', ...overrides });
   }
 
   test('a failed run goes to the channels taking run.failed for its service, with the stage it failed at', async () => {

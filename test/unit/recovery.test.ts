@@ -8,29 +8,12 @@ import { describe, it } from 'node:test';
 import type { Deployment, Run, Stage } from '../../src/core/types.ts';
 import type { PlacedInstance } from '../../src/deployers/deployer.ts';
 import { planRecovery, type RecoveryFacts, type RecoveryPlan } from '../../src/engine/recovery.ts';
-import { newRun } from '../support/records.ts';
+import { deploymentRecord, newRun } from '../support/records.ts';
 
 const AT = '2026-12-01T10:00:00.000Z';
 
 function deployment(id: number, releaseId: number, overrides: Partial<Deployment> = {}): Deployment {
-  return {
-    id,
-    service: 'api',
-    environment: 'staging',
-    releaseId,
-    runId: id,
-    status: 'succeeded',
-    previousReleaseId: null,
-    url: `http://127.0.0.1:${40_000 + id}`,
-    reason: null,
-    kind: 'deploy',
-    actor: null,
-    note: null,
-    forced: false,
-    startedAt: AT,
-    finishedAt: AT,
-    ...overrides,
-  };
+  return deploymentRecord(id, releaseId, AT, { service: 'api', ...overrides });
 }
 
 const cutShort = (id: number, releaseId: number, overrides: Partial<Deployment> = {}) =>
