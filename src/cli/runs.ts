@@ -6,7 +6,7 @@ import type { SlipwayClient } from '../client/client.ts';
 import type { Deployment, LogLine, Run, RunDetail, Stage } from '../client/api.ts';
 import { isTerminalRun, isTerminalStage, type RunStatus } from '../core/types.ts';
 import { refusedVariable } from '../core/variables.ts';
-import { ago, bold, clockTime, cyan, dim, duration, red, runState, shortSha, statusSymbol, statusWord, table, triggerText } from './format.ts';
+import { ago, bold, clockTime, cyan, dim, duration, fromNow, red, runState, shortSha, statusSymbol, statusWord, table, triggerText, yellow } from './format.ts';
 import { printGate } from './gate.ts';
 import { fail, positiveInt, print, printJson } from './output.ts';
 
@@ -133,9 +133,10 @@ export function registerRunCommands(program: Command, client: () => SlipwayClien
         stage.name,
         statusWord(stage.status),
         duration(stage.startedAt, stage.finishedAt),
-        dim(stage.reason ?? stage.command ?? stage.environment ?? ''),
+        stage.wait ? yellow(`${stage.wait.detail}${stage.wait.until ? ` (${fromNow(stage.wait.until)})` : ''}`) : dim(stage.reason ?? stage.command ?? stage.environment ?? ''),
       ]);
       print(table(rows));
+      if (run.status === 'waiting') print(dim(`  its gate: slipway approval ${run.id}`));
     });
 
   program
