@@ -18,6 +18,12 @@ import { MASK, SecretMasker } from '../secrets/mask.ts';
 import type { NewLogLine, Store } from '../store/store.ts';
 
 const FLUSH_DELAY_MS = 25;
+/**
+ * How long the last line of a stream is held back, where a stage has secrets, for the line after
+ * it: a secret printed in two halves by two commands comes as two lines some milliseconds apart
+ * (more on a busy machine), and both halves must be known before either is kept.
+ */
+const HOLD_MS = 250;
 const MAX_BATCH_LINES = 500;
 const MAX_BATCH_BYTES = 1024 * 1024;
 /** Past either, line() waits until the writes in flight are done. */
@@ -179,12 +185,12 @@ export class StageLog {
     else this.timer ??= setTimeout(this.tick, FLUSH_DELAY_MS);
   }
 
-  /** The flush delay passed: writes what is buffered and keeps the lines held as long; those held since come on a later tick. */
+  /** The flush delay passed: writes what is buffered and keeps the lines held HOLD_MS; those held since come on a later tick. */
   private readonly tick = (): void => {
     this.timer = null;
-    this.release(FLUSH_DELAY_MS);
+    this.release(HOLD_MS);
     this.flush();
-    if (this.held[0]) this.timer = setTimeout(this.tick, this.held[0].since + FLUSH_DELAY_MS - performance.now());
+    if (this.held[0]) this.timer = setTimeout(this.tick, Math.max(0, this.held[0].since + HOLD_MS - performance.now()));
   };
 
   /** Starts writing what is buffered, after the writes already in flight; a failure is kept for drain(). */

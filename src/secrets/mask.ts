@@ -1,6 +1,6 @@
 // Hides secret values in log lines: the value itself, each line of a multi-line value, and the
 // forms a step is likely to print it in (base64 alone or inside a longer stream, URL- and
-// JSON-escaped), plus a value split across two lines, half a value on a line of its own, and
+// JSON-escaped), plus a value split across two lines, a third or more of a value on a line of its own, and
 // the start of one at the end of a line cut at the limit. All forms are compiled into one
 // pattern up front, since every line of every step goes through it.
 
@@ -14,7 +14,7 @@ export class SecretMasker {
   private readonly pattern: RegExp;
   /** The forms of at least MIN_FORM characters, which may also be masked in part. */
   private readonly forms: string[];
-  /** The values as a step would print them (a multi-line value line by line), for lines that are half of one. */
+  /** The values as a step would print them (a multi-line value line by line), for lines that are a fragment of one. */
   private readonly values: string[];
   private readonly longestValue: number;
   private readonly longestForm: number;
@@ -52,7 +52,7 @@ export class SecretMasker {
 
   /** A whole line: as mask(), and a line that is only a large part of a value (the rest printed elsewhere) becomes "***". */
   maskLine(text: string): string {
-    return this.isHalf(text.trim()) ? MASK : this.mask(text);
+    return this.isFragment(text.trim()) ? MASK : this.mask(text);
   }
 
   /** A line cut at the limit: as mask(), and also the first part of a form at its end. */
@@ -82,10 +82,11 @@ export class SecretMasker {
     return null;
   }
 
-  private isHalf(text: string): boolean {
+  /** A whole line that is the start or the end of a value, a third of it or more: the rest may come later, or never. */
+  private isFragment(text: string): boolean {
     if (text.length < MIN_FORM || text.length > this.longestValue) return false;
     for (const value of this.values) {
-      if (value.length > text.length && text.length * 2 >= value.length && (value.startsWith(text) || value.endsWith(text))) return true;
+      if (value.length > text.length && text.length * 3 >= value.length && (value.startsWith(text) || value.endsWith(text))) return true;
     }
     return false;
   }

@@ -36,7 +36,8 @@ function writeConfig(name: string, repo: string): string {
     [
       'pipeline:',
       '  - stage: slow',
-      '    run: echo started; sleep 5; echo finished',
+      // Long enough to outlive a kill and a check on a busy machine (the CLI polls it once a second or so).
+      '    run: echo started; sleep 15; echo finished',
       '  - stage: after',
       '    run: echo after',
       'services:',

@@ -117,12 +117,13 @@ describe('SecretMasker', () => {
     }
   });
 
-  it('masks a line that is only a fragment of at least half a secret and 4 characters, not a shorter one', () => {
+  it('masks a line that is only a fragment of at least a third of a secret and 4 characters, not a shorter one', () => {
     const m = masker(PUNCTUATION, SPACES);
     assert.equal(m.maskLine(`  ${PUNCTUATION.slice(0, 8)}  `), MASK);
     assert.equal(m.maskLine(PUNCTUATION.slice(-8)), MASK);
     assert.equal(m.maskLine(SPACES.slice(0, 15)), MASK);
-    assert.equal(m.maskLine(PUNCTUATION.slice(0, 7)), PUNCTUATION.slice(0, 7), 'less than half');
+    assert.equal(m.maskLine(PUNCTUATION.slice(0, 5)), MASK, 'a third');
+    assert.equal(m.maskLine(PUNCTUATION.slice(0, 4)), PUNCTUATION.slice(0, 4), 'less than a third');
     assert.equal(m.maskLine(PUNCTUATION.slice(0, 3)), PUNCTUATION.slice(0, 3), 'a 3-character fragment');
     assert.equal(m.maskLine(`echo ${PUNCTUATION.slice(0, 8)}`), `echo ${PUNCTUATION.slice(0, 8)}`, 'only a whole line');
   });
