@@ -3,7 +3,8 @@
 // two different people. One release goes through staging, soaks, waits for a second person's
 // approval across a server restart, and reaches production as the very same digest; its
 // environment's secret reaches its container and never its log, in any encoding; a rollback
-// goes back to the release before last; a forced promotion is in the audit log. People hear of
+// goes back to the release before last; a forced promotion is in the audit log; a rejection ends
+// a run, an approval nobody gives expires, a promotion outside its window waits. People hear of
 // it through a real SMTP server (the approval request, sent to the approvers, with its link) and
 // a real webhook receiver (signed).
 
@@ -106,6 +107,7 @@ describe('delivery end to end (Podman, registry, git)', () => {
         '    approval:',
         '      rules: [{ roles: [deployer] }]',
         '      expires: 1d',
+        '    windows: [{ days: mon-fri, from: "08:00", to: "20:00", timezone: UTC }]',
         'notifications:',
         '  channels:',
         '    - name: ops-hook',
@@ -251,5 +253,42 @@ describe('delivery end to end (Podman, registry, git)', () => {
       ],
     );
     assert.equal((audit[1]!.data as { reason: string }).reason, 'the fix for errors is in version 2');
+  });
+
+  it('a rejection ends a run, an approval nobody gives expires, and a promotion outside its window waits for it', async () => {
+    const toApproval = async (version: string): Promise<number> => {
+      commitVersion(version);
+      const run = await admin.startRun({ service: 'shop' });
+      await runUntil(run.id, (now) => now.status === 'waiting', `release ${version} to wait at production`);
+      clock.now = new Date(clock.now.getTime() + 61 * 60_000);
+      await server.engine.waker.tick();
+      await runUntil(run.id, (now) => now.stages.some((stage) => stage.wait?.kind === 'approval'), `release ${version}'s approval to be asked`);
+      return run.id;
+    };
+
+    const rejected = await toApproval('3');
+    await erin.reject(rejected, { comment: 'the changelog is missing' });
+    const ended = await runUntil(rejected, (run) => isTerminalRun(run.status), 'the rejected run to end');
+    assert.deepEqual([ended.status, ended.reason], ['rejected', 'stage deploy-production: rejected by erin: the changelog is missing']);
+
+    const expiring = await toApproval('4');
+    clock.now = new Date(clock.now.getTime() + 24 * 3_600_000 + 60_000);
+    await server.engine.waker.tick();
+    const expired = await runUntil(expiring, (run) => isTerminalRun(run.status), 'the unapproved run to expire');
+    assert.equal(expired.status, 'expired');
+    assert.match(expired.reason!, /no approval to enter production within 1d/);
+
+    clock.now = new Date('2026-12-12T12:00:00Z'); // a Saturday
+    const release = (await admin.serviceReleases('shop'))[0]!.release;
+    const promotion = await erin.promote('shop', { release: release.id, environment: 'production' });
+    await runUntil(promotion.id, (run) => run.stages.some((stage) => stage.wait?.kind === 'approval'), 'the promotion to ask for approval');
+    await admin.approve(promotion.id, { comment: 'for Monday' });
+    const held = await runUntil(promotion.id, (run) => run.stages.some((stage) => stage.wait?.kind === 'window'), 'the promotion to wait for its window');
+    assert.equal(held.stages.find((stage) => stage.wait)!.wait!.until, '2026-12-14T08:00:00.000Z');
+    clock.now = new Date('2026-12-14T08:00:30Z');
+    await server.engine.waker.tick();
+    assert.equal((await runUntil(promotion.id, (run) => isTerminalRun(run.status), 'the promotion to end')).status, 'succeeded');
+    const [production] = await containersOf('production');
+    assert.ok(production!.Config.Image.endsWith(`@${release.digest}`));
   });
 });
