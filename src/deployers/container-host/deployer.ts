@@ -23,6 +23,8 @@ const LABEL = {
   environment: 'slipway.environment',
   release: 'slipway.release',
   digest: 'slipway.digest',
+  /** When it was placed, to the millisecond: the engine's own creation time counts whole seconds. */
+  placedAt: 'slipway.placed-at',
 } as const;
 
 const HEALTH_INTERVAL_MS = 250;
@@ -88,7 +90,7 @@ export class ContainerHostDeployer implements Deployer {
       filters: { label: [`${LABEL.owner}=${this.owner}`, LABEL.service, LABEL.environment, LABEL.release] },
     });
     return containers
-      .sort((a, b) => a.Created - b.Created)
+      .sort((a, b) => a.Created - b.Created || (a.Labels[LABEL.placedAt] ?? '').localeCompare(b.Labels[LABEL.placedAt] ?? ''))
       .map((container) => {
         const running = container.State === 'running';
         const published = container.Ports?.find((port) => port.PublicPort);
@@ -130,6 +132,7 @@ export class ContainerHostDeployer implements Deployer {
         [LABEL.environment]: environment.name,
         [LABEL.release]: String(release.id),
         [LABEL.digest]: release.digest,
+        [LABEL.placedAt]: new Date().toISOString(),
       },
       Env: Object.entries(variables).map(([key, value]) => `${key}=${value}`),
       ExposedPorts: { [containerPort]: {} },
