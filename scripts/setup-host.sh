@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prepares this machine for Slipway's container features, idempotently:
-# installs what is missing (Podman, runc, Debian's docker-registry, busybox-static, git),
+# installs what is missing (Podman, runc, Debian's docker-registry, busybox-static, git,
+# and the reverse proxies HAProxy and Caddy, which it installs without starting them),
 # configures Podman for this kernel, and starts the Podman API service and a local
 # registry on 127.0.0.1:5000 unless something already answers there.
 #
@@ -16,6 +17,10 @@ REGISTRY_ADDR="${SLIPWAY_REGISTRY_ADDR:-127.0.0.1:5000}"
 PODMAN_SOCKET="/run/podman/podman.sock"
 # catatonit is the init process containers get with Init: true (Podman's --init).
 PACKAGES=(podman runc catatonit docker-registry busybox-static git curl)
+# The reverse proxies for zero-downtime deploys (docs/proxy.md; bench/proxy.ts measures both).
+# Slipway starts its own instances with its own configs: the packages' services (Caddy's
+# listens on :80) are not started when they are installed.
+PROXY_PACKAGES=(haproxy caddy)
 
 say() { printf 'setup-host: %s\n' "$*" >&2; }
 
@@ -35,7 +40,7 @@ stop_started() {
 
 install_packages() {
   local missing=()
-  for pkg in "${PACKAGES[@]}"; do
+  for pkg in "$@"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
@@ -46,6 +51,31 @@ install_packages() {
   say "installing ${missing[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# Installs the proxies without starting their services: invoke-rc.d and deb-systemd-invoke
+# ask policy-rc.d, so one that answers 101 is in place during the install (unless this
+# machine has its own), and on systemd the units the install enabled are disabled again.
+install_proxy_packages() {
+  local missing=()
+  for pkg in "${PROXY_PACKAGES[@]}"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local policy=/usr/sbin/policy-rc.d
+  if ! is_root || [ -e "$policy" ]; then
+    install_packages "${missing[@]}"
+  else
+    printf '#!/bin/sh\n# Written by scripts/setup-host.sh for the time it installs the proxies.\nexit 101\n' > "$policy"
+    chmod 755 "$policy"
+    local status=0
+    install_packages "${missing[@]}" || status=$?
+    rm -f "$policy"
+    [ "$status" = 0 ] || return "$status"
+  fi
+  if is_root && [ -d /run/systemd/system ]; then
+    systemctl disable --quiet "${missing[@]}" 2>/dev/null || true
+  fi
 }
 
 # crun fails on this kernel's hybrid cgroups, and raising ulimits is not permitted here,
@@ -127,7 +157,8 @@ CONF
 case "${1:-start}" in
   stop) stop_started ;;
   start)
-    install_packages
+    install_packages "${PACKAGES[@]}"
+    install_proxy_packages
     configure_podman
     start_podman_service
     start_registry
