@@ -71,8 +71,9 @@ export function deployerConformance(name: string, setup: () => Promise<DeployerS
       try {
         const deadline = Date.now() + 120_000;
         while (!candidate) {
-          candidate = (await placed()).find((instance) => instance.releaseId === waiting.id);
-          assert.ok(candidate || Date.now() < deadline, 'the new instance was never listed');
+          // Listed once it runs: between its creation and its start it is listed too, not yet running.
+          candidate = (await placed()).find((instance) => instance.releaseId === waiting.id && instance.running);
+          assert.ok(candidate || Date.now() < deadline, 'the new instance was never listed running');
           if (!candidate) await new Promise((resolve) => setTimeout(resolve, 100));
         }
         assert.equal(candidate.proven, false);
