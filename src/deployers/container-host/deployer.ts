@@ -241,8 +241,10 @@ export class ContainerHostDeployer implements Deployer {
       const { State: state, RestartCount: restarts } = await container.inspect();
       // With a restart policy a crashed container may already be running again: count restarts too.
       const exited = !state.Running || state.Restarting || restarts > 0;
+      // Once the engine has started it again, its exit code is the new run's (0), not the crash's.
+      const how = state.Running && !state.Restarting ? `exited and was restarted ${restarts} time${restarts === 1 ? '' : 's'}` : `exited with code ${state.ExitCode}`;
       const failure = exited
-        ? `${check} failed: the container exited with code ${state.ExitCode} before answering 2xx (last: ${probe.detail})`
+        ? `${check} failed: the container ${how} before answering 2xx (last: ${probe.detail})`
         : now >= deadline
           ? `${check} did not answer 2xx within ${duration(timeoutMs)} (last: ${probe.detail})`
           : null;
