@@ -22,6 +22,8 @@ export interface ApprovalRequest {
   /** Who may approve and what is given: "1 from role deployer or above (none given yet)". */
   detail: string;
   expiresAt: string | null;
+  /** When it asked: the expiry counts from it, and the same request is told once. */
+  requestedAt: string;
 }
 
 export interface LiveEventMap {

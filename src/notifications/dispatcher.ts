@@ -168,7 +168,7 @@ export class NotificationDispatcher {
 
   private async approvalWaiting(request: ApprovalRequest): Promise<Notification | null> {
     const { store, config } = this.options;
-    const [run, release, requested] = await Promise.all([store.runs.get(request.runId), store.releases.get(request.releaseId), this.requestOf(request.runId)]);
+    const [run, release] = await Promise.all([store.runs.get(request.runId), store.releases.get(request.releaseId)]);
     if (!run || !release) return null;
     const policy = config.environments[request.environment]?.approval;
     const approvers = policy ? eligibleApprovers(policy, await store.users.list(), authorsOf(run)) : [];
@@ -183,7 +183,7 @@ export class NotificationDispatcher {
       expiresAt: request.expiresAt,
       link: this.link(`/runs/${run.id}/approval`),
       recipients: approvers.flatMap((approver) => (approver.email ? [approver.email] : [])),
-      at: requested?.at ?? this.now().toISOString(),
+      at: request.requestedAt,
     });
   }
 

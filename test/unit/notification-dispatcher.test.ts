@@ -134,10 +134,9 @@ describe('NotificationDispatcher', () => {
     await user('bob', 'developer', 'bob@example.com');
     await user('carol', 'admin', null);
     await user('dave', 'deployer', 'dave@example.com');
-    await store.events.append({ type: 'approval.requested', runId: run.id, service: run.service, environment: 'production', at: AT, data: { releaseId: built.id, waitingFor: '1 approval from role deployer or above (none given yet)' } });
     bus.publish({
       type: 'approval',
-      data: { runId: run.id, stageId: 1, service: 'payment', environment: 'production', releaseId: built.id, detail: '1 approval from role deployer or above (none given yet)', expiresAt: '2024-05-01T11:00:00.000Z' },
+      data: { runId: run.id, stageId: 1, service: 'payment', environment: 'production', releaseId: built.id, detail: '1 approval from role deployer or above (none given yet)', expiresAt: '2024-05-01T11:00:00.000Z', requestedAt: AT },
     });
     const items = await stored();
     assert.deepEqual(items.map(([channel]) => channel), ['everything', 'production']);

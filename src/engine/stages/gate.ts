@@ -70,7 +70,7 @@ export async function holdAtGate(resources: EngineResources, run: Run, stage: St
   }
   if (askingNow) {
     await store.events.append({ type: 'approval.requested', runId: run.id, service: run.service, environment, data: { stageId: stage.id, releaseId: release.id, digest: release.digest, waitingFor: wait.detail, expiresAt: wait.until } });
-    bus.publish({ type: 'approval', data: { runId: run.id, stageId: stage.id, service: run.service, environment, releaseId: release.id, detail: wait.detail, expiresAt: wait.until } });
+    bus.publish({ type: 'approval', data: { runId: run.id, stageId: stage.id, service: run.service, environment, releaseId: release.id, detail: wait.detail, expiresAt: wait.until, requestedAt: wait.approvalRequestedAt ?? wait.since } });
   }
   await transitionRun(resources, run, { type: 'wait' });
   if (stage.status === 'pending' && !config.environments[environment]?.approval?.keepOlder) await supersedeOlder(resources, run, release, environment);
