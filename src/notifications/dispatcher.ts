@@ -119,28 +119,30 @@ export class NotificationDispatcher {
     await this.options.outbox.enqueue(entries);
   }
 
+  /** The kind notificationKindOf told decides; the event's type follows from it (checked for the compiler). */
   private async notificationOf(event: LiveEvent): Promise<Notification | null> {
-    switch (event.type) {
-      case 'run':
-        return this.aboutRun(event.data);
-      case 'approval':
-        return this.approvalWaiting(event.data);
-      case 'deployment':
-        return this.aboutDeployment(event.data);
-      case 'stage':
-      case 'log':
-      case 'release':
+    const kind = notificationKindOf(event);
+    switch (kind) {
+      case 'run.failed':
+      case 'run.fixed':
+      case 'approval.expired':
+        return event.type === 'run' ? this.aboutRun(event.data, kind) : null;
+      case 'approval.waiting':
+        return event.type === 'approval' ? this.approvalWaiting(event.data) : null;
+      case 'deployed':
+      case 'rolled_back':
+        return event.type === 'deployment' ? this.aboutDeployment(event.data, kind) : null;
+      case null:
         return null;
       default:
-        return assertNever(event, 'live event');
+        return assertNever(kind, 'notification kind');
     }
   }
 
-  private async aboutRun(run: Run): Promise<Notification | null> {
+  private async aboutRun(run: Run, kind: NonNullable<ReturnType<typeof runKind>>): Promise<Notification | null> {
     const { store } = this.options;
     const link = this.link(`/runs/${run.id}`);
     const at = run.finishedAt ?? this.now().toISOString();
-    const kind = runKind(run);
     switch (kind) {
       case 'run.failed': {
         const stages = await store.stages.listByRun(run.id);
@@ -159,8 +161,6 @@ export class NotificationDispatcher {
         }
         return approvalExpired({ runId: run.id, service: run.service, environment: requested.environment, releaseId: requested.releaseId, waitingFor: requested.waitingFor, link, at });
       }
-      case null:
-        return null;
       default:
         return assertNever(kind, 'run notification');
     }
@@ -187,11 +187,11 @@ export class NotificationDispatcher {
     });
   }
 
-  private async aboutDeployment(deployment: Deployment): Promise<Notification | null> {
+  private async aboutDeployment(deployment: Deployment, kind: 'deployed' | 'rolled_back'): Promise<Notification | null> {
     const link = deployment.runId === null ? null : this.link(`/runs/${deployment.runId}`);
     const at = deployment.finishedAt ?? this.now().toISOString();
     const { service, environment, releaseId, runId } = deployment;
-    if (deployment.kind === 'rollback' && deployment.previousReleaseId !== null) {
+    if (kind === 'rolled_back' && deployment.previousReleaseId !== null) {
       return rolledBack({ service, environment, fromReleaseId: deployment.previousReleaseId, toReleaseId: releaseId, reason: deployment.note, automatic: false, actor: deployment.actor, runId, link, at });
     }
     const release = await this.options.store.releases.get(releaseId);
@@ -200,11 +200,11 @@ export class NotificationDispatcher {
   }
 
   /** The run's newest request for approval, as the event log recorded it. */
-  private async requestOf(runId: number): Promise<{ at: string; environment: string; releaseId: number; waitingFor: string } | null> {
+  private async requestOf(runId: number): Promise<{ environment: string; releaseId: number; waitingFor: string } | null> {
     const [record] = await this.options.store.events.list({ runId, types: ['approval.requested'], order: 'newest', limit: 1 });
     if (!record || record.environment === null) return null;
     const data = record.data as { releaseId: number; waitingFor: string };
-    return { at: record.at, environment: record.environment, releaseId: data.releaseId, waitingFor: data.waitingFor };
+    return { environment: record.environment, releaseId: data.releaseId, waitingFor: data.waitingFor };
   }
 
   private link(path: string): string | null {
