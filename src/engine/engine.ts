@@ -9,7 +9,7 @@
 // The engine reaches the world only through its ports: Store, EventBus, Source, Executor,
 // Builder, Deployer.
 
-import { concurrencyFor, DEFAULT_TIMEOUT_MS, type Config } from '../config/model.ts';
+import { concurrencyFor, type Config } from '../config/model.ts';
 import { describeError, SlipwayError } from '../core/errors.ts';
 import { err, isTerminalRun, ok, PEOPLE_TRIGGERS, type Release, type Result, type Run, type Stage, type Trigger } from '../core/types.ts';
 import { chainFor } from '../delivery/chain.ts';
@@ -141,7 +141,8 @@ export class Engine {
     const { release, environment } = request;
     const link = chainFor(config, release.service).find((candidate) => candidate.environment === environment);
     if (!link) return err(new SlipwayError('RELEASE_NOT_DEPLOYABLE', `service ${release.service} does not deploy to ${environment}`));
-    const stage = config.pipeline.find((candidate) => candidate.name === link.stage)!;
+    // Planned as the service's runs plan it (its timeout), but never skipped: a promotion is how a scheduled environment is entered.
+    const stage = planStages(config, release.service).find((candidate) => candidate.name === link.stage)!;
     const built = await store.runs.get(release.runId);
     return this.createRun(
       {
@@ -161,7 +162,7 @@ export class Engine {
         forced: request.forced,
         note: request.note,
       },
-      [{ name: link.stage, kind: 'deploy', command: null, environment, timeoutMs: this.resources.config.services[release.service]?.stages[link.stage]?.timeout ?? stage.timeoutMs ?? DEFAULT_TIMEOUT_MS.deploy, skipReason: null }],
+      [{ ...stage, skipReason: null }],
     );
   }
 
