@@ -106,10 +106,8 @@ export class RunDriver {
     let environmentSecrets: Record<string, string> = {};
     if (stage.environment !== null && !run.untrusted) {
       const values = await secretValues.valuesFor(run.service, stage.environment);
-      if (!values.ok) {
-        const failed = stage.status === 'running' ? stage : await transitionStage(this.resources, run, stage, { type: 'start' });
-        return transitionStage(this.resources, run, failed, { type: 'fail', reason: values.error.message });
-      }
+      // Before anything runs: a stage may fail from pending, waiting or running alike.
+      if (!values.ok) return transitionStage(this.resources, run, stage, { type: 'fail', reason: values.error.message });
       environmentSecrets = values.value;
     }
     const started = resuming ? stage : await transitionStage(this.resources, run, stage, { type: 'start' });
