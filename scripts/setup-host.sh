@@ -38,11 +38,17 @@ stop_started() {
   done
 }
 
-install_packages() {
-  local missing=()
+# The packages of "$@" that are not installed, one per line.
+missing_packages() {
+  local pkg
   for pkg in "$@"; do
-    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+    dpkg -s "$pkg" >/dev/null 2>&1 || printf '%s\n' "$pkg"
   done
+}
+
+install_packages() {
+  local missing
+  mapfile -t missing < <(missing_packages "$@")
   [ ${#missing[@]} -eq 0 ] && return 0
   if ! is_root; then
     say "not root: cannot install ${missing[*]}; container features need them"
@@ -57,10 +63,8 @@ install_packages() {
 # ask policy-rc.d, so one that answers 101 is in place during the install (unless this
 # machine has its own), and on systemd the units the install enabled are disabled again.
 install_proxy_packages() {
-  local missing=()
-  for pkg in "${PROXY_PACKAGES[@]}"; do
-    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
-  done
+  local missing
+  mapfile -t missing < <(missing_packages "${PROXY_PACKAGES[@]}")
   [ ${#missing[@]} -eq 0 ] && return 0
   local policy=/usr/sbin/policy-rc.d
   if ! is_root || [ -e "$policy" ]; then
