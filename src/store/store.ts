@@ -262,6 +262,25 @@ export interface CursorRepository {
   set(key: string, value: string): Promise<void>;
 }
 
+/** A service's stable address in one environment: its own port on the proxy, kept for good. */
+export interface RouteRecord {
+  service: string;
+  environment: string;
+  port: number;
+  createdAt: string;
+}
+
+export interface RouteRepository {
+  /**
+   * The route's port: the one it has, else the lowest port of `range` no route holds, taken by
+   * compare-and-set (a unique port), so two servers never hand one port out twice. Null when
+   * the range is full.
+   */
+  assign(service: string, environment: string, range: { from: number; to: number }, at: string): Promise<RouteRecord | null>;
+  /** By environment, then service. */
+  list(): Promise<RouteRecord[]>;
+}
+
 export interface Store {
   readonly description: string;
   readonly runs: RunRepository;
@@ -279,6 +298,7 @@ export interface Store {
   readonly locks: LockRepository;
   readonly secrets: SecretRepository;
   readonly outbox: OutboxRepository;
+  readonly routes: RouteRepository;
   transaction<T>(fn: (store: Store) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }

@@ -304,11 +304,26 @@ const delivery: Migration = {
   },
 };
 
+/** 0005: each service's stable port on the proxy, per environment. */
+const runtime: Migration = {
+  async up(db) {
+    await db.schema
+      .createTable('routes')
+      .addColumn('service', 'text', (c) => c.notNull())
+      .addColumn('environment', 'text', (c) => c.notNull())
+      .addColumn('port', 'integer', (c) => c.notNull().unique())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('routes_pk', ['service', 'environment'])
+      .execute();
+  },
+};
+
 export const migrations: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_triggers': triggers,
   '0003_trust': trust,
   '0004_delivery': delivery,
+  '0005_runtime': runtime,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -151,6 +151,14 @@ export interface Database {
   environment_locks: EnvironmentLockTable;
   secrets: SecretTable;
   outbox: OutboxTable;
+  routes: RouteTable;
+}
+
+export interface RouteTable {
+  service: string;
+  environment: string;
+  port: number;
+  created_at: string;
 }
 
 export type RunRow = Selectable<RunTable>;
