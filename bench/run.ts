@@ -1,4 +1,4 @@
-// `npm run bench [-- --only process|container|webhooks|auth|approvals|proxy] [-- --iterations N] [-- --connections N]`
+// `npm run bench [-- --only process|container|webhooks|auth|approvals|proxy|deploys] [-- --iterations N] [-- --connections N]`
 // Prints what the engine costs per stage next to the cheapest way to do the same work on this
 // machine, and what a webhook costs end to end (delivery -> first command, and intake per
 // second), as tables and then one JSON line with every figure. It reports numbers and never
@@ -12,12 +12,13 @@ import { benchAuth, formatAuth, type AuthResult } from './auth.ts';
 import { benchContainer, type ContainerResult } from './container.ts';
 import { benchProcess, type ProcessResult } from './process.ts';
 import { benchProxy, formatProxy, type ProxyResult } from './proxy.ts';
+import { benchDeploys, formatDeploys, type DeploysResult } from './deploys.ts';
 import { benchWebhooks, DEFAULT_INTAKE_CONNECTIONS, formatWebhooks, type WebhooksResult } from './webhooks.ts';
 import type { Summary } from './stats.ts';
 
-/** For webhooks: the number of idle deliveries (the concurrent and intake parts are fixed); for approvals: the runs left waiting; for proxy: the sequential requests of the latency part (the switches are fixed). */
-const DEFAULT_ITERATIONS = { process: 40, container: 20, webhooks: 30, auth: 2000, approvals: 1000, proxy: 2000 };
-const PARTS = ['process', 'container', 'webhooks', 'auth', 'approvals', 'proxy'] as const;
+/** For webhooks: the number of idle deliveries (the concurrent and intake parts are fixed); for approvals: the runs left waiting; for proxy and deploys: the sequential requests of the latency part (the switches and deploys are fixed). */
+const DEFAULT_ITERATIONS = { process: 40, container: 20, webhooks: 30, auth: 2000, approvals: 1000, proxy: 2000, deploys: 2000 };
+const PARTS = ['process', 'container', 'webhooks', 'auth', 'approvals', 'proxy', 'deploys'] as const;
 
 const { values } = parseArgs({ options: { only: { type: 'string' }, iterations: { type: 'string' }, connections: { type: 'string' } } });
 const only = values.only;
@@ -54,7 +55,7 @@ console.log('');
 const rows: string[][] = [];
 const row = (name: string, s: Summary) => rows.push([name, String(s.n), s.medianMs.toFixed(2), s.p90Ms.toFixed(2), s.minMs.toFixed(2), s.maxMs.toFixed(2)]);
 const notes: string[] = [];
-const results: { machine: typeof machine; process?: ProcessResult; container?: ContainerResult | { skipped: string }; webhooks?: WebhooksResult; auth?: AuthResult; approvals?: ApprovalsResult; proxy?: ProxyResult } = { machine };
+const results: { machine: typeof machine; process?: ProcessResult; container?: ContainerResult | { skipped: string }; webhooks?: WebhooksResult; auth?: AuthResult; approvals?: ApprovalsResult; proxy?: ProxyResult; deploys?: DeploysResult } = { machine };
 
 if (runs('process')) {
   const r = await benchProcess(iterations ?? DEFAULT_ITERATIONS.process, progress);
@@ -109,6 +110,13 @@ if (runs('proxy')) {
   proxyLines.push(...formatProxy(r));
 }
 
+const deploysLines: string[] = [];
+if (runs('deploys')) {
+  const r = await benchDeploys(iterations ?? DEFAULT_ITERATIONS.deploys, progress);
+  results.deploys = r;
+  deploysLines.push(...formatDeploys(r));
+}
+
 const header = ['per stage, ms', 'n', 'median', 'p90', 'min', 'max'];
 const widths = header.map((title, i) => Math.max(title.length, ...rows.map((r) => r[i]!.length)));
 const line = (cells: string[]) => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
@@ -127,4 +135,5 @@ if (approvalsLines.length > 0 && (notes.length > 0 || webhookLines.length > 0 ||
 for (const approvalsLine of approvalsLines) console.log(approvalsLine);
 if (proxyLines.length > 0 && (notes.length > 0 || webhookLines.length > 0 || authLines.length > 0 || approvalsLines.length > 0)) console.log('');
 for (const proxyLine of proxyLines) console.log(proxyLine);
+for (const [index, deploysLine] of deploysLines.entries()) console.log(index === 0 && rows.length + notes.length + proxyLines.length > 0 ? `\n${deploysLine}` : deploysLine);
 console.log(JSON.stringify(results));

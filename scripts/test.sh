@@ -7,4 +7,10 @@ cd "$(dirname "$0")/.."
 
 bash scripts/setup-host.sh
 shopt -s nullglob
-exec node --import tsx --test --test-concurrency=3 test/unit/*.test.ts test/e2e/*.test.ts test/security/*.test.ts
+# The longest files first, so they run beside the rest instead of after it.
+first=(test/e2e/rollout.test.ts test/e2e/rollout-crash.test.ts)
+rest=()
+for file in test/unit/*.test.ts test/e2e/*.test.ts test/security/*.test.ts; do
+  [[ " ${first[*]} " == *" $file "* ]] || rest+=("$file")
+done
+exec node --import tsx --test --test-concurrency=3 "${first[@]}" "${rest[@]}"

@@ -69,13 +69,16 @@ function statusRow(service: ServiceOverview, environments: string[], queued: str
   const cells = environments.map((name) => {
     const state = service.environments.find((environment) => environment.environment === name);
     if (!state) return dim('—');
-    const serving = state.current && state.release ? `release #${state.release.id} ${shortSha(state.release.commitSha)} ${state.current.url ?? ''} ${dim(ago(state.current.finishedAt))}` : null;
+    // The address stays the same across releases, so it shows before the first deploy too.
+    const address = state.address ? [state.address.url, state.address.portUrl].filter((url) => url !== null).join(' ') : (state.current?.url ?? '');
+    const serving = state.current && state.release ? `release #${state.release.id} ${shortSha(state.release.commitSha)} ${dim(ago(state.current.finishedAt))}` : dim('not deployed');
+    const where = address ? dim(address) : null;
     // What holds the next release at this environment's gate: a lock, and each run waiting there.
     const held = [
       ...state.locks.map((lock) => yellow(`locked by ${lock.actor}: ${lock.reason}`)),
       ...state.waiting.map(({ runId, wait }) => yellow(`#${runId} waits: ${wait.kind}${wait.until ? ` (${fromNow(wait.until)})` : ''}`)),
     ];
-    return [serving, ...held].filter((part) => part !== null).join(' ') || dim('—');
+    return [serving, where, ...held].filter((part) => part !== null).join(' ');
   });
   return [bold(service.name), lastRun, stages, ...(queued === null ? [] : [queued]), ...cells];
 }

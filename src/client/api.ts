@@ -3,6 +3,7 @@
 import type { ApiToken, Delivery as DeliveryRecord, Deployment, EnvironmentLock, GateWait, LogLine, Release, Role, Run, RunStatus, Stage, User } from '../core/types.ts';
 import type { RefusalReason } from '../auth/access.ts';
 import type { ErrorCode } from '../core/errors.ts';
+import type { ServiceAddress } from '../deployers/deployer.ts';
 import type { ForgeName } from '../forges/forge.ts';
 import type { SecretEntry } from '../triggers/secrets.ts';
 
@@ -17,6 +18,8 @@ export interface RunDetail extends RunSummary {
 
 export interface EnvironmentState {
   environment: string;
+  /** Where the service is reached there, whatever release serves; null where its target gives no address. */
+  address: ServiceAddress | null;
   /** The deployment serving now (newest succeeded), if any. */
   current: Deployment | null;
   release: Release | null;

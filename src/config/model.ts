@@ -7,6 +7,7 @@ import { CONCURRENCY_POLICIES, type ConcurrencyPolicy } from '../core/types.ts';
 import { validateSchedule } from '../triggers/schedules.ts';
 import { checkDelivery, deliveryFields } from './delivery.ts';
 import { checkNotifications, Notifications } from './notifications.ts';
+import { checkRolloutTarget, environmentRolloutFields, ProxySettings, serviceRolloutFields } from './rollout.ts';
 import { ByteSize, Duration, SecretValue } from './units.ts';
 
 export { ByteSize, Duration, SecretValue } from './units.ts';
@@ -112,8 +113,8 @@ const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
  */
 export const Environment = z
   .object({
-    target: z.enum(['container-host']).default('container-host'),
-    /** How long a new release may take to answer its health check. */
+    ...environmentRolloutFields,
+    /** How long a new instance may take to pass its health check. */
     // prefault, not default: zod 4 returns a default as-is, and 60 must pass through Duration to become ms.
     health_timeout: Duration.prefault(60),
     variables: Variables.default({}),
@@ -122,7 +123,10 @@ export const Environment = z
     ...deliveryFields,
   })
   .strict()
-  .superRefine(checkDelivery);
+  .superRefine((environment, ctx) => {
+    checkDelivery(environment, ctx);
+    checkRolloutTarget(environment, ctx);
+  });
 export type Environment = z.output<typeof Environment>;
 
 const Policy = z.enum(CONCURRENCY_POLICIES, { error: `expected one of ${CONCURRENCY_POLICIES.join(', ')}` });
@@ -220,9 +224,9 @@ export const Service = z
     /** Dockerfile and build context, relative to `path`. */
     dockerfile: z.string().min(1).default('Dockerfile'),
     context: z.string().min(1).default('.'),
-    /** The port the service listens on inside its container, and its health check path. */
+    /** The port the service listens on inside its container (and its neighbours call it on). */
     port: z.number().int().min(1).max(65535).optional(),
-    health: z.string().startsWith('/', 'expected a path starting with /').default('/'),
+    ...serviceRolloutFields,
     variables: Variables.default({}),
     /**
      * Variables marked secret (`{ env: NAME }` reads one from the server's environment): given to
@@ -287,6 +291,8 @@ export const Config = z
     /** Every step's limits, unless a stage or service says otherwise. */
     resources: Resources.optional(),
     logs: LogLimits.prefault({}),
+    /** The reverse proxy every deployed service is reached through. */
+    proxy: ProxySettings.prefault({}),
     /** Channels people are told through (chat, webhooks, e-mail) and what each wants to hear. */
     notifications: Notifications.prefault({}),
   })

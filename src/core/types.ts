@@ -187,7 +187,8 @@ export interface Release {
   createdAt: string;
 }
 
-export const DEPLOYMENT_STATUSES = ['in_progress', 'succeeded', 'failed'] as const;
+/** rolled_back: it went live, then failed its bake or smoke test and Slipway put the previous release back. */
+export const DEPLOYMENT_STATUSES = ['in_progress', 'succeeded', 'failed', 'rolled_back'] as const;
 export type DeploymentStatus = (typeof DEPLOYMENT_STATUSES)[number];
 
 /** A run's deploy, a promotion of an earlier release, or a rollback to one. */

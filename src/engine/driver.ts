@@ -8,6 +8,7 @@
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { formatDuration } from '../core/durations.ts';
 import { describeError } from '../core/errors.ts';
 import { afterStage, type RunEvent, type StageEvent } from '../core/transitions.ts';
 import { assertNever, isTerminalRun, type Release, type Run, type Stage } from '../core/types.ts';
@@ -161,9 +162,3 @@ export class RunDriver {
   }
 }
 
-function formatDuration(ms: number): string {
-  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
-  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
-  if (ms % 1000 === 0) return `${ms / 1000}s`;
-  return `${ms}ms`;
-}

@@ -17,6 +17,8 @@ import type { NewRun } from '../store/store.ts';
 import { decide, type DecisionRequest } from './approvals.ts';
 import { RunDriver } from './driver.ts';
 import { planStages, PULL_REQUEST_PARTIAL, type PlannedStage } from './plan.ts';
+import type { ServiceAddress } from '../deployers/deployer.ts';
+import { deployerFor } from './stages/deploy.ts';
 import { engineResources, type EngineOptions, type EngineResources } from './resources.ts';
 import { settleAfterRestart } from './restart.ts';
 import { Scheduler } from './scheduler.ts';
@@ -83,6 +85,11 @@ export class Engine {
 
   get config(): Config {
     return this.resources.config;
+  }
+
+  /** Where a service is reached in an environment, whatever release serves there. */
+  addressOf(service: string, environment: string): ServiceAddress | null {
+    return deployerFor(this.resources, environment)?.address(service, environment) ?? null;
   }
 
   /** Settles what a previous process left in flight, then starts taking pending runs. */

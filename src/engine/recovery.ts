@@ -9,12 +9,13 @@
 // so each crash point of a deploy is told apart by what the target holds:
 //   - before the new instance started, or started and never proven: the deployment failed and
 //     the previous release serves on; the new instance (if any) is removed.
-//   - proven, whether or not the previous instance was retired yet: the health gate passed, so
-//     the new release is what serves. The deployment succeeded (its URL is the new instance's),
+//   - proven, whether or not requests had moved or the previous instances were retired yet
+//     (its bake cut short too): the health gate passed, so the new release is what serves. The deployment succeeded (its URL is the new instance's),
 //     the run's deploy stage is marked succeeded so the run goes on, and the previous instance
 //     is removed.
-// Per service and environment exactly one instance is kept, the one the store (as repaired)
-// says serves; every other instance of this Slipway instance is removed. When the deployer
+// Per service and environment only the instances of the deployment the store (as repaired) says
+// serves are kept, and the proxy is told to send requests to exactly those; every other
+// instance of this Slipway instance (one-off tasks too) is removed. When the deployer
 // cannot be asked, cut-short deployments are failed as before and nothing is removed.
 //
 // Steps. A step's container is kept only when a running run will re-attach it: its stage is a
@@ -43,6 +44,10 @@ export interface RecoveryFacts {
   steps: ListedStep[] | null;
   /** The services in the configuration: a run of any other fails without re-attaching. */
   services: ReadonlySet<string>;
+  /** A service's stable address in an environment, where its target gives one. */
+  address: (service: string, environment: string) => string | null;
+  /** Whether the environment's target keeps instances to list (a command target does not). */
+  tracksInstances: (environment: string) => boolean;
 }
 
 export type DeploymentRepair =
@@ -51,6 +56,8 @@ export type DeploymentRepair =
 
 export interface RecoveryPlan {
   deployments: DeploymentRepair[];
+  /** Per service and environment, the instances that take its requests from now on. */
+  serve: Array<{ service: string; environment: string; instances: string[] }>;
   removeInstances: Array<{ instance: PlacedInstance; why: string }>;
   removeSteps: Array<{ step: ListedStep; why: string }>;
   /** What the server log should say that no record shows. */
@@ -60,7 +67,7 @@ export interface RecoveryPlan {
 const STOPPED = 'the server stopped during this deployment';
 
 export function planRecovery(facts: RecoveryFacts): RecoveryPlan {
-  const plan: RecoveryPlan = { deployments: [], removeInstances: [], removeSteps: [], notes: [] };
+  const plan: RecoveryPlan = { deployments: [], serve: [], removeInstances: [], removeSteps: [], notes: [] };
   const keys = new Map<string, { service: string; environment: string }>();
   for (const record of [...facts.cutShort, ...(facts.instances ?? [])]) keys.set(keyOf(record), { service: record.service, environment: record.environment });
   for (const { service, environment } of keys.values()) planDeploys(facts, service, environment, plan);
@@ -79,49 +86,54 @@ function planDeploys(facts: RecoveryFacts, service: string, environment: string,
     if (latest) plan.deployments.push({ deployment: latest, status: 'failed', reason: STOPPED });
     return;
   }
+  if (!facts.tracksInstances(environment)) {
+    const reason = `${STOPPED}; its target cannot say whether the deploy command finished: deploy release #${latest?.releaseId} again to be sure`;
+    if (latest) plan.deployments.push({ deployment: latest, status: 'failed', reason });
+    return;
+  }
   const instances = facts.instances.filter((instance) => keyOf(instance) === key);
-  // Placed after the one the store records as serving (its URL differs), for a redeploy of the same release.
-  const winner = latest ? instances.filter((instance) => instance.proven && instance.running && instance.releaseId === latest.releaseId && instance.url !== null && instance.url !== serving?.url).at(-1) : undefined;
-  const keep = winner ?? servingInstance(instances, serving);
-  if (latest && winner) {
+  const winners = latest ? instances.filter((instance) => instance.proven && instance.running && instance.deploymentId === latest.id) : [];
+  const keep = winners.length > 0 ? winners : servingInstances(instances, serving);
+  const address = facts.address(service, environment) ?? winners[0]?.url ?? '';
+  if (latest && winners.length > 0) {
     plan.deployments.push({
       deployment: latest,
       status: 'succeeded',
-      url: winner.url!,
-      note: `${STOPPED}, after release #${latest.releaseId} passed its health check; it serves ${environment} at ${winner.url}`,
+      url: address,
+      note: `${STOPPED}, after release #${latest.releaseId} passed its health check; it serves ${environment} at ${address}`,
       stage: deployStage(facts, latest),
     });
   } else if (latest) {
-    const after = keep ? `release #${keep.releaseId} serves on` : `nothing serves ${environment}`;
+    const after = keep.length > 0 ? `release #${keep[0]!.releaseId} serves on` : `nothing serves ${environment}`;
     plan.deployments.push({ deployment: latest, status: 'failed', reason: `${STOPPED}, before release #${latest.releaseId} passed its health check; ${after}` });
   }
+  if (keep.length > 0) plan.serve.push({ service, environment, instances: keep.map((instance) => instance.instance) });
   for (const instance of instances) {
-    if (instance === keep) continue;
+    if (keep.includes(instance)) continue;
     const why = !instance.proven
-      ? 'it never passed its health check (a deploy cut short)'
-      : keep && instance.releaseId === keep.releaseId
-        ? `another instance of release #${keep.releaseId} serves`
+      ? 'it never passed its health check (a deploy cut short, or a one-off task)'
+      : keep.length > 0 && instance.releaseId === keep[0]!.releaseId
+        ? `other instances of release #${keep[0]!.releaseId} serve`
         : `release #${instance.releaseId} no longer serves`;
     plan.removeInstances.push({ instance, why });
   }
-  if (serving && !winner && !keep) plan.notes.push(`${service} in ${environment}: release #${serving.releaseId} is recorded as serving, but its instance is gone`);
-  if (keep && !keep.running) plan.notes.push(`${service} in ${environment}: release #${keep.releaseId} serves, but its instance ${keep.instance} is not running`);
+  if (serving && winners.length === 0 && keep.length === 0) plan.notes.push(`${service} in ${environment}: release #${serving.releaseId} is recorded as serving, but its instances are gone`);
+  for (const instance of keep) if (!instance.running) plan.notes.push(`${service} in ${environment}: release #${instance.releaseId} serves, but its instance ${instance.instance} is not running`);
 }
 
 /**
- * The instance of the store's serving release: the one at its recorded URL, else the newest
- * running one (an engine may give a restarted container another port), else a stopped one
- * (after a host reboot), which is kept rather than lose the release that serves.
+ * The instances of the store's serving deployment: those it placed, running; else running ones
+ * of its release (placed before instances named their deployment); else a stopped one (after
+ * a host reboot), which is kept rather than lose the release that serves.
  */
-function servingInstance(instances: PlacedInstance[], serving: Deployment | null): PlacedInstance | null {
-  if (!serving) return null;
+function servingInstances(instances: PlacedInstance[], serving: Deployment | null): PlacedInstance[] {
+  if (!serving) return [];
   const ofRelease = instances.filter((instance) => instance.proven && instance.releaseId === serving.releaseId);
-  return (
-    ofRelease.find((instance) => instance.running && instance.url === serving.url) ??
-    ofRelease.filter((instance) => instance.running).at(-1) ??
-    ofRelease.at(-1) ??
-    null
-  );
+  const placedByIt = ofRelease.filter((instance) => instance.running && instance.deploymentId === serving.id);
+  if (placedByIt.length > 0) return placedByIt;
+  const running = ofRelease.filter((instance) => instance.running);
+  if (running.length > 0) return running;
+  return ofRelease.slice(-1);
 }
 
 /** The deploy stage the cut-short deployment was made by, when its run will go on. */

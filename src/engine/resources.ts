@@ -22,6 +22,8 @@ export interface EngineOptions {
   /** Null when no container engine exists; build stages then fail with `noEngineReason`. */
   builder: Builder | null;
   deployer: Deployer | null;
+  /** Environments whose target is not the container host (a `command`), with their deployer. */
+  targets?: ReadonlyMap<string, Deployer>;
   noEngineReason?: string;
   /** Folder for per-run workspaces. */
   workRoot: string;
@@ -54,6 +56,7 @@ export function engineResources(options: EngineOptions): EngineResources {
     now: options.now ?? (() => new Date()),
     log: options.log ?? (() => {}),
     secrets: options.secrets ?? NO_SECRETS,
+    targets: options.targets ?? new Map(),
   };
 }
 

@@ -8,6 +8,7 @@ import { describeError } from '../core/errors.ts';
 import type { Run } from '../core/types.ts';
 import { planRecovery, type RecoveryFacts } from './recovery.ts';
 import type { EngineResources } from './resources.ts';
+import { deployerFor as deployerOf } from './stages/deploy.ts';
 import { transitionStage } from './state.ts';
 
 /** Settles what the previous process left; resolves with the runs to resume, oldest first. */
@@ -29,6 +30,8 @@ export async function settleAfterRestart(resources: EngineResources): Promise<Ru
     running: await Promise.all(inFlight.map(async (run) => ({ run, stages: await store.stages.listByRun(run.id) }))),
     steps: await asked('step containers', () => executor.listSteps()),
     services: new Set(Object.keys(config.services)),
+    address: (service, environment) => deployerOf(resources, environment)?.address(service, environment)?.url ?? null,
+    tracksInstances: (environment) => !resources.targets.has(environment),
   };
   const keys = new Map([...facts.cutShort, ...(facts.instances ?? [])].map(({ service, environment }) => [`${service}\u0000${environment}`, { service, environment }]));
   for (const { service, environment } of keys.values()) {
@@ -63,6 +66,11 @@ export async function settleAfterRestart(resources: EngineResources): Promise<Ru
     }
   }
 
+  for (const { service, environment, instances } of plan.serve) {
+    await deployer!
+      .serveOnly(service, environment, instances)
+      .catch((error) => log(`recovery: could not send ${service}'s requests in ${environment} to its serving instances: ${describeError(error)}`));
+  }
   await Promise.all([
     ...plan.removeInstances.map(async ({ instance, why }) => {
       log(`recovery: removing ${instance.service} release #${instance.releaseId} in ${instance.environment} (${instance.instance.slice(0, 12)}): ${why}`);

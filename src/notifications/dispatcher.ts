@@ -34,6 +34,7 @@ export function notificationKindOf(event: LiveEvent): NotificationEvent | null {
     case 'approval':
       return 'approval.waiting';
     case 'deployment':
+      if (event.data.status === 'rolled_back') return event.data.previousReleaseId !== null ? 'rolled_back' : null;
       if (event.data.status !== 'succeeded') return null;
       return event.data.kind === 'rollback' && event.data.previousReleaseId !== null ? 'rolled_back' : 'deployed';
     case 'stage':
@@ -191,6 +192,9 @@ export class NotificationDispatcher {
     const link = deployment.runId === null ? null : this.link(`/runs/${deployment.runId}`);
     const at = deployment.finishedAt ?? this.now().toISOString();
     const { service, environment, releaseId, runId } = deployment;
+    if (deployment.status === 'rolled_back' && deployment.previousReleaseId !== null) {
+      return rolledBack({ service, environment, fromReleaseId: releaseId, toReleaseId: deployment.previousReleaseId, reason: deployment.reason, automatic: true, actor: null, runId, link, at });
+    }
     if (kind === 'rolled_back' && deployment.previousReleaseId !== null) {
       return rolledBack({ service, environment, fromReleaseId: deployment.previousReleaseId, toReleaseId: releaseId, reason: deployment.note, automatic: false, actor: deployment.actor, runId, link, at });
     }

@@ -15,7 +15,6 @@ import { EngineApiBuilder } from '../builders/engine-api/builder.ts';
 import { formatConfigErrors, loadConfigFile } from '../config/load.ts';
 import { describeError } from '../core/errors.ts';
 import { prepareDemo, prepareDemoImages } from '../demo/demo.ts';
-import { ContainerHostDeployer } from '../deployers/container-host/deployer.ts';
 import { findContainerEngine } from '../docker/connect.ts';
 import { ensureLocalRegistry } from '../docker/registry.ts';
 import { Engine } from '../engine/engine.ts';
@@ -33,6 +32,7 @@ import { NotificationDispatcher } from '../notifications/dispatcher.ts';
 import { Outbox } from '../notifications/outbox.ts';
 import { createTriggers, statusSender } from '../triggers/triggers.ts';
 import { openSqliteStore } from '../store/sqlite/store.ts';
+import { startRuntime, type RuntimeOptions } from './runtime.ts';
 import { DEFAULT_PORT, VERSION } from '../core/version.ts';
 import { createListener } from './app.ts';
 import { lockDataFolder } from './lock.ts';
@@ -59,6 +59,8 @@ export interface ServerOptions {
    * by default; null saves it nowhere but the data folder (tests, benchmarks).
    */
   credentialsFile?: string | null;
+  /** Overrides the configuration's proxy settings; `owned` stops the proxy on close (tests). */
+  proxy?: RuntimeOptions['proxy'];
   say?: (message: string) => void;
 }
 
@@ -109,11 +111,9 @@ async function startLocked(options: ServerOptions): Promise<RunningServer> {
   const lookup = options.processExecutor ? ({ ok: false, reason: 'process executor requested' } as const) : await findContainerEngine();
   let executor: Executor;
   let builder: EngineApiBuilder | null = null;
-  let deployer: ContainerHostDeployer | null = null;
   if (lookup.ok) {
     executor = new ContainerExecutor(lookup.engine, owner);
     builder = new EngineApiBuilder(lookup.engine);
-    deployer = new ContainerHostDeployer(lookup.engine, owner);
     if (demo) {
       // Later starts only check that the images are still there.
       if (demo.created) say('Building the demo base images (first start only)...');
@@ -140,6 +140,9 @@ async function startLocked(options: ServerOptions): Promise<RunningServer> {
   }
 
   const store = await openSqliteStore(join(dataDir, 'slipway.db'));
+  const runtime = lookup.ok ? await startRuntime({ config, engine: lookup.engine, owner, dataDir, store, proxy: options.proxy, now: options.now ?? (() => new Date()) }) : null;
+  notices.push(...(runtime?.notices ?? []));
+  const deployer = runtime?.deployer ?? null;
   const bus = new MemoryEventBus();
   const source = new GitSource(join(dataDir, 'git'));
   const keeper = new SecretKeeper(SecretBox.open(join(dataDir, 'secret.key')));
@@ -155,7 +158,8 @@ async function startLocked(options: ServerOptions): Promise<RunningServer> {
     executor,
     builder,
     deployer,
-    noEngineReason: lookup.ok ? undefined : lookup.reason,
+    targets: runtime?.targets,
+    noEngineReason: lookup.ok ? (runtime?.reason ?? undefined) : lookup.reason,
     workRoot: join(dataDir, 'workspaces'),
     maxParallelRuns: options.maxParallelRuns,
     now: options.now,
@@ -178,7 +182,7 @@ async function startLocked(options: ServerOptions): Promise<RunningServer> {
     version: VERSION,
     executor: executor.description,
     builder: builder ? builder.description : 'none (no container engine)',
-    deployer: deployer ? deployer.description : 'none (no container engine)',
+    deployer: deployer ? deployer.description : `none (${runtime?.reason ?? 'no container engine'})`,
     store: store.description,
     configFile,
     notices,
@@ -234,6 +238,7 @@ async function startLocked(options: ServerOptions): Promise<RunningServer> {
       await notifications.stop();
       await outbox.stop();
       await store.close();
+      await runtime?.close();
     },
   };
 }

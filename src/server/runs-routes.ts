@@ -58,6 +58,7 @@ export function runsRoutes(engine: Engine, store: Store, refusals: Refusals): Ho
       const current = await store.deployments.current(name, environment);
       environments.push({
         environment,
+        address: service.port === undefined ? null : engine.addressOf(name, environment),
         current,
         release: current ? await store.releases.get(current.releaseId) : null,
         locks: locks.filter((lock) => lock.environment === environment && (lock.service === null || lock.service === name)),

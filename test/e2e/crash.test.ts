@@ -12,9 +12,12 @@ import type { RunDetail } from '../../src/client/api.ts';
 import { ownerOf } from '../../src/server/main.ts';
 import { slipway, startServerProcess, type ServerProcess } from '../support/cli.ts';
 import { requireBusybox } from '../support/engine.ts';
+import { proxyYaml, stopProxy, testProxy, type TestProxy } from '../support/proxy.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'slipway-crash-'));
 const servers: ServerProcess[] = [];
+/** Each start on the engine starts or adopts its folder's HAProxy, which a killed server leaves running. */
+let proxy: TestProxy;
 
 function makeRepo(): string {
   const bare = join(root, 'slow.git');
@@ -44,6 +47,7 @@ function writeConfig(name: string, repo: string): string {
       '  slow:',
       `    repo: ${repo}`,
       '    toolchain: localhost/slipway/busybox:latest',
+      ...proxyYaml(proxy),
       '',
     ].join('\n'),
   );
@@ -82,13 +86,15 @@ describe('crash and restart (SIGKILL during a stage)', () => {
   let repo: string;
   before(async () => {
     await requireBusybox();
+    proxy = await testProxy();
     repo = makeRepo();
   });
 
   after(async () => {
     for (const server of servers) await server.kill();
-    const { engine } = await requireBusybox();
     const dataDir = join(root, 'data-container');
+    await stopProxy(dataDir);
+    const { engine } = await requireBusybox();
     const containers = await engine.docker.listContainers({ all: true, filters: { label: [`slipway.owner=${ownerOf(dataDir)}`] } });
     for (const container of containers) await engine.docker.getContainer(container.Id).remove({ force: true }).catch(() => {});
     rmSync(root, { recursive: true, force: true });

@@ -1,6 +1,6 @@
 // Delivery end to end on the real thing: a git repository, Podman through its Docker API, the
-// local registry, the server in this process (so the test can move its clock) and the API as
-// two different people. One release goes through staging, soaks, waits for a second person's
+// local registry, HAProxy, the server in this process (so the test can move its clock) and the
+// API as two different people. One release goes through staging, soaks, waits for a second person's
 // approval across a server restart, and reaches production as the very same digest; its
 // environment's secret reaches its container and never its log, in any encoding; a rollback
 // goes back to the release before last; a forced promotion is in the audit log; a rejection ends
@@ -19,6 +19,8 @@ import { isTerminalRun } from '../../src/core/types.ts';
 import { ownerOf, startServer, type RunningServer } from '../../src/server/main.ts';
 import { verifyWebhookSignature } from '../../src/notifiers/webhook/notifier.ts';
 import { requireBusybox, requireRegistry, type requireEngine } from '../support/engine.ts';
+import { removeOwned } from '../support/fleet.ts';
+import { stopProxy, testProxy, type TestProxy } from '../support/proxy.ts';
 import { webServiceRepository } from '../support/repository.ts';
 import { startHttpReceiver, startSmtpReceiver, type HttpReceiver, type SmtpReceiver } from '../support/receivers.ts';
 import { until } from '../support/wait.ts';
@@ -32,6 +34,8 @@ const configFile = join(root, 'slipway.yml');
 const SECRET = 'sw-Secret/Token+2026=ok';
 const clock = { now: new Date('2026-12-07T10:00:00Z') };
 let engine: ContainerEngine;
+/** One for the file: the restarted server takes the same ports. */
+let proxy: TestProxy;
 let server: RunningServer;
 let admin: SlipwayClient;
 let erin: SlipwayClient;
@@ -59,7 +63,7 @@ function commitVersion(version: string): string {
 }
 
 async function start(): Promise<void> {
-  server = await startServer({ configFile, dataDir, port: 0, credentialsFile: null, now: () => clock.now, wakeEveryMs: 60_000, say: () => {} });
+  server = await startServer({ configFile, dataDir, port: 0, credentialsFile: null, now: () => clock.now, wakeEveryMs: 60_000, proxy: { ...proxy }, say: () => {} });
   const token = readFileSync(join(dataDir, 'cli-token'), 'utf8').trim();
   admin = new SlipwayClient(server.url, token);
 }
@@ -78,10 +82,19 @@ async function containersOf(environment: string) {
   return Promise.all(listed.map((container) => engine.docker.getContainer(container.Id).inspect()));
 }
 
+/** What production answers at its address (on the route's own port), whatever release serves. */
+async function productionAnswers(): Promise<string> {
+  const production = (await admin.service('shop')).environments.find((environment) => environment.environment === 'production')!;
+  assert.equal(production.current?.url, production.address!.url, 'the deployment is at the stable address');
+  const response = await fetch(`${production.address!.portUrl}/version`, { signal: AbortSignal.timeout(5000) });
+  return (await response.text()).trim();
+}
+
 describe('delivery end to end (Podman, registry, git)', () => {
   before(async () => {
     ({ engine } = await requireBusybox());
     const registry = await requireRegistry();
+    proxy = await testProxy();
     hook = await startHttpReceiver();
     mail = await startSmtpReceiver({ user: 'mailer', pass: 'mail-pass-e2e' });
     writeFileSync(
@@ -100,10 +113,14 @@ describe('delivery end to end (Podman, registry, git)', () => {
         'environments:',
         '  staging:',
         '    health_timeout: 10s',
+        '    drain_timeout: 2s',
+        '    bake: 0',
         '    secrets: [API_TOKEN]',
         '    soak: 1h',
         '  production:',
         '    health_timeout: 10s',
+        '    drain_timeout: 2s',
+        '    bake: 0',
         '    approval:',
         '      rules: [{ roles: [deployer] }]',
         '      expires: 1d',
@@ -127,7 +144,7 @@ describe('delivery end to end (Podman, registry, git)', () => {
         `    repo: ${bare}`,
         '    toolchain: localhost/slipway/busybox:latest',
         '    port: 8080',
-        '    health: /healthz',
+        '    health: { path: /healthz, interval: 200ms }',
         '',
       ].join('\n'),
     );
@@ -139,13 +156,11 @@ describe('delivery end to end (Podman, registry, git)', () => {
 
   after(async () => {
     await server?.close();
+    // Stopped by close(), unless a start failed half way.
+    await stopProxy(dataDir);
     await hook?.close();
     await mail?.close();
-    if (engine) {
-      for (const container of await engine.docker.listContainers({ all: true, filters: { label: [`slipway.owner=${ownerOf(dataDir)}`] } })) {
-        await engine.docker.getContainer(container.Id).remove({ force: true }).catch(() => {});
-      }
-    }
+    if (engine) await removeOwned(ownerOf(dataDir));
     rmSync(root, { recursive: true, force: true });
   });
 
@@ -234,6 +249,7 @@ describe('delivery end to end (Podman, registry, git)', () => {
     assert.equal((await runUntil(rollback.id, (run) => isTerminalRun(run.status), 'the rollback to end')).status, 'succeeded');
     const [production] = await containersOf('production');
     assert.ok(production!.Config.Image.endsWith(`@${first!.digest}`), 'production runs the first release again');
+    assert.equal(await productionAnswers(), '1');
     await until('the rolled-back notification', () => hook.requests.some((request) => request.headers['x-slipway-event'] === 'rolled_back'));
     const [deployment] = await admin.deployments({ service: 'shop', environment: 'production', limit: 1 });
     assert.deepEqual([deployment!.kind, deployment!.actor, deployment!.note, deployment!.status], ['rollback', 'erin', 'errors after version 2', 'succeeded']);
@@ -290,5 +306,6 @@ describe('delivery end to end (Podman, registry, git)', () => {
     assert.equal((await runUntil(promotion.id, (run) => isTerminalRun(run.status), 'the promotion to end')).status, 'succeeded');
     const [production] = await containersOf('production');
     assert.ok(production!.Config.Image.endsWith(`@${release.digest}`));
+    assert.equal(await productionAnswers(), '4');
   });
 });

@@ -1,6 +1,7 @@
 // The whole path on the real thing: a git repository holding a small HTTP service, the
-// `slipway` CLI and server as child processes, Podman through its Docker API, and the local
-// registry. Each commit goes checkout -> quality -> test -> build -> push -> deploy.
+// `slipway` CLI and server as child processes, Podman through its Docker API, the local
+// registry and HAProxy. Each commit goes checkout -> quality -> test -> build -> push -> deploy,
+// and the service answers at one address whatever release serves.
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,6 +13,8 @@ import { ownerOf } from '../../src/server/main.ts';
 import { slipway, startServerProcess, type ServerProcess } from '../support/cli.ts';
 import { webServiceRepository } from '../support/repository.ts';
 import { requireBusybox, requireRegistry, type requireEngine } from '../support/engine.ts';
+import { removeOwned } from '../support/fleet.ts';
+import { proxyYaml, stopProxy, testProxy } from '../support/proxy.ts';
 
 type Engine = Awaited<ReturnType<typeof requireEngine>>;
 
@@ -37,10 +40,13 @@ async function staging(): Promise<ServiceOverview['environments'][number]> {
   return shop!.environments.find((environment) => environment.environment === 'staging')!;
 }
 
-async function answer(url: string): Promise<string> {
-  const response = await fetch(`${url}/version`, { signal: AbortSignal.timeout(5000) });
+/** What the service answers in staging, on its route's own port (no host name needed). */
+async function answer(state: ServiceOverview['environments'][number]): Promise<string> {
+  const response = await fetch(`${state.address!.portUrl}/version`, { signal: AbortSignal.timeout(5000) });
   return (await response.text()).trim();
 }
+
+const shopContainers = () => engine.docker.listContainers({ all: true, filters: { label: [`slipway.owner=${ownerOf(dataDir)}`, 'slipway.service=shop'] } });
 
 async function runWait(): Promise<{ code: number; stdout: string; run: RunDetail }> {
   const result = await slipway(['run', 'shop', '--wait'], { server: server.url });
@@ -55,6 +61,7 @@ describe('pipeline end to end (Podman, registry, git)', () => {
   before(async () => {
     ({ engine } = await requireBusybox());
     const registry = await requireRegistry();
+    const proxy = await testProxy();
     writeFileSync(
       configFile,
       [
@@ -70,6 +77,8 @@ describe('pipeline end to end (Podman, registry, git)', () => {
         'environments:',
         '  staging:',
         '    health_timeout: 5s',
+        '    drain_timeout: 2s',
+        '    bake: 0',
         'services:',
         '  shop:',
         `    repo: ${bare}`,
@@ -78,7 +87,8 @@ describe('pipeline end to end (Podman, registry, git)', () => {
         '    lint: test -s www/version && test -s Dockerfile && test -d "$(cat .git/objects/info/alternates)/pack"',
         '    test: sh test.sh',
         '    port: 8080',
-        '    health: /healthz',
+        '    health: { path: /healthz, interval: 200ms }',
+        ...proxyYaml(proxy),
         '',
       ].join('\n'),
     );
@@ -88,11 +98,8 @@ describe('pipeline end to end (Podman, registry, git)', () => {
 
   after(async () => {
     await server?.kill();
-    if (engine) {
-      const owner = ownerOf(dataDir);
-      const containers = await engine.docker.listContainers({ all: true, filters: { label: [`slipway.owner=${owner}`] } });
-      for (const container of containers) await engine.docker.getContainer(container.Id).remove({ force: true }).catch(() => {});
-    }
+    await stopProxy(dataDir);
+    if (engine) await removeOwned(ownerOf(dataDir));
     rmSync(root, { recursive: true, force: true });
   });
 
@@ -105,23 +112,24 @@ describe('pipeline end to end (Podman, registry, git)', () => {
     const state = await staging();
     assert.match(state.release!.digest, /^sha256:[0-9a-f]{64}$/);
     assert.equal(state.release!.commitSha, run.commitSha);
-    assert.equal(await answer(state.current!.url!), '1');
+    assert.equal(state.current!.url, state.address!.url, 'the deployment is at the stable address');
+    assert.equal(await answer(state), '1');
     const logs = await slipway(['logs', String(run.id)], { server: server.url });
     assert.match(logs.stdout, /test\s+│ version ok/);
   });
 
-  it('deploys a second commit and replaces the first container', async () => {
+  it('deploys a second commit at the same address and replaces the first container', async () => {
     const first = await staging();
     const sha = commitVersion('2');
     const { code, stdout, run } = await runWait();
     assert.equal(code, 0, stdout);
     assert.equal(run.commitSha, sha);
     const second = await staging();
-    assert.notEqual(second.current!.url, first.current!.url);
-    assert.equal(await answer(second.current!.url!), '2');
-    await assert.rejects(answer(first.current!.url!), 'the first release no longer answers');
-    const containers = await engine.docker.listContainers({ filters: { label: [`slipway.owner=${ownerOf(dataDir)}`, 'slipway.service=shop'] } });
-    assert.equal(containers.length, 1, 'exactly one container serves shop');
+    assert.notEqual(second.release!.id, first.release!.id);
+    assert.equal(second.current!.url, first.current!.url, 'the address stays the same across releases');
+    assert.equal(await answer(second), '2');
+    const containers = await shopContainers();
+    assert.deepEqual(containers.map((container) => Number(container.Labels['slipway.release'])), [second.release!.id], 'exactly one container, of the new release, is left');
   });
 
   it('fails a run at the test stage and deploys nothing', async () => {
@@ -134,7 +142,7 @@ describe('pipeline end to end (Podman, registry, git)', () => {
     assert.deepEqual(stageStatuses(run), { checkout: 'succeeded', quality: 'succeeded', test: 'failed', build: 'skipped', deploy: 'skipped' });
     const after = await staging();
     assert.equal(after.current!.id, serving.current!.id);
-    assert.equal(await answer(after.current!.url!), '2');
+    assert.equal(await answer(after), '2');
   });
 
   it('leaves version 2 serving when a release fails its health check', async () => {
@@ -142,14 +150,17 @@ describe('pipeline end to end (Podman, registry, git)', () => {
     commitVersion('4', { healthy: false });
     const { code, stdout, run } = await runWait();
     assert.equal(code, 1);
-    assert.match(stdout, /✗ deploy health check GET \/healthz/);
+    // The reason names the instance, what it failed and the proxy's last check of it.
+    const failure = /slipway-\w+-shop-staging-d\d+-1: health check GET \/healthz did not pass within 5s \(last: .*404/;
+    assert.match(stdout, new RegExp(`✗ deploy ${failure.source}`));
     assert.equal(stageStatuses(run).deploy, 'failed');
-    assert.match(run.reason ?? '', /^stage deploy failed: health check GET \/healthz/);
+    assert.match(run.reason ?? '', new RegExp(`^stage deploy failed: ${failure.source}`));
     const logs = await slipway(['logs', String(run.id)], { server: server.url });
     assert.match(logs.stdout, /deploy\s+│ .*health check/);
     const after = await staging();
     assert.equal(after.current!.id, serving.current!.id);
-    assert.equal(await answer(after.current!.url!), '2');
+    assert.equal(await answer(after), '2');
+    assert.deepEqual((await shopContainers()).map((container) => Number(container.Labels['slipway.release'])), [serving.release!.id], 'the failed release left no container');
   });
 
   it('says what is wrong with an unknown service or ref, in one sentence', async () => {

@@ -1,9 +1,10 @@
 // A server killed with SIGKILL in the middle of deploys must not leave releases running side
 // by side after it starts again. The real thing: `slipway up` as a child process, Podman, the
-// registry, a git repository. Release 1 serves; releases 2 and 3 never pass their health
-// check, and the server is killed while each deploy waits for it. After the next start exactly
-// one container of this instance remains for the service and environment, and it is the one
-// the store says serves.
+// registry, HAProxy (it outlives the killed servers, as it would in production, and the next
+// start adopts it), a git repository. Release 1 serves; releases 2 and 3 never pass their
+// health check, and the server is killed while each deploy waits for it. After the next start
+// exactly one container of this instance remains for the service and environment, it is the
+// one the store says serves, and the service's address answers from it.
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -11,10 +12,13 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { ServiceOverview } from '../../src/client/api.ts';
 import type { Deployment } from '../../src/core/types.ts';
 import { ownerOf } from '../../src/server/main.ts';
 import { slipway, startServerProcess, type ServerProcess } from '../support/cli.ts';
 import { requireBusybox, requireRegistry, type requireEngine } from '../support/engine.ts';
+import { removeOwned } from '../support/fleet.ts';
+import { proxyYaml, stopProxy, testProxy } from '../support/proxy.ts';
 
 type ContainerEngine = Awaited<ReturnType<typeof requireEngine>>;
 
@@ -80,6 +84,7 @@ describe('leftover containers after crashes during deploys', { timeout: 900_000 
   before(async () => {
     ({ engine } = await requireBusybox());
     const registry = await requireRegistry();
+    const proxy = await testProxy();
     execFileSync('git', ['init', '-q', '--bare', '--initial-branch=main', bare]);
     mkdirSync(work);
     git('init', '-q', '--initial-branch=main');
@@ -94,11 +99,14 @@ describe('leftover containers after crashes during deploys', { timeout: 900_000 
         'environments:',
         '  staging:',
         '    health_timeout: 10m',
+        '    drain_timeout: 2s',
+        '    bake: 0',
         'services:',
         '  shop:',
         `    repo: ${bare}`,
         '    port: 8080',
-        '    health: /healthz',
+        '    health: { path: /healthz, interval: 200ms }',
+        ...proxyYaml(proxy),
         '',
       ].join('\n'),
     );
@@ -106,7 +114,8 @@ describe('leftover containers after crashes during deploys', { timeout: 900_000 
 
   after(async () => {
     for (const server of servers) await server.kill();
-    if (engine) for (const container of await ownContainers()) await engine.docker.getContainer(container.Id).remove({ force: true }).catch(() => {});
+    await stopProxy(dataDir);
+    if (engine) await removeOwned(ownerOf(dataDir));
     rmSync(root, { recursive: true, force: true });
   });
 
@@ -139,9 +148,10 @@ describe('leftover containers after crashes during deploys', { timeout: 900_000 
     assert.equal(remaining!.Labels['slipway.environment'], 'staging');
     assert.equal(Number(remaining!.Labels['slipway.release']), serving.releaseId, 'the container left is the release the store says serves');
     assert.equal(remaining!.State, 'running');
-    const port = remaining!.Ports.find((published) => published.PublicPort)?.PublicPort;
-    assert.equal(serving.url, `http://127.0.0.1:${port}`, 'and it answers where the store says');
-    const answer = await fetch(`${serving.url}/version`, { signal: AbortSignal.timeout(5000) });
-    assert.equal((await answer.text()).trim(), '1');
+    assert.deepEqual(remaining!.Names, [`/slipway-${ownerOf(dataDir)}-shop-staging-d${serving.id}-1`], 'the instance that deployment placed and proved');
+    const [staging] = (await api<ServiceOverview>(last, '/services/shop')).environments;
+    assert.equal(serving.url, staging!.address!.url, 'the store says it serves at the stable address');
+    const answer = await fetch(`${staging!.address!.portUrl}/version`, { signal: AbortSignal.timeout(5000) });
+    assert.equal((await answer.text()).trim(), '1', 'and the proxy sends the requests there');
   });
 });

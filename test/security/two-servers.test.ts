@@ -1,7 +1,8 @@
 // Two `slipway up` on one data folder would both resume the same runs, both deploy, and each
 // remove the other's containers as leftovers. The second must refuse to start and name the
 // process holding the folder; the first serves on; once the first is killed (SIGKILL, so its
-// lock file stays behind), a new server takes the folder over.
+// lock file stays behind), a new server takes the folder over. Each start starts or adopts the
+// folder's HAProxy, which a killed server leaves running: the test stops it at the end.
 
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,11 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { startServerProcess, type ServerProcess } from '../support/cli.ts';
+import { proxyYaml, stopProxy, testProxy } from '../support/proxy.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'slipway-two-servers-'));
 const dataDir = join(root, 'data');
 const configFile = join(root, 'slipway.yml');
-writeFileSync(configFile, ['pipeline:', '  - stage: hello', '    run: echo hello', 'services:', '  hello:', `    repo: ${join(root, 'none.git')}`, ''].join('\n'));
+writeFileSync(configFile, ['pipeline:', '  - stage: hello', '    run: echo hello', 'services:', '  hello:', `    repo: ${join(root, 'none.git')}`, ...proxyYaml(await testProxy()), ''].join('\n'));
 const servers: ServerProcess[] = [];
 
 /** GET /api/info as the CLI on this machine would ask it: with the token `slipway up` keeps in the data folder, when there is one. */
@@ -33,6 +35,7 @@ async function up(): Promise<ServerProcess> {
 describe('two servers on one data folder', { timeout: 300_000 }, () => {
   after(async () => {
     for (const server of servers) await server.kill();
+    await stopProxy(dataDir);
     rmSync(root, { recursive: true, force: true });
   });
 

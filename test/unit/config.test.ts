@@ -62,7 +62,7 @@ describe('a valid config', () => {
       { name: 'deploy', kind: 'deploy', run: null, environment: 'staging', timeoutMs: 10 * 60_000 , resources: null },
     ]);
     assert.deepEqual(config.environments, {
-      staging: { target: 'container-host', health_timeout: 60_000, variables: {}, secrets: [], windows: [], freezes: [], rollback_approval: false },
+      staging: { target: 'container-host', replicas: 1, batch: 1, drain_timeout: 30_000, bake: 60_000, bake_errors: 5, health_timeout: 60_000, variables: {}, secrets: [], windows: [], freezes: [], rollback_approval: false },
     });
     assert.deepEqual(config.services.payment, {
       repo: join(root, 'examples/payment.git'),
@@ -76,7 +76,11 @@ describe('a valid config', () => {
       dockerfile: 'Dockerfile',
       context: '.',
       port: 3000,
-      health: '/healthz',
+      health: { path: '/healthz', intervalMs: 1000, timeoutMs: 2000, successes: 1, failures: 2 },
+      aliases: [],
+      pre_deploy: [],
+      post_deploy: [],
+      keep_images: 5,
       variables: {},
       secrets: {},
       vars: {},
@@ -146,7 +150,7 @@ describe('a valid config', () => {
     const api = config.services.api!;
     assert.equal(api.branch, 'main');
     assert.equal(api.path, '.');
-    assert.equal(api.health, '/');
+    assert.deepEqual(api.health, { path: '/', intervalMs: 1000, timeoutMs: 2000, successes: 1, failures: 2 });
     assert.equal(api.port, undefined);
   });
 
@@ -253,7 +257,7 @@ describe('errors point at file:line:column', () => {
 
   test('unknown key (a typo) lists the keys that are allowed', () => {
     assert.deepEqual(problems(EXAMPLE.replace('    lint: npm', '    lnt: npm')), [
-      'slipway.yml:19:5: services.payment: unknown key "lnt" (expected one of: repo, branch, path, depends_on_paths, poll, schedules, concurrency, toolchain, lint, test, dockerfile, context, port, health, variables, secrets, deploy_tags, vars, stages)',
+      'slipway.yml:19:5: services.payment: unknown key "lnt" (expected one of: repo, branch, path, depends_on_paths, poll, schedules, concurrency, toolchain, lint, test, dockerfile, context, port, health, aliases, replicas, pre_deploy, post_deploy, keep_images, variables, secrets, deploy_tags, vars, stages)',
     ]);
   });
 
@@ -351,7 +355,7 @@ describe('errors point at file:line:column', () => {
       'slipway.yml:8:11: services.payment.port: expected a number at most 65535, got 99999',
       'slipway.yml:9:13: services.payment.health: expected a path starting with /, got "healthz"',
       'slipway.yml:11:7: services.payment.variables.LEVEL: expected a string, a number or a boolean, got a list',
-      'slipway.yml:12:1: unknown key "extra" (expected one of: registry, pipeline, environments, services, server, forges, concurrency, schedules, deploy_tags, resources, logs, notifications)',
+      'slipway.yml:12:1: unknown key "extra" (expected one of: registry, pipeline, environments, services, server, forges, concurrency, schedules, deploy_tags, resources, logs, proxy, notifications)',
     ]);
   });
 

@@ -1,7 +1,8 @@
 // Engine.recover() on fakes: a server "killed" at each crash point of a deploy (the FakeDeployer
-// keeps what the target held; the store is closed and opened again by a new engine), and step
-// containers left behind. After the restart each service serves exactly one release per
-// environment, the one the store says serves, and no deployment stays in progress.
+// keeps what the target held, the previous release standing by as behind the proxy; the store is
+// closed and opened again by a new engine), and step containers left behind. After the restart
+// each service's requests go to exactly the replicas of one deployment per environment, the one
+// the store says serves, and no deployment stays in progress.
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -29,7 +30,7 @@ pipeline:
   - stage: smoke
     run: make smoke
 environments:
-  staging: {}
+  staging: { replicas: 2, bake: 0 }
 services:
   api:
     repo: /repos/api.git
@@ -44,7 +45,7 @@ afterEach(async () => {
 /** One "machine": a data folder and a target (deployer, executor) that outlive each server on it. */
 function machine(executor = new FakeExecutor((step) => (step.command === 'make hang' ? { hang: true } : {}))) {
   const dir = mkdtempSync(join(tmpdir(), 'slipway-recovery-'));
-  const deployer = new FakeDeployer();
+  const deployer = new FakeDeployer(undefined, { keepsPrevious: true });
   const logs: string[] = [];
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   return {
@@ -74,15 +75,21 @@ async function crash(store: Store): Promise<void> {
   await store.close();
 }
 
-/** Exactly one instance serves api in staging, and it is what the store says serves. */
-async function assertServesExactlyOne(deployer: FakeDeployer, store: Store, releaseId: number): Promise<void> {
+/** api's requests in staging go to exactly the replicas of the deployment the store says serves, and nothing else is left. */
+async function assertServes(deployer: FakeDeployer, store: Store, releaseId: number): Promise<void> {
   const current = await store.deployments.current('api', 'staging');
   assert.equal(current?.releaseId, releaseId, 'the store says which release serves');
+  assert.equal(current?.url, 'http://api.staging.fake.invalid', 'a deployment is at the stable address');
   const instances = (await deployer.listInstances()).filter((instance) => instance.service === 'api' && instance.environment === 'staging');
   assert.deepEqual(
-    instances.map((instance) => [instance.releaseId, instance.proven, instance.running, instance.url]),
-    [[releaseId, true, true, current?.url]],
+    instances.map((instance) => [instance.releaseId, instance.deploymentId, instance.proven, instance.running]),
+    [
+      [releaseId, current?.id, true, true],
+      [releaseId, current?.id, true, true],
+    ],
+    'both replicas of the serving deployment, and no other instance',
   );
+  assert.deepEqual(deployer.servingInstances('api', 'staging'), instances.map((instance) => instance.instance), 'exactly they take the requests');
   assert.deepEqual(await store.deployments.list({ statuses: ['in_progress'] }), [], 'no deployment stays in progress');
 }
 
@@ -103,7 +110,7 @@ describe('engine recovery after a crash during a deploy', () => {
     { point: 'before-start', moved: false },
     { point: 'unproven', moved: false },
     { point: 'proven', moved: true },
-    { point: 'retired', moved: true },
+    { point: 'switched', moved: true },
   ];
   for (const { point, moved } of cases) {
     it(`cut short at "${point}": ${moved ? 'the new release serves and the run goes on' : 'the previous release serves on and the run fails'}`, async () => {
@@ -127,12 +134,12 @@ describe('engine recovery after a crash during a deploy', () => {
         assert.equal(deployment?.status, 'succeeded');
         const log = await second.store.logs.list(cut.id);
         assert.ok(log.some((line) => line.stream === 'system' && line.text.includes(`after release #${release!.id} passed its health check`)), 'the deploy stage says how it ended');
-        await assertServesExactlyOne(m.deployer, second.store, release!.id);
+        await assertServes(m.deployer, second.store, release!.id);
       } else {
         assert.equal(done.status, 'failed');
         assert.equal(deployment?.status, 'failed');
         assert.equal(deployment?.reason, `the server stopped during this deployment, before release #${release!.id} passed its health check; release #${release!.id - 1} serves on`);
-        await assertServesExactlyOne(m.deployer, second.store, release!.id - 1);
+        await assertServes(m.deployer, second.store, release!.id - 1);
       }
       await second.engine.stop();
       await second.store.close();
@@ -153,7 +160,7 @@ describe('engine recovery after a crash during a deploy', () => {
     }
     for (const run of cut) assert.equal((await finished(server.store, run.id)).status, 'failed');
     const [release] = await server.store.releases.list({ runId: serving.id });
-    await assertServesExactlyOne(m.deployer, server.store, release!.id);
+    await assertServes(m.deployer, server.store, release!.id);
     await server.engine.stop();
     await server.store.close();
   });

@@ -183,6 +183,23 @@ describe('NotificationDispatcher', () => {
     assert.equal(items[3]![1].link, null, 'no run made it');
   });
 
+  test('a deployment the engine rolled back (its bake or smoke test failed) is rolled_back automatically, with why', async () => {
+    const run = await finishedRun('failed');
+    const reason = 'the post-deploy command "./smoke-test" exited with code 1';
+    bus.publish({ type: 'deployment', data: deployment({ releaseId: 5, previousReleaseId: 4, runId: run.id, environment: 'production', status: 'rolled_back', reason }) });
+    // A first deploy has nothing to go back to: it fails instead, and a rolled_back without a previous release says nothing.
+    bus.publish({ type: 'deployment', data: deployment({ releaseId: 6, previousReleaseId: null, runId: run.id, environment: 'production', status: 'rolled_back', reason }) });
+    const items = await stored();
+    assert.deepEqual(items.map(([channel, notification]) => [channel, notification.event, notification.environment]), [
+      ['everything', 'rolled_back', 'production'],
+      ['production', 'rolled_back', 'production'],
+    ]);
+    const [, notification] = items[0]!;
+    assert.equal(notification.title, 'payment in production was rolled back from release #5 to #4');
+    assert.equal(notification.text, `automatically: ${reason}`);
+    assert.equal(notification.link, `https://ci.example.com/runs/${run.id}`);
+  });
+
   test('the same notification heard twice before it is sent is stored once per channel', async () => {
     const run = await finishedRun('failed', {}, 'test');
     bus.publish({ type: 'run', data: run });

@@ -1,90 +1,289 @@
-// Deploys a release as a container on the local engine, published on a host port. The new
-// container runs beside the old one until its health check answers, so a release that never
-// becomes healthy costs nothing: the old container serves on, untouched.
-//
-// Containers are found by label, never by name alone: the `owner` label keeps two Slipway
-// instances sharing one engine out of each other's containers.
-//
-// A container's name is the one thing about it that can change after it is created, so it
-// carries the deploy's progress for a server that dies mid-deploy (see deployer.ts): the new
-// container starts as "<name>-candidate" and is renamed "<name>" once its health check passed,
-// before anything is retired. A candidate never served.
+// Deploys a release as containers on the local engine behind the proxy (routers/router.ts): one
+// stable address per service and environment, whatever release serves behind it. A deploy
+// starts the new release's replicas in batches beside the old ones, each health-gated by the
+// proxy's own checks, and moves new requests over batch by batch; the old replicas stand by
+// until the engine's bake window ends (retire) or goes wrong (revert). Each environment is its
+// own network, where services call each other by name through the proxy (networks.ts).
 
-import type Docker from 'dockerode';
-import { demultiplex, engineStatus, isEngineUnreachable } from '../../docker/api.ts';
-import { followProgress, type ContainerEngine } from '../../docker/connect.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { engineStatus, isEngineUnreachable } from '../../docker/api.ts';
+import type { ContainerEngine } from '../../docker/connect.ts';
+import { ensureImage, runOneOff } from '../../docker/one-off.ts';
 import type { Release } from '../../core/types.ts';
-import type { DeployLog, DeployOutcome, DeployRequest, Deployer, PlacedInstance, ServingInstance } from '../deployer.ts';
-import { duration, probeOnce, sleep } from '../health.ts';
+import type { HealthCheck, RouteKey, RouteSpec, Router } from '../../routers/router.ts';
+import type { DeployLog, DeployOutcome, DeployRequest, Deployer, InstanceHealth, PlacedInstance, ServiceAddress, ServingInstance, TaskRequest } from '../deployer.ts';
+import { pullReference } from '../reference.ts';
+import { DeployFailure, Instances, routeOf, type Instance } from './instances.ts';
+import { isProven, LABEL, taskName } from './labels.ts';
+import { Networks } from './networks.ts';
+import { pruneReleaseImages } from './images.ts';
 
-const LABEL = {
-  owner: 'slipway.owner',
-  service: 'slipway.service',
-  environment: 'slipway.environment',
-  release: 'slipway.release',
-  digest: 'slipway.digest',
-  /** When it was placed, to the millisecond: the engine's own creation time counts whole seconds. */
-  placedAt: 'slipway.placed-at',
-} as const;
+const DRAIN_POLL_MS = 50;
 
-const HEALTH_INTERVAL_MS = 250;
-/** Failed attempts are logged once, then at this pace, so a slow start does not flood the log. */
-const HEALTH_LOG_EVERY_MS = 2_000;
-const STOP_GRACE_SECONDS = 10;
-const CONTAINER_LOG_TAIL = 20;
-const CANDIDATE_SUFFIX = '-candidate';
+/** An instance as listed here: with its name on the proxy and its release's digest. */
+type Placed = PlacedInstance & { backend: string; digest: string };
 
-/** Ends deploy() with trafficMoved false and this reason. */
-class DeployFailure extends Error {}
-
-/** Whatever deploy() has changed so far, so a failure can put it back. */
-interface Progress {
-  created: Docker.Container | null;
-  /** A running container that held the new container's name, renamed while the new one took it. */
-  setAside: { container: Docker.Container; name: string } | null;
+/** A service's place behind the proxy in one environment, as the server declares it. */
+export interface RouteDeclaration extends RouteKey {
+  /** Its stable port on the proxy (store.routes). */
+  port: number;
+  servicePort: number;
+  aliases: string[];
+  health: HealthCheck;
 }
 
 export class ContainerHostDeployer implements Deployer {
   readonly description: string;
+  readonly keepsPrevious = true;
+  private readonly networks: Networks;
+  private readonly instances: Instances;
+  /** Per deployment in progress, the previous release's instances, for a revert without a listing. */
+  private readonly standby = new Map<number, Placed[]>();
+  /** Each instance's name on the proxy, by container id, as this process placed or listed them. */
+  private readonly backendOf = new Map<string, string>();
+  /** Per environment, the /etc/hosts entries its containers get: every name of its routes -> the proxy. */
+  private hosts = new Map<string, string[]>();
 
   constructor(
     private readonly engine: ContainerEngine,
     private readonly owner: string,
-    private readonly hostAddress = '127.0.0.1',
+    private readonly router: Router,
   ) {
-    this.description = `containers on ${engine.name} (${engine.endpoint}), published on ${hostAddress}`;
+    this.description = `containers on ${engine.name} (${engine.endpoint}) behind ${router.description}`;
+    this.networks = new Networks(engine, owner);
+    this.instances = new Instances(engine, owner, router);
+  }
+
+  /** Creates the environments' networks and has the proxy listen for every route. */
+  async declareRoutes(routes: RouteDeclaration[]): Promise<void> {
+    const specs: RouteSpec[] = [];
+    const hosts = new Map<string, string[]>();
+    for (const route of routes) {
+      const network = await this.networks.ensure(route.environment);
+      const names = [route.service, ...route.aliases.filter((alias) => alias !== route.service)];
+      specs.push({ ...route, names, network: { gateway: network.gateway, subnet: network.subnet } });
+      hosts.set(route.environment, [...(hosts.get(route.environment) ?? []), ...names.map((name) => `${name}:${network.gateway}`)]);
+    }
+    await this.router.declare(specs);
+    this.hosts = hosts;
+  }
+
+  address(service: string, environment: string): ServiceAddress | null {
+    return this.router.address({ service, environment });
+  }
+
+  async runTask(request: DeployRequest, task: TaskRequest, log: DeployLog, signal: AbortSignal): Promise<{ exitCode: number }> {
+    const { service, environment, release, deploymentId } = request;
+    try {
+      const reference = pullReference(release);
+      const network = await this.networks.ensure(environment.name);
+      await ensureImage(this.engine, reference, log, signal);
+      return await runOneOff(
+        this.engine,
+        {
+          name: taskName(this.owner, service.name, environment.name, deploymentId, task.name),
+          image: reference,
+          command: task.command,
+          env: { ...service.variables, ...environment.variables, ...releaseVariables(request), ...task.env },
+          labels: {
+            [LABEL.owner]: this.owner,
+            [LABEL.service]: service.name,
+            [LABEL.environment]: environment.name,
+            [LABEL.release]: String(release.id),
+            [LABEL.deployment]: String(deploymentId),
+            [LABEL.task]: task.name,
+          },
+          network: network.name,
+          extraHosts: this.hosts.get(environment.name) ?? [],
+          timeoutMs: task.timeoutMs,
+        },
+        log,
+        signal,
+      );
+    } catch (error) {
+      log(`${task.name} could not run: ${this.describeFailure(error)}`, 'stderr');
+      return { exitCode: -1 };
+    }
   }
 
   async deploy(request: DeployRequest, log: DeployLog, signal: AbortSignal): Promise<DeployOutcome> {
-    const progress: Progress = { created: null, setAside: null };
+    const route = routeOf(request);
+    const started: Instance[] = [];
+    let previous: Placed[] = [];
     try {
-      return await this.roll(request, log, signal, progress);
+      const address = this.router.address(route);
+      if (!address) throw new DeployFailure(`the proxy has no route for ${route.service} in ${route.environment}`);
+      const network = await this.networks.ensure(route.environment);
+      const reference = pullReference(request.release);
+      await ensureImage(this.engine, reference, log, signal);
+      previous = await this.previousInstances(request);
+      this.standby.set(request.deploymentId, previous);
+      const { replicas, batch } = request.environment;
+      for (let next = 0; next < replicas; next += batch) {
+        signal.throwIfAborted();
+        const count = Math.min(batch, replicas - next);
+        const batchOf: Instance[] = [];
+        for (let index = 1; index <= count; index++) {
+          const instance = await this.instances.start(request, reference, next + index, network, this.hosts.get(route.environment) ?? [], log);
+          started.push(instance);
+          batchOf.push(instance);
+          this.backendOf.set(instance.container.id, instance.backend);
+        }
+        await Promise.all(batchOf.map((instance) => this.instances.waitHealthy(request, instance, log, signal)));
+        for (const instance of batchOf) await this.instances.prove(instance);
+        // Old replicas go to standby in step with the new ones taking over.
+        const replaced = Math.round((previous.length * (next + count)) / replicas);
+        const serving = [...started.map((instance) => instance.backend), ...previous.slice(replaced).map(backendOf)];
+        await this.router.serve(route, serving);
+        log(`${started.length} of ${replicas} instance${replicas === 1 ? '' : 's'} of release #${request.release.id} take requests${previous.length ? `; ${replaced} of ${previous.length} previous on standby` : ''}`);
+      }
+      log(`${route.service} release #${request.release.id} serves ${route.environment} at ${address.url}`);
+      return { trafficMoved: true, url: address.url, instances: started.map((instance) => instance.container.id) };
     } catch (error) {
       const reason = signal.aborted ? 'deploy cancelled' : this.describeFailure(error);
       log(reason, 'stderr');
-      await this.undo(progress, log);
+      this.standby.delete(request.deploymentId);
+      await this.putBack(route, previous, started, request.environment.drainTimeoutMs, log);
       return { trafficMoved: false, reason };
     }
   }
 
-  async status(service: string, environment: string): Promise<ServingInstance | null> {
-    const running = await this.engine.docker.listContainers({
-      filters: { label: this.labelFilters(service, environment), status: ['running'] },
+  /** Asked every 100 ms through a bake: the proxy alone answers it (a container that died fails its checks there). */
+  async observe(request: DeployRequest, instances: string[]): Promise<InstanceHealth[]> {
+    const backends = await this.router.backends(routeOf(request));
+    const unknown = instances.filter((id) => !this.backendOf.has(id));
+    if (unknown.length > 0) for (const instance of await this.placedOf(routeOf(request))) this.backendOf.set(instance.instance, instance.backend);
+    return instances.map((id) => {
+      const state = backends.find((backend) => backend.id === this.backendOf.get(id));
+      // A failed check counts at once: waiting until the proxy takes it out could leave no instance serving.
+      return { instance: id, healthy: state?.health === 'up' && !state.failing, lastCheck: state?.lastCheck ?? 'not on the proxy', errors: state?.errors ?? 0 };
     });
-    // Mid-deploy the new container runs beside the old one; the old one serves until retired.
-    const serving = running.filter((container) => !isCandidate(container)).sort((a, b) => a.Created - b.Created)[0];
-    if (!serving) return null;
-    const info = await this.engine.docker.getContainer(serving.Id).inspect();
-    const binding = Object.values(info.NetworkSettings.Ports ?? {}).flatMap((bindings) => bindings ?? [])[0];
-    return {
-      releaseId: Number(serving.Labels[LABEL.release]),
-      digest: serving.Labels[LABEL.digest] ?? '',
-      url: binding ? `http://${urlHost(binding.HostIp || this.hostAddress)}:${binding.HostPort}` : '',
-      instance: serving.Id,
-    };
+  }
+
+  lastLines(instance: string, count: number): Promise<string[]> {
+    return this.instances.lastLines(instance, count);
+  }
+
+  async retire(request: DeployRequest, keep: string[], log: DeployLog): Promise<void> {
+    this.standby.delete(request.deploymentId);
+    const route = routeOf(request);
+    const leaving = (await this.placedOf(route)).filter((instance) => !keep.includes(instance.instance));
+    await Promise.all(leaving.map((instance) => this.takeAway(route, instance, request.environment.drainTimeoutMs, log)));
+  }
+
+  async revert(request: DeployRequest, remove: string[], log: DeployLog): Promise<{ reverted: boolean; reason?: string }> {
+    const route = routeOf(request);
+    // What stood by when the deploy began, without asking the engine first: every millisecond
+    // here is one the new release may be answering errors in.
+    const standingBy = this.standby.get(request.deploymentId) ?? (await this.placedOf(route)).filter((instance) => instance.proven && instance.running);
+    this.standby.delete(request.deploymentId);
+    const back = standingBy.filter((instance) => !remove.includes(instance.instance));
+    if (back.length === 0) return { reverted: false, reason: 'no previous release stands by to take the requests back' };
+    try {
+      await this.router.serve(route, back.map(backendOf));
+    } catch (error) {
+      return { reverted: false, reason: this.describeFailure(error) };
+    }
+    log(`requests go to release #${back[0]!.releaseId} again`);
+    const leaving = (await this.placedOf(route)).filter((instance) => remove.includes(instance.instance));
+    await Promise.all(leaving.map((instance) => this.takeAway(route, instance, request.environment.drainTimeoutMs, log)));
+    return { reverted: true };
+  }
+
+  async status(service: string, environment: string): Promise<ServingInstance | null> {
+    const route = { service, environment };
+    const serving = new Set((await this.router.backends(route)).filter((backend) => backend.mode === 'serving').map((backend) => backend.id));
+    const instance = (await this.placedOf(route)).find((candidate) => candidate.running && serving.has(candidate.backend));
+    if (!instance) return null;
+    return { releaseId: instance.releaseId, digest: instance.digest, url: this.address(service, environment)?.url ?? instance.url ?? '', instance: instance.instance };
   }
 
   async listInstances(): Promise<PlacedInstance[]> {
+    return (await this.placed()).map(({ backend: _backend, digest: _digest, ...instance }) => instance);
+  }
+
+  async serveOnly(service: string, environment: string, instances: string[]): Promise<void> {
+    const route = { service, environment };
+    const all = await this.placedOf(route);
+    const placed = all.filter((instance) => instances.includes(instance.instance));
+    const known = new Set((await this.router.backends(route)).map((backend) => backend.id));
+    for (const instance of placed) {
+      if (!known.has(instance.backend) && instance.url) await this.router.add(route, { id: instance.backend, address: instance.url.replace(/^http:\/\//, '') });
+    }
+    await this.router.serve(route, placed.map(backendOf));
+    // The others stand by (serve() put them there) until their instances go: a backend re-added
+    // later would be down until its first check passed.
+    for (const id of known) if (!all.some((instance) => instance.backend === id)) await this.router.remove(route, id, 0);
+  }
+
+  /** A graceful stop first (the app closes what it serves), then off the proxy: no session is cut there. */
+  async removeInstance(instance: string): Promise<void> {
+    const found = (await this.placed()).find((candidate) => candidate.instance === instance);
+    if (!found) return;
+    await this.instances.stopAndRemove(instance);
+    if (found.backend) await this.router.remove({ service: found.service, environment: found.environment }, found.backend, 0).catch(() => undefined);
+  }
+
+  pruneImages(keep: Release[], drop: Release[]): Promise<number> {
+    return pruneReleaseImages(this.engine, keep, drop);
+  }
+
+  /** Proven, running instances of other deploys of this route, oldest first: what serves now. */
+  private async previousInstances(request: DeployRequest): Promise<Placed[]> {
+    return (await this.placedOf(routeOf(request))).filter((instance) => instance.proven && instance.running && instance.deploymentId !== request.deploymentId);
+  }
+
+  /** Puts back what a failed deploy changed: the previous replicas take every request, the new ones go. */
+  private async putBack(route: RouteKey, previous: Placed[], started: Instance[], drainMs: number, log: DeployLog): Promise<void> {
+    if (previous.length > 0) {
+      await this.router.serve(route, previous.map(backendOf)).catch((error: unknown) => log(`could not give the requests back to the previous release: ${this.describeFailure(error)}`, 'stderr'));
+    }
+    await Promise.all(
+      started.map(async (instance) => {
+        try {
+          await this.router.remove(route, instance.backend, drainMs);
+          await instance.container.remove({ force: true });
+          log(`removed ${instance.name}`);
+        } catch (error) {
+          if (engineStatus(error) !== 404) log(`could not remove ${instance.name}: ${this.describeFailure(error)}`, 'stderr');
+        }
+      }),
+    );
+  }
+
+  /**
+   * Takes an instance away: it already takes no new requests; its sessions get the drain timeout
+   * to end, then its container is stopped gracefully (the app finishes what it serves and closes
+   * its WebSockets with "going away", which clients reconnect from) and only then does it leave
+   * the proxy, so no session is cut by the proxy. Logs what it could not do.
+   */
+  private async takeAway(route: RouteKey, instance: Placed, drainMs: number, log: DeployLog): Promise<void> {
+    try {
+      const left = instance.backend ? await this.drain(route, instance.backend, drainMs) : 0;
+      await this.instances.stopAndRemove(instance.instance);
+      if (instance.backend) await this.router.remove(route, instance.backend, 0);
+      const how = instance.backend ? (left === 0 ? ', its requests finished' : `, stopped with ${left} session${left === 1 ? '' : 's'} open at the drain timeout`) : '';
+      log(`retired release #${instance.releaseId} instance ${instance.backend || instance.instance.slice(0, 12)}${how}`);
+    } catch (error) {
+      log(`could not retire ${instance.instance.slice(0, 12)}: ${this.describeFailure(error)}`, 'stderr');
+    }
+  }
+
+  /** Waits until the backend has no sessions or `drainMs` passed; answers the sessions left. */
+  private async drain(route: RouteKey, backend: string, drainMs: number): Promise<number> {
+    const deadline = Date.now() + drainMs;
+    for (;;) {
+      const sessions = (await this.router.backends(route)).find((state) => state.id === backend)?.sessions ?? 0;
+      if (sessions === 0 || Date.now() >= deadline) return sessions;
+      await sleep(DRAIN_POLL_MS);
+    }
+  }
+
+  private async placedOf(route: RouteKey): Promise<Placed[]> {
+    return (await this.placed()).filter((instance) => instance.service === route.service && instance.environment === route.environment);
+  }
+
+  private async placed(): Promise<Placed[]> {
     const containers = await this.engine.docker.listContainers({
       all: true,
       filters: { label: [`${LABEL.owner}=${this.owner}`, LABEL.service, LABEL.environment, LABEL.release] },
@@ -92,237 +291,23 @@ export class ContainerHostDeployer implements Deployer {
     return containers
       .sort((a, b) => a.Created - b.Created || (a.Labels[LABEL.placedAt] ?? '').localeCompare(b.Labels[LABEL.placedAt] ?? ''))
       .map((container) => {
+        const environment = container.Labels[LABEL.environment]!;
         const running = container.State === 'running';
-        const published = container.Ports?.find((port) => port.PublicPort);
+        const ip = container.NetworkSettings?.Networks?.[this.networks.nameOf(environment)]?.IPAddress;
+        const port = container.Labels[LABEL.port];
         return {
           instance: container.Id,
           service: container.Labels[LABEL.service]!,
-          environment: container.Labels[LABEL.environment]!,
+          environment,
           releaseId: Number(container.Labels[LABEL.release]),
-          proven: !isCandidate(container),
+          deploymentId: Number(container.Labels[LABEL.deployment] ?? 0),
+          proven: isProven(container),
           running,
-          url: running && published ? `http://${urlHost(published.IP || this.hostAddress)}:${published.PublicPort}` : null,
+          url: running && ip && port ? `http://${ip}:${port}` : null,
+          backend: container.Labels[LABEL.backend] ?? '',
+          digest: container.Labels[LABEL.digest] ?? '',
         };
       });
-  }
-
-  async removeInstance(instance: string): Promise<void> {
-    await this.stopAndRemove(instance);
-  }
-
-  private async roll(request: DeployRequest, log: DeployLog, signal: AbortSignal, progress: Progress): Promise<DeployOutcome> {
-    const { release, service, environment } = request;
-    signal.throwIfAborted();
-    const reference = pullReference(release);
-    await this.pull(reference, log, signal);
-
-    const name = containerName(this.owner, service.name, environment.name, release.id);
-    const candidate = `${name}${CANDIDATE_SUFFIX}`;
-    await this.removeStaleCandidate(candidate, log);
-    signal.throwIfAborted();
-
-    const containerPort = `${service.port}/tcp`;
-    const variables = { ...service.variables, ...environment.variables };
-    const container = await this.engine.docker.createContainer({
-      name: candidate,
-      Image: reference,
-      Labels: {
-        [LABEL.owner]: this.owner,
-        [LABEL.service]: service.name,
-        [LABEL.environment]: environment.name,
-        [LABEL.release]: String(release.id),
-        [LABEL.digest]: release.digest,
-        [LABEL.placedAt]: new Date().toISOString(),
-      },
-      Env: Object.entries(variables).map(([key, value]) => `${key}=${value}`),
-      ExposedPorts: { [containerPort]: {} },
-      HostConfig: {
-        // An empty HostPort asks the engine for a free ephemeral port.
-        PortBindings: { [containerPort]: [{ HostIp: this.hostAddress, HostPort: '' }] },
-        RestartPolicy: { Name: 'unless-stopped' },
-        // An init process as PID 1 passes SIGTERM on, so an app that installs no handler still
-        // stops at once instead of after the whole grace period.
-        Init: true,
-      },
-    });
-    progress.created = container;
-    await container.start();
-    log(`started ${candidate} (${container.id.slice(0, 12)})`);
-
-    const info = await container.inspect();
-    const hostPort = info.NetworkSettings.Ports?.[containerPort]?.[0]?.HostPort;
-    if (!hostPort) throw new DeployFailure(`the engine published no host port for ${containerPort}`);
-    const url = `http://${urlHost(this.hostAddress)}:${hostPort}`;
-
-    await this.waitHealthy(container, `${url}${healthPath(service.health)}`, service.health, environment.healthTimeoutMs, log, signal);
-    await this.promote(container, name, log, progress);
-    await this.retirePrevious(service.name, environment.name, container.id, log);
-    log(`${service.name} release ${release.id} serves ${environment.name} at ${url}`);
-    return { trafficMoved: true, url, instance: container.id };
-  }
-
-  private async pull(reference: string, log: DeployLog, signal: AbortSignal): Promise<void> {
-    log(`pulling ${reference}`);
-    try {
-      const output = await this.engine.docker.createImage({ fromImage: reference, abortSignal: signal });
-      await followProgress(this.engine.docker, output);
-    } catch (error) {
-      if (signal.aborted || isEngineUnreachable(error)) throw error;
-      throw new DeployFailure(`pull of ${reference} failed: ${firstLine(errorText(error))}`);
-    }
-  }
-
-  /**
-   * A candidate under this name was left by a deploy of the same release that never finished
-   * (no deploy of one service and environment runs beside another): it never served, so it goes.
-   */
-  private async removeStaleCandidate(candidate: string, log: DeployLog): Promise<void> {
-    try {
-      await this.engine.docker.getContainer(candidate).remove({ force: true });
-      log(`removed ${candidate}, left by a deploy that never finished`);
-    } catch (error) {
-      if (engineStatus(error) !== 404) throw error;
-    }
-  }
-
-  /**
-   * Marks the healthy candidate proven by giving it its final name. A stopped holder of that name
-   * is stale and goes; a running one (the same release deployed again) is serving, so it is
-   * renamed and then retired with the other previous containers.
-   */
-  private async promote(container: Docker.Container, name: string, log: DeployLog, progress: Progress): Promise<void> {
-    const holder = this.engine.docker.getContainer(name);
-    let running: boolean | null;
-    try {
-      running = (await holder.inspect()).State.Running;
-    } catch (error) {
-      if (engineStatus(error) !== 404) throw error;
-      running = null;
-    }
-    if (running === false) {
-      log(`removing stale container ${name}`);
-      await holder.remove({ force: true });
-    } else if (running) {
-      const aside = `${name}-retiring-${Date.now().toString(36)}`;
-      log(`${name} is running; renaming it ${aside} to retire it`);
-      await holder.rename({ name: aside });
-      progress.setAside = { container: holder, name };
-    }
-    await container.rename({ name });
-  }
-
-  private async waitHealthy(
-    container: Docker.Container,
-    url: string,
-    health: string,
-    timeoutMs: number,
-    log: DeployLog,
-    signal: AbortSignal,
-  ): Promise<void> {
-    const check = `health check GET ${healthPath(health)}`;
-    const started = Date.now();
-    const deadline = started + timeoutMs;
-    log(`waiting up to ${duration(timeoutMs)} for GET ${url} to answer 2xx`);
-    let attempts = 0;
-    let lastLoggedAt = -Infinity;
-    for (;;) {
-      signal.throwIfAborted();
-      attempts++;
-      const probe = await probeOnce(url, signal);
-      if (probe.answered) {
-        log(`${check} answered ${probe.status} after ${duration(Date.now() - started)}`);
-        return;
-      }
-      const now = Date.now();
-      if (now - lastLoggedAt >= HEALTH_LOG_EVERY_MS) {
-        log(`${check}: ${probe.detail} (attempt ${attempts}, ${duration(now - started)})`);
-        lastLoggedAt = now;
-      }
-      const { State: state, RestartCount: restarts } = await container.inspect();
-      // With a restart policy a crashed container may already be running again: count restarts too.
-      const exited = !state.Running || state.Restarting || restarts > 0;
-      // Once the engine has started it again, its exit code is the new run's (0), not the crash's.
-      const how = state.Running && !state.Restarting ? `exited and was restarted ${restarts} time${restarts === 1 ? '' : 's'}` : `exited with code ${state.ExitCode}`;
-      const failure = exited
-        ? `${check} failed: the container ${how} before answering 2xx (last: ${probe.detail})`
-        : now >= deadline
-          ? `${check} did not answer 2xx within ${duration(timeoutMs)} (last: ${probe.detail})`
-          : null;
-      if (failure) {
-        log(`last ${probe.response ? `response: ${probe.detail}: ${probe.response}` : `error: ${probe.detail}`}`, 'stderr');
-        await this.logContainerOutput(container, log);
-        throw new DeployFailure(failure);
-      }
-      await sleep(Math.min(HEALTH_INTERVAL_MS, deadline - now), signal);
-    }
-  }
-
-  private async logContainerOutput(container: Docker.Container, log: DeployLog): Promise<void> {
-    try {
-      const output = await container.logs({ stdout: true, stderr: true, tail: CONTAINER_LOG_TAIL, follow: false });
-      const lines = outputLines(output);
-      if (lines.length === 0) log('the container wrote no output', 'stderr');
-      else log(`the container's last ${lines.length} output lines:`, 'stderr');
-      for (const line of lines) log(`  ${line.text}`, line.stream);
-    } catch (error) {
-      log(`the container's output could not be read: ${errorText(error)}`, 'stderr');
-    }
-  }
-
-  /**
-   * Traffic has moved by now, so a container that will not go is reported, not undone: undoing
-   * would remove the healthy new release.
-   */
-  private async retirePrevious(service: string, environment: string, keep: string, log: DeployLog): Promise<void> {
-    const containers = await this.engine.docker
-      .listContainers({ all: true, filters: { label: this.labelFilters(service, environment) } })
-      .catch((error: unknown) => {
-        log(`could not list the previous containers to retire them: ${errorText(error)}`, 'stderr');
-        return [];
-      });
-    for (const previous of containers) {
-      if (previous.Id === keep) continue;
-      const name = previous.Names[0]?.replace(/^\//, '') ?? previous.Id.slice(0, 12);
-      log(`retiring ${name} (release ${previous.Labels[LABEL.release] ?? '?'})`);
-      try {
-        await this.stopAndRemove(previous.Id);
-      } catch (error) {
-        log(`could not retire ${name}: ${errorText(error)}`, 'stderr');
-      }
-    }
-  }
-
-  /** A graceful stop first, so a retired release finishes the requests it is serving. */
-  private async stopAndRemove(id: string): Promise<void> {
-    const container = this.engine.docker.getContainer(id);
-    try {
-      await container.stop({ t: STOP_GRACE_SECONDS }).catch((error: unknown) => {
-        // 304: already stopped.
-        if (engineStatus(error) !== 304) throw error;
-      });
-      await container.remove({ force: true });
-    } catch (error) {
-      if (engineStatus(error) !== 404) throw error;
-    }
-  }
-
-  /** Puts back what a failed or cancelled deploy changed; the previous release keeps serving. */
-  private async undo(progress: Progress, log: DeployLog): Promise<void> {
-    if (progress.created) {
-      try {
-        await progress.created.remove({ force: true });
-        log(`removed the new container ${progress.created.id.slice(0, 12)}`);
-      } catch (error) {
-        if (engineStatus(error) !== 404) log(`could not remove the new container ${progress.created.id.slice(0, 12)}: ${errorText(error)}`, 'stderr');
-      }
-    }
-    if (progress.setAside) {
-      try {
-        await progress.setAside.container.rename({ name: progress.setAside.name });
-      } catch (error) {
-        log(`could not give ${progress.setAside.name} its name back: ${errorText(error)}`, 'stderr');
-      }
-    }
   }
 
   private describeFailure(error: unknown): string {
@@ -330,61 +315,22 @@ export class ContainerHostDeployer implements Deployer {
     if (isEngineUnreachable(error)) return `the container engine at ${this.engine.endpoint} could not be reached (${errorText(error)})`;
     return `deploy failed: ${errorText(error)}`;
   }
-
-  private labelFilters(service: string, environment: string): string[] {
-    return [`${LABEL.owner}=${this.owner}`, `${LABEL.service}=${service}`, `${LABEL.environment}=${environment}`];
-  }
 }
 
-/** The release's repository (its tag dropped) pinned to its digest. */
-function pullReference(release: Release): string {
-  if (!/^sha256:[0-9a-f]{64}$/.test(release.digest)) {
-    throw new DeployFailure(`release ${release.id} has no valid digest (${JSON.stringify(release.digest)})`);
-  }
-  const withoutDigest = release.image.split('@')[0]!;
-  const lastSlash = withoutDigest.lastIndexOf('/');
-  const lastColon = withoutDigest.lastIndexOf(':');
-  const repository = lastColon > lastSlash ? withoutDigest.slice(0, lastColon) : withoutDigest;
-  return `${repository}@${release.digest}`;
+function backendOf(instance: { backend: string }): string {
+  return instance.backend;
 }
 
-function containerName(owner: string, service: string, environment: string, releaseId: number): string {
-  const part = (text: string) => text.replace(/[^a-zA-Z0-9_.-]+/g, '-');
-  return `slipway-${part(owner)}-${part(service)}-${part(environment)}-r${releaseId}`;
-}
-
-/** A container whose health check has not passed (yet): it never served. */
-function isCandidate(container: Docker.ContainerInfo): boolean {
-  return container.Names.some((name) => name.endsWith(CANDIDATE_SUFFIX));
-}
-
-function healthPath(health: string): string {
-  return health.startsWith('/') ? health : `/${health}`;
-}
-
-/** A wildcard bind address is reached through loopback; IPv6 literals need brackets in a URL. */
-function urlHost(address: string): string {
-  if (address === '0.0.0.0' || address === '') return '127.0.0.1';
-  if (address === '::') return '[::1]';
-  return address.includes(':') ? `[${address}]` : address;
-}
-
-/** The container's output as non-empty lines, each with its stream. */
-function outputLines(output: Buffer | string): { stream: 'stdout' | 'stderr'; text: string }[] {
-  const frames = demultiplex(typeof output === 'string' ? Buffer.from(output) : output);
-  return frames.flatMap(({ stream, payload }) =>
-    payload
-      .toString('utf8')
-      .split(/\r?\n/)
-      .filter((line) => line.trim())
-      .map((line) => ({ stream, text: line.trimEnd() })),
-  );
+/** What a migration or smoke test knows of the release it runs for. */
+export function releaseVariables(request: DeployRequest): Record<string, string> {
+  return {
+    SLIPWAY_SERVICE: request.service.name,
+    SLIPWAY_ENVIRONMENT: request.environment.name,
+    SLIPWAY_RELEASE: String(request.release.id),
+    SLIPWAY_DIGEST: request.release.digest,
+  };
 }
 
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-function firstLine(text: string): string {
-  return text.split('\n')[0]!.trim();
 }

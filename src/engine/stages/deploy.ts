@@ -1,11 +1,15 @@
 // The deploy stage: the release its gate let through (the one this run built, the one the run it
-// resumes built, or the one a promotion or rollback names) placed into an environment by the
-// Deployer, with the environment's variables and secrets, recorded as a deployment. Never two
-// deploys of one service to one environment at once; never a pull request's build.
+// resumes built, or the one a promotion or rollback names) placed into an environment by its
+// target's Deployer, with the environment's variables and secrets, recorded as a deployment and
+// rolled out (rollout.ts). Never two deploys of one service to one environment at once; never a
+// pull request's build.
 
 import type { Config } from '../../config/model.ts';
-import type { DeploymentKind, Release, Run } from '../../core/types.ts';
+import { replicasFor } from '../../config/rollout.ts';
+import { assertNever, type DeploymentKind, type Release, type Run } from '../../core/types.ts';
+import type { Deployer, DeployRequest } from '../../deployers/deployer.ts';
 import type { EngineResources, StageContext, StageOutcome } from '../resources.ts';
+import { rollOut } from './rollout.ts';
 
 /** One chain of deploys per service and environment: each waits for the one before. */
 export class DeployLocks {
@@ -20,26 +24,33 @@ export class DeployLocks {
 }
 
 export async function deploy(resources: EngineResources, locks: DeployLocks, context: StageContext): Promise<StageOutcome> {
-  const { deployer, config, noEngineReason } = resources;
-  const { run, stage, service, release, environmentSecrets } = context;
+  const { config, noEngineReason } = resources;
+  const { run, stage, service, release } = context;
   const environmentName = stage.environment!;
   const environment = config.environments[environmentName];
   if (!environment) return { status: 'failed', reason: `environment ${environmentName} is no longer in the configuration` };
+  const deployer = deployerFor(resources, environmentName);
   if (!deployer) return { status: 'failed', reason: `cannot deploy: ${noEngineReason}` };
   if (service.port === undefined) return { status: 'failed', reason: `service ${run.service} sets no port to deploy with` };
   if (!release) return { status: 'failed', reason: 'nothing to deploy: no release passed the gate' };
-  const placed = { port: service.port, health: service.health, variables: { ...service.variables, ...service.secrets, ...environmentSecrets } };
-  return locks.exclusive(`${run.service}/${environmentName}`, () => placeRelease(resources, context, release, environmentName, environment, placed));
+  return locks.exclusive(`${run.service}/${environmentName}`, () => placeRelease(resources, context, deployer, release, environmentName, environment));
+}
+
+/** An environment's own target (a `command`), else the container host. */
+export function deployerFor(resources: EngineResources, environment: string): Deployer | null {
+  return resources.targets.get(environment) ?? resources.deployer;
 }
 
 async function placeRelease(
-  { deployer, store, bus, now }: EngineResources,
-  { run, log, signal }: StageContext,
+  resources: EngineResources,
+  context: StageContext,
+  deployer: Deployer,
   release: Release,
   environmentName: string,
   environment: Config['environments'][string],
-  service: { port: number; health: string; variables: Record<string, string> },
 ): Promise<StageOutcome> {
+  const { store, bus, now } = resources;
+  const { run, log, service, environmentSecrets, stage } = context;
   const serving = await store.deployments.current(run.service, environmentName);
   let deployment = await store.transaction(async (tx) => {
     const created = await tx.deployments.create({
@@ -66,18 +77,33 @@ async function placeRelease(
   bus.publish({ type: 'deployment', data: deployment });
   const verb = { deploy: 'Deploying', promote: 'Promoting', rollback: 'Rolling back to' }[deployment.kind];
   log.system(`${verb} release #${release.id} (${release.digest.slice(0, 19)}) ${deployment.kind === 'rollback' ? 'in' : 'to'} ${environmentName}${run.forced ? ' (forced)' : ''}`);
-  const outcome = await deployer!.deploy(
-    {
-      release,
-      service: { name: run.service, ...service },
-      environment: { name: environmentName, healthTimeoutMs: environment.health_timeout, variables: environment.variables },
+  const request: DeployRequest = {
+    deploymentId: deployment.id,
+    release,
+    previous: serving ? await store.releases.get(serving.releaseId) : null,
+    service: {
+      name: run.service,
+      port: service.port!,
+      health: service.health,
+      aliases: service.aliases,
+      variables: { ...service.variables, ...service.secrets, ...environmentSecrets },
     },
-    (line, stream) => void log.line(stream ?? 'stdout', line),
-    signal,
-  );
-  const patch = outcome.trafficMoved
-    ? { status: 'succeeded' as const, url: outcome.url, finishedAt: now().toISOString() }
-    : { status: 'failed' as const, reason: outcome.reason, finishedAt: now().toISOString() };
+    environment: {
+      name: environmentName,
+      healthTimeoutMs: environment.health_timeout,
+      variables: environment.variables,
+      replicas: replicasFor(service, environment, environmentName),
+      batch: environment.batch,
+      drainTimeoutMs: environment.drain_timeout,
+    },
+  };
+  const result = await rollOut(resources, context, deployer, request, environment, {
+    preDeploy: service.pre_deploy,
+    postDeploy: service.post_deploy,
+    timeoutMs: stage.timeoutMs,
+  });
+  const finishedAt = now().toISOString();
+  const patch = result.status === 'succeeded' ? { status: result.status, url: result.url, finishedAt } : { status: result.status, reason: result.reason, finishedAt };
   deployment = await store.transaction(async (tx) => {
     const updated = (await tx.deployments.update(deployment.id, patch))!;
     await tx.events.append({
@@ -90,9 +116,17 @@ async function placeRelease(
     return updated;
   });
   bus.publish({ type: 'deployment', data: deployment });
-  if (!outcome.trafficMoved) return { status: 'failed', reason: outcome.reason };
-  log.system(`Release #${release.id} serves ${environmentName} at ${outcome.url}`);
-  return { status: 'succeeded' };
+  switch (result.status) {
+    case 'succeeded':
+      log.system(`Release #${release.id} serves ${environmentName} at ${result.url}`);
+      return { status: 'succeeded' };
+    case 'failed':
+      return { status: 'failed', reason: result.reason };
+    case 'rolled_back':
+      return { status: 'failed', reason: `release #${release.id} was rolled back: ${result.reason}` };
+    default:
+      return assertNever(result, 'rollout result');
+  }
 }
 
 function deploymentKind(run: Run): DeploymentKind {

@@ -1,0 +1,113 @@
+// The deploy marathon the rollout test and the deploy benchmark share: on a fleet (fleet.ts),
+// with clients sending requests continuously through the proxy to both environments (plus one
+// long keep-alive connection and one WebSocket), 10 good pipeline runs of alternating services
+// (20 deploys: staging, then production's three replicas one at a time), 7 bad ones (5 rolled
+// back automatically: releases that stop passing their health check, fail their smoke test or
+// answer errors after the switch; a failing migration and a release never healthy, which never
+// take a request) and 5 manual rollbacks. A canary calls the endpoint the "errors" release breaks, as
+// real users of that endpoint would: its 500s are the evidence the bake window acts on.
+
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { RunDetail } from '../../src/client/api.ts';
+import type { Deployment } from '../../src/core/types.ts';
+import { BROKEN_ENDPOINT, type Fleet, type Flaw, type ServiceName } from './fleet.ts';
+import type { TrafficReport } from './traffic.ts';
+import { spawnTraffic } from './traffic-process.ts';
+
+export interface MarathonStep {
+  what: string;
+  service: ServiceName;
+  run: RunDetail;
+  /** The deployments the step made, oldest first. */
+  deployments: Deployment[];
+}
+
+export interface MarathonResult {
+  steps: MarathonStep[];
+  staging: TrafficReport;
+  production: TrafficReport;
+  canary: { sent: number; errors: number };
+  /** From each step's start to its end, for the benchmark. */
+  durationsMs: number[];
+}
+
+/** Five rolled back automatically; a failing migration and a release never healthy never take a request. */
+const BAD: Array<{ flaw: Flaw; what: string }> = [
+  { flaw: 'failing-health', what: 'stops passing its health check during the bake' },
+  { flaw: 'failing-smoke', what: 'fails its smoke test' },
+  { flaw: 'failing-endpoint', what: 'answers errors after the switch' },
+  { flaw: 'failing-migration', what: 'fails its migration' },
+  { flaw: 'failing-health', what: 'stops passing its health check during the bake' },
+  { flaw: 'failing-endpoint', what: 'answers errors after the switch' },
+  { flaw: 'never-healthy', what: 'never passes its health check' },
+];
+
+export async function runMarathon(fleet: Fleet, options: { goodRuns?: number; manualRollbacks?: number; log?: (line: string) => void } = {}): Promise<MarathonResult> {
+  const { goodRuns = 10, manualRollbacks = 5, log = () => {} } = options;
+  const stagingUrl = await fleet.routeUrl('payment', 'staging');
+  const productionUrl = await fleet.routeUrl('payment', 'production');
+  const staging = spawnTraffic({ url: `${stagingUrl}/`, peerPath: '/peer', clients: 3, websocketUrl: `${stagingUrl.replace(/^http/, 'ws')}/ws`, slowEveryMs: 700, slowMs: 600 });
+  const production = spawnTraffic({ url: `${productionUrl}/`, peerPath: '/peer', clients: 2, longKeepAlive: false });
+  const canary = { sent: 0, errors: 0, stop: false };
+  const canaryLoop = (async () => {
+    while (!canary.stop) {
+      canary.sent++;
+      const status = await fetch(`${stagingUrl}${BROKEN_ENDPOINT}`, { signal: AbortSignal.timeout(5_000) }).then(
+        (response) => response.arrayBuffer().then(() => response.status),
+        () => 0,
+      );
+      if (status !== 200) canary.errors++;
+      await sleep(100);
+    }
+  })();
+
+  const steps: MarathonStep[] = [];
+  const durationsMs: number[] = [];
+  const record = async (what: string, service: ServiceName, act: () => Promise<RunDetail>) => {
+    const started = Date.now();
+    const run = await act();
+    durationsMs.push(Date.now() - started);
+    const deployments = (await fleet.admin.deployments({ service, limit: 10 })).filter((deployment) => deployment.runId === run.id).reverse();
+    steps.push({ what, service, run, deployments });
+    log(`${what}: run #${run.id} ${run.status}${run.reason ? ` (${run.reason.slice(0, 160)})` : ''}`);
+  };
+
+  try {
+    let bad = 0;
+    let rollbacks = 0;
+    for (let index = 0; index < goodRuns; index++) {
+      const service: ServiceName = index % 2 === 0 ? 'payment' : 'notification';
+      const label = fleet.commit(service);
+      await record(`${label} deploys`, service, () => fleet.run(service));
+      // Bad releases and manual rollbacks of payment, between good deploys of either service.
+      if (index % 2 === 1 && bad < BAD.length) {
+        const { flaw, what } = BAD[bad++]!;
+        const badLabel = fleet.commit('payment', flaw);
+        await record(`${badLabel} ${what}`, 'payment', () => fleet.run('payment'));
+        if (bad < BAD.length && index + 2 < goodRuns) {
+          const next = BAD[bad++]!;
+          const nextLabel = fleet.commit('payment', next.flaw);
+          await record(`${nextLabel} ${next.what}`, 'payment', () => fleet.run('payment'));
+        }
+      }
+      if (index % 2 === 1 && rollbacks < manualRollbacks) {
+        rollbacks++;
+        const environment = rollbacks % 2 === 1 ? 'staging' : 'production';
+        await record(`manual rollback of notification in ${environment}`, 'notification', () => fleet.rollback('notification', environment));
+      }
+    }
+    while (bad < BAD.length) {
+      const { flaw, what } = BAD[bad++]!;
+      const badLabel = fleet.commit('payment', flaw);
+      await record(`${badLabel} ${what}`, 'payment', () => fleet.run('payment'));
+    }
+    while (rollbacks < manualRollbacks) {
+      rollbacks++;
+      await record('manual rollback of payment in staging', 'payment', () => fleet.rollback('payment', 'staging'));
+    }
+  } finally {
+    canary.stop = true;
+    await canaryLoop;
+  }
+  return { steps, staging: await staging.stop(), production: await production.stop(), canary: { sent: canary.sent, errors: canary.errors }, durationsMs };
+}
