@@ -34,7 +34,15 @@ export class EngineApiBuilder implements Builder {
     try {
       if (signal.aborted) return err('build cancelled');
       const image = `${request.repository}:${request.tag}`;
-      await this.buildImage(request, image, log, signal);
+      try {
+        await this.buildImage(request, image, log, signal);
+      } catch (error) {
+        // Podman 4.3 loses track of a layer now and then while another client removes an image at
+        // the same time ("layer not known" in its cache lookup); the same build again succeeds.
+        if (!(error instanceof BuildFailure) || !/(layer|image) not known/.test(error.message)) throw error;
+        log('the engine lost track of a cached layer while another image was being removed; building again');
+        await this.buildImage(request, image, log, signal);
+      }
       const pushDigest = await this.push(request.repository, request.tag, log, signal);
       const digest = await this.manifestDigest(request, pushDigest, log, signal);
       log(`pushed ${image} as ${digest}`);
