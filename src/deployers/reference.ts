@@ -8,10 +8,14 @@ const DIGEST = /^sha256:[0-9a-f]{64}$/;
 /** The release's repository (its tag dropped) pinned to its digest: `registry/app@sha256:…`. */
 export function pullReference(release: Release): string {
   if (!DIGEST.test(release.digest)) throw new Error(`release ${release.id} has no valid digest (${JSON.stringify(release.digest)})`);
-  const withoutDigest = release.image.split('@')[0]!;
+  return `${repositoryOf(release.image)}@${release.digest}`;
+}
+
+/** "registry:5000/shop@sha256:…" or "registry:5000/shop:tag" -> "registry:5000/shop". */
+export function repositoryOf(reference: string): string {
+  const withoutDigest = reference.split('@')[0]!;
   // A colon after the last slash starts a tag; one before it is a registry's port.
   const lastSlash = withoutDigest.lastIndexOf('/');
   const lastColon = withoutDigest.lastIndexOf(':');
-  const repository = lastColon > lastSlash ? withoutDigest.slice(0, lastColon) : withoutDigest;
-  return `${repository}@${release.digest}`;
+  return lastColon > lastSlash ? withoutDigest.slice(0, lastColon) : withoutDigest;
 }

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, createServer, request as httpRequest, type ServerResponse } from 'node:http';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -20,6 +20,7 @@ import { HaproxyRouter } from '../../src/routers/haproxy/router.ts';
 import { RuntimeApi } from '../../src/routers/haproxy/runtime.ts';
 import type { RouteKey, RouteSpec } from '../../src/routers/router.ts';
 import { requireBusybox } from '../support/engine.ts';
+import { freePort } from '../support/proxy.ts';
 import { eventually, routerConformance } from '../unit/router-conformance.ts';
 
 const installed = spawnSync('haproxy', ['-v']).status === 0;
@@ -44,14 +45,6 @@ function folder(): string {
   const dir = mkdtempSync(join(tmpdir(), 'slipway-router-'));
   folders.add(dir);
   return dir;
-}
-
-async function freePort(): Promise<number> {
-  const server = createNetServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 async function route(service: string, environment: string, network = LOOPBACK, names = [service]): Promise<RouteSpec> {

@@ -14,7 +14,7 @@ import type { RunDetail } from '../../src/client/api.ts';
 import { isTerminalRun } from '../../src/core/types.ts';
 import { ownerOf, startServer, type RunningServer } from '../../src/server/main.ts';
 import { requireEngine } from './engine.ts';
-import { testProxy, type TestProxy } from './proxy.ts';
+import { proxyYaml, testProxy, type TestProxy } from './proxy.ts';
 import { until } from './wait.ts';
 import { webAppFiles } from './web-app.ts';
 
@@ -112,7 +112,7 @@ export async function startFleet(options: { registry: string; bake?: string } = 
       `    health: ${health}`,
       '    aliases: [notify]',
       '    variables: { SERVICE: notification }',
-      ...['proxy:', `  address: ${proxy.address}`, `  port: ${proxy.port}`, `  route_ports: { from: ${proxy.route_ports.from}, to: ${proxy.route_ports.to} }`],
+      ...proxyYaml(proxy),
       '',
     ].join('\n'),
   );

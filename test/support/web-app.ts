@@ -7,11 +7,11 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import tar from 'tar-fs';
+import { freePort } from './proxy.ts';
 import { followProgress } from '../../src/docker/connect.ts';
 import { ensureNodeImage, NODE_IMAGE } from '../../src/images/base.ts';
 
@@ -47,18 +47,6 @@ export async function buildWebApp(docker: Docker, tag: string, options: WebAppOp
   } finally {
     rmSync(context, { recursive: true, force: true });
   }
-}
-
-/** A free TCP port on this host (free when asked: another process may take it first). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 export interface WebAppProcess {

@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { NODE_IMAGE } from '../../src/images/base.ts';
-import { freePort, startWebAppProcess, webAppFiles, type WebAppProcess } from '../support/web-app.ts';
+import { freePort } from '../support/proxy.ts';
+import { startWebAppProcess, webAppFiles, type WebAppProcess } from '../support/web-app.ts';
 import { until } from '../support/wait.ts';
 
 const started: WebAppProcess[] = [];

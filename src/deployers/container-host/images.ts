@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { engineStatus } from '../../docker/api.ts';
 import type { ContainerEngine } from '../../docker/connect.ts';
 import type { Release } from '../../core/types.ts';
-import { pullReference } from '../reference.ts';
+import { pullReference, repositoryOf } from '../reference.ts';
 
 /** Removes the host's images of the `drop` releases that no `keep` release shares; answers how many went. */
 export async function pruneReleaseImages(engine: ContainerEngine, keep: Release[], drop: Release[]): Promise<number> {
@@ -48,12 +48,4 @@ async function listImages(engine: ContainerEngine, attempts = 3): Promise<Awaite
       await sleep(500);
     }
   }
-}
-
-/** "registry:5000/shop@sha256:…" or "registry:5000/shop:tag" -> "registry:5000/shop". */
-function repositoryOf(reference: string): string {
-  const withoutDigest = reference.split('@')[0]!;
-  const lastSlash = withoutDigest.lastIndexOf('/');
-  const lastColon = withoutDigest.lastIndexOf(':');
-  return lastColon > lastSlash ? withoutDigest.slice(0, lastColon) : withoutDigest;
 }

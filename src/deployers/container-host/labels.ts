@@ -28,7 +28,8 @@ export const LABEL = {
 
 const CANDIDATE_SUFFIX = '-candidate';
 
-function part(text: string): string {
+/** A name made safe for the engine: anything but letters, digits, '_', '.' and '-' becomes '-'. */
+export function part(text: string): string {
   return text.replace(/[^a-zA-Z0-9_.-]+/g, '-');
 }
 

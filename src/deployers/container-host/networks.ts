@@ -7,7 +7,7 @@
 
 import { engineStatus } from '../../docker/api.ts';
 import type { ContainerEngine } from '../../docker/connect.ts';
-import { LABEL } from './labels.ts';
+import { LABEL, part } from './labels.ts';
 
 export interface EnvironmentNetwork {
   name: string;
@@ -24,7 +24,7 @@ export class Networks {
   ) {}
 
   nameOf(environment: string): string {
-    return `slipway-${this.owner}-${environment.replace(/[^a-zA-Z0-9_.-]+/g, '-')}`;
+    return `slipway-${part(this.owner)}-${part(environment)}`;
   }
 
   /** The environment's network, created on first use. */

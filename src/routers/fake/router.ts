@@ -15,7 +15,7 @@ import {
   type RouteSpec,
   type Router,
 } from '../router.ts';
-import { backendName, routeAddress, validateBackend, validateId, validateRoutes } from '../haproxy/config.ts';
+import { backendName, routeAddress, validateBackend, validateId, validateRoutes } from '../routes.ts';
 
 export interface FakeRouterOptions {
   /** The proxy's address and shared port its addresses name; 127.0.0.1:8080 unless given. */

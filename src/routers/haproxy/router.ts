@@ -31,24 +31,8 @@ import {
   type RouteSpec,
   type Router,
 } from '../router.ts';
-import {
-  backendName,
-  joinAddress,
-  pathsOf,
-  proxiesOf,
-  renderConfig,
-  routeAddress,
-  addServerArgs,
-  serversOf,
-  SERVING_WEIGHT,
-  structureOf,
-  validateBackend,
-  validateId,
-  validateRoutes,
-  validateSettings,
-  type ProxySettings,
-  type ServerEntry,
-} from './config.ts';
+import { backendName, joinAddress, routeAddress, validateBackend, validateId, validateRoutes } from '../routes.ts';
+import { addServerArgs, pathsOf, proxiesOf, renderConfig, serversOf, SERVING_WEIGHT, structureOf, validateSettings, type ProxySettings, type ServerEntry } from './config.ts';
 import { checkConfig, findRunning, isHaproxy, reloadProxy, startProxy, stopProxy, type ProxyProcess } from './process.ts';
 import { RuntimeApi, type Servers } from './runtime.ts';
 

@@ -3,7 +3,8 @@
 
 import { connect } from 'node:net';
 import type { BackendHealth } from '../router.ts';
-import { joinAddress, keyOfBackend, type ServerEntry } from './config.ts';
+import { joinAddress, keyOfBackend } from '../routes.ts';
+import type { ServerEntry } from './config.ts';
 
 /** Backends by backend name, then id. */
 export type Servers = Map<string, Map<string, ServerEntry>>;
