@@ -20,7 +20,7 @@ export interface DeploysResult {
   requests: { staging: Totals; production: Totals };
   /** From the log line saying an instance passed its health check to the first answer a client got from it. */
   healthToTrafficMs: number[];
-  /** From the bake's verdict (a failed check, or errors) to the first answer from the previous release. */
+  /** From the bake's verdict (a failed check, or errors) to the first answer from the previous release; negative when the proxy fell back first. */
   failureToTrafficBackMs: Array<{ what: string; ms: number }>;
   latency: { direct: Percentiles; proxied: Percentiles; addedP50Ms: number; addedP99Ms: number; requests: number };
   marathonSeconds: number;
@@ -75,7 +75,9 @@ export function formatDeploys(r: DeploysResult): string[] {
     row('staging', r.requests.staging),
     row('production', r.requests.production),
     `  health check passed -> first answer from the new release: median ${median(r.healthToTrafficMs)} ms, max ${round(Math.max(...r.healthToTrafficMs), 1)} ms (n=${r.healthToTrafficMs.length})`,
-    ...r.failureToTrafficBackMs.map(({ what, ms }) => `  ${what} -> first answer from the previous release: ${round(ms, 1)} ms`),
+    ...r.failureToTrafficBackMs.map(
+      ({ what, ms }) => `  ${what} -> first answer from the previous release: ${round(ms, 1)} ms${ms < 0 ? ' (the proxy fell back on its own, before the verdict)' : ''}`,
+    ),
     `  per request, ${r.latency.requests} keep-alive GETs each: direct p50 ${r.latency.direct.p50Ms} / p99 ${r.latency.direct.p99Ms} ms; through the proxy p50 ${r.latency.proxied.p50Ms} / p99 ${r.latency.proxied.p99Ms} ms`,
     `  added by the proxy: p50 +${r.latency.addedP50Ms} ms (${round(r.latency.proxied.p50Ms / r.latency.direct.p50Ms, 2)}x), p99 +${r.latency.addedP99Ms} ms (${round(r.latency.proxied.p99Ms / r.latency.direct.p99Ms, 2)}x)`,
   ];
@@ -147,7 +149,11 @@ async function failureToTrafficBack(fleet: Fleet, marathon: MarathonResult): Pro
     const verdict = (await stageLines(fleet, step.run.id, 'staging')).find((line) => line.text.startsWith('Rolling back: '));
     if (!verdict) continue;
     const at = Date.parse(verdict.at);
-    const back = marathon.staging.releaseChanges.find((change) => change.at >= at && change.release !== label);
+    // From the change that brought the new release in: the proxy's backup servers may have
+    // given the requests back before Slipway's verdict (all new instances down), a negative time.
+    const changes = marathon.staging.releaseChanges;
+    const arrived = changes.reduce((found, change, index) => (change.at <= at && change.release === label ? index : found), -1);
+    const back = changes.slice(arrived + 1).find((change) => change.release !== label);
     const kind = step.what.includes('health') ? 'failed health check' : step.what.includes('errors') ? 'errors after the switch' : 'failed smoke test';
     if (back) results.push({ what: `${kind} (${label})`, ms: back.at - at });
   }

@@ -117,6 +117,12 @@ export interface Deployer {
   readonly description: string;
   /** Whether instances stand by after a deploy, so a bake can move traffic back at once. */
   readonly keepsPrevious: boolean;
+  /**
+   * Whether it places instances this server sees (listed, observed, served by the proxy). False
+   * for a target whose own platform keeps them (a command target): its deploy answers no
+   * instances, its command's exit alone decides, and a restart has nothing of it to settle.
+   */
+  readonly placesInstances: boolean;
   /** The stable address of a service in an environment, when this target gives one. */
   address(service: string, environment: string): ServiceAddress | null;
   runTask(request: DeployRequest, task: TaskRequest, log: DeployLog, signal: AbortSignal): Promise<{ exitCode: number }>;

@@ -1,9 +1,31 @@
 // Reading the Docker Engine API's answers, for every adapter that talks to the engine:
 // its errors and its multiplexed output format.
 
+import { setTimeout as sleep } from 'node:timers/promises';
+
 /** The HTTP status of an error dockerode raised for an engine answer, if it was one. */
 export function engineStatus(error: unknown): number | undefined {
   return (error as { statusCode?: number } | null)?.statusCode;
+}
+
+/**
+ * Podman 4.3 loses track of an image or a layer now and then while another client removes an
+ * image at the same time ("image not known", "layer not known"); the same request a moment later
+ * succeeds.
+ */
+export const STORAGE_RACE = /(image|layer) not known/;
+
+/** Runs `work`, again after a moment when the engine failed it in such a race (an HTTP 500). */
+export async function retryStorageRace<T>(work: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (error) {
+      const raced = engineStatus(error) === 500 && STORAGE_RACE.test(String((error as Error | null)?.message));
+      if (!raced || attempt >= attempts) throw error;
+      await sleep(250 * attempt);
+    }
+  }
 }
 
 /** The engine itself is gone (socket missing, refused or dropped), as opposed to refusing a request. */

@@ -9,7 +9,7 @@
 import { formatDuration } from '../core/durations.ts';
 import type Docker from 'dockerode';
 import { LineSplitter } from '../executors/lines.ts';
-import { engineStatus, FrameReader, isEngineUnreachable } from './api.ts';
+import { engineStatus, FrameReader, isEngineUnreachable, retryStorageRace } from './api.ts';
 import { followProgress, type ContainerEngine } from './connect.ts';
 
 /** SIGTERM first; what still runs this many seconds later is killed. */
@@ -52,7 +52,7 @@ export type OneOffLog = (line: string, stream?: 'stdout' | 'stderr') => void;
  */
 export async function ensureImage(engine: ContainerEngine, reference: string, log: (line: string) => void, signal: AbortSignal): Promise<void> {
   try {
-    await engine.docker.getImage(reference).inspect();
+    await retryStorageRace(() => engine.docker.getImage(reference).inspect());
     return;
   } catch (error) {
     if (engineStatus(error) !== 404) throw error;
@@ -89,7 +89,7 @@ export async function runOneOff(engine: ContainerEngine, spec: OneOffSpec, log: 
     await removeLeftover(engine.docker, spec.name, log);
     await ensureImage(engine, spec.image, log, stop.signal);
     stop.signal.throwIfAborted();
-    container = await engine.docker.createContainer({
+    const options: Docker.ContainerCreateOptions = {
       name: spec.name,
       Image: spec.image,
       Cmd: ['sh', '-c', spec.command],
@@ -103,7 +103,8 @@ export async function runOneOff(engine: ContainerEngine, spec: OneOffSpec, log: 
         ...(spec.network ? { NetworkMode: spec.network } : {}),
         ...(spec.extraHosts?.length ? { ExtraHosts: spec.extraHosts } : {}),
       },
-    });
+    };
+    container = await retryStorageRace(() => engine.docker.createContainer(options));
     output = new OutputLines(await container.attach({ stream: true, stdout: true, stderr: true }), log);
     await container.start();
     const exited: Promise<number> = container.wait({ abortSignal: done.signal }).then((result: { StatusCode: number }) => result.StatusCode);

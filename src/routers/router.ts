@@ -8,7 +8,8 @@
 //     port (`route.port`, chosen by the caller and stored, for clients that send no host name),
 //     and, inside its environment's network, `http://<name>:<service port>` for each of its
 //     names (the proxy listens on the network's gateway address; only that network's
-//     containers are let in). Declaring a route never changes its backends; a route no longer
+//     containers are let in). A route without a network (a preview's, whose members call each
+//     other directly on a network of their own) has only the first two. Declaring a route never changes its backends; a route no longer
 //     declared loses them. A declaration that is refused (a name that is no lower-case host
 //     name, two routes on one port or called by one name) changes nothing.
 //   - A backend is one instance (a container) of a release. add() puts it on standby: health
@@ -16,6 +17,11 @@
 //     puts every other backend of the route on standby, in one step: requests in flight,
 //     keep-alive connections and WebSockets on a backend put on standby carry on. An id the
 //     route already has is refused by add(); one it does not have, or one being removed, by serve().
+//   - serve(ids, fallback) also names the backends to fall back on (the previous release): while
+//     none of the serving ones is up, the proxy itself gives new requests to those of them that
+//     are, at the very check that takes the last serving one down, without waiting for the caller
+//     to switch back. They return to standby once a serving one is up again. A backend both
+//     serving and in `fallback` serves.
 //   - remove() drains a backend (no new requests) until its sessions end or `drainMs` passes,
 //     cuts what is left, and deletes it. A backend that is already gone is no error; a second
 //     remove() of one being removed answers the first one's outcome; an abort of `signal` ends
@@ -53,8 +59,8 @@ export interface RouteSpec extends RouteKey {
   servicePort: number;
   /** The names its environment's services call it by: the service name, then its aliases. */
   names: string[];
-  /** The environment's container network: the proxy's address on it, and who may use that address. */
-  network: { gateway: string; subnet: string };
+  /** The environment's container network: the proxy's address on it, and who may use that address; null: reached from outside only. */
+  network: { gateway: string; subnet: string } | null;
   health: HealthCheck;
 }
 
@@ -78,8 +84,8 @@ export interface Backend {
 export type BackendHealth = 'up' | 'down' | 'checking';
 
 export interface BackendState extends Backend {
-  /** serving: takes new requests; standby: takes none (added, or drained). */
-  mode: 'serving' | 'standby';
+  /** serving: takes new requests; fallback: takes them while no serving backend is up; standby: takes none (added, or drained). */
+  mode: 'serving' | 'fallback' | 'standby';
   health: BackendHealth;
   /** The last health check's result, for people ("L7OK/200 in 1ms", "L4CON in 0ms: Connection refused"). */
   lastCheck: string;
@@ -109,7 +115,7 @@ export interface Router {
   /** The addresses of a declared route; null when it is not declared. */
   address(key: RouteKey): RouteAddress | null;
   add(key: RouteKey, backend: Backend): Promise<void>;
-  serve(key: RouteKey, ids: string[]): Promise<void>;
+  serve(key: RouteKey, ids: string[], fallback?: string[]): Promise<void>;
   backends(key: RouteKey): Promise<BackendState[]>;
   remove(key: RouteKey, id: string, drainMs: number, signal?: AbortSignal): Promise<RemoveOutcome>;
   /** Stops the proxy if this process started it and was asked to own it; else leaves it serving. */

@@ -32,17 +32,19 @@ export function validateRoutes(routes: RouteSpec[], settings: { port: number }):
     ports.set(route.port, name);
     if (route.names.length === 0) throw new RouterError(`${name} has no names`);
     for (const host of route.names) if (!HOST_NAME.test(host)) throw new RouterError(`${name}: ${JSON.stringify(host)} is not a lower-case host name`);
-    const { gateway, subnet } = route.network;
-    if (isIP(gateway) === 0) throw new RouterError(`${name}: the network gateway ${JSON.stringify(gateway)} is not an IP address`);
-    if (!isSubnet(subnet, isIP(gateway))) throw new RouterError(`${name}: the network subnet ${JSON.stringify(subnet)} is not a subnet of the gateway's address family`);
-    const known = networks.get(gateway);
-    if (known !== undefined && known !== subnet) throw new RouterError(`${name}: gateway ${gateway} is declared with subnets ${known} and ${subnet}`);
-    networks.set(gateway, subnet);
-    for (const host of route.names) {
-      const at = `${host} on ${gateway}:${route.servicePort}`;
-      const holder = internal.get(at);
-      if (holder) throw new RouterError(`${name} and ${holder} are both called ${at}`);
-      internal.set(at, name);
+    if (route.network !== null) {
+      const { gateway, subnet } = route.network;
+      if (isIP(gateway) === 0) throw new RouterError(`${name}: the network gateway ${JSON.stringify(gateway)} is not an IP address`);
+      if (!isSubnet(subnet, isIP(gateway))) throw new RouterError(`${name}: the network subnet ${JSON.stringify(subnet)} is not a subnet of the gateway's address family`);
+      const known = networks.get(gateway);
+      if (known !== undefined && known !== subnet) throw new RouterError(`${name}: gateway ${gateway} is declared with subnets ${known} and ${subnet}`);
+      networks.set(gateway, subnet);
+      for (const host of route.names) {
+        const at = `${host} on ${gateway}:${route.servicePort}`;
+        const holder = internal.get(at);
+        if (holder) throw new RouterError(`${name} and ${holder} are both called ${at}`);
+        internal.set(at, name);
+      }
     }
     const { health } = route;
     if (!HEALTH_PATH.test(health.path)) throw new RouterError(`${name}: the health check path ${JSON.stringify(health.path)} must start with / and hold no spaces, quotes, #, $, \\ or ;`);

@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Docker from 'dockerode';
 import { EngineApiBuilder } from '../../src/builders/engine-api/builder.ts';
+import { retryStorageRace } from '../../src/docker/api.ts';
 import type { ContainerEngine } from '../../src/docker/connect.ts';
 import { requireBusybox, requireRegistry } from '../support/engine.ts';
 
@@ -80,8 +81,9 @@ describe('engine-api builder', { timeout: 300_000 }, () => {
   });
 
   after(async () => {
-    const images = await engine.docker.listImages({ filters: { label: [`slipway.owner=${OWNER}`] } });
-    for (const image of images) await engine.docker.getImage(image.Id).remove({ force: true }).catch(() => {});
+    // A listing that loses Podman's race with another test's removal would leave them all behind.
+    const images = await retryStorageRace(() => engine.docker.listImages({ filters: { label: [`slipway.owner=${OWNER}`] } }));
+    for (const image of images) await retryStorageRace(() => engine.docker.getImage(image.Id).remove({ force: true })).catch(() => {});
     for (const { name, digest } of pushed) await fetch(`http://${registry}/v2/${name}/manifests/${digest}`, { method: 'DELETE' }).catch(() => {});
     for (const dir of contexts) rmSync(dir, { recursive: true, force: true });
   });

@@ -18,7 +18,7 @@ import type { RunDetail } from '../../src/client/api.ts';
 import { isTerminalRun } from '../../src/core/types.ts';
 import { ownerOf, startServer, type RunningServer } from '../../src/server/main.ts';
 import { verifyWebhookSignature } from '../../src/notifiers/webhook/notifier.ts';
-import { requireBusybox, requireRegistry, type requireEngine } from '../support/engine.ts';
+import { removeBuiltImages, requireBusybox, requireRegistry, type requireEngine } from '../support/engine.ts';
 import { removeOwned } from '../support/fleet.ts';
 import { stopProxy, testProxy, type TestProxy } from '../support/proxy.ts';
 import { webServiceRepository } from '../support/repository.ts';
@@ -160,7 +160,10 @@ describe('delivery end to end (Podman, registry, git)', () => {
     await stopProxy(dataDir);
     await hook?.close();
     await mail?.close();
-    if (engine) await removeOwned(ownerOf(dataDir));
+    if (engine) {
+      await removeOwned(ownerOf(dataDir));
+      await removeBuiltImages(repository.commits);
+    }
     rmSync(root, { recursive: true, force: true });
   });
 

@@ -1,4 +1,5 @@
-// The command target (src/deployers/command/deployer.ts) on the real engine: what its command
+// The command target (src/deployers/command/deployer.ts) on the real engine: the Deployer
+// conformance suite, with a command that fails to roll out one release; then what its command
 // is told, how its exit decides a deploy and a revert, tasks in the release's own image, and
 // that none of its containers outlive the command.
 
@@ -14,10 +15,58 @@ import { CommandDeployer, type CommandSettings } from '../../src/deployers/comma
 import type { DeployRequest, Deployer } from '../../src/deployers/deployer.ts';
 import type { ContainerEngine } from '../../src/docker/connect.ts';
 import { requireBusybox, requireRegistry } from '../support/engine.ts';
+import { deployerConformance } from '../unit/deployer-conformance.ts';
 
 const suffix = randomBytes(4).toString('hex');
 const OWNER = `command-${suffix}`;
 const never = new AbortController().signal;
+
+/** A release of service `web`: a busybox image holding its own /release file, pushed to the registry. */
+async function buildRelease(engine: ContainerEngine, busybox: string, repository: string, id: number, tag: string, contexts: string[]): Promise<Release> {
+  const context = mkdtempSync(join(tmpdir(), 'slipway-command-deployer-'));
+  contexts.push(context);
+  writeFileSync(join(context, 'release'), `${tag}\n`);
+  writeFileSync(join(context, 'Dockerfile'), `FROM ${busybox}\nCOPY release /release\n`);
+  const built = await new EngineApiBuilder(engine).build({ contextDir: context, dockerfile: 'Dockerfile', repository, tag, aliases: [], labels: { 'slipway.owner': OWNER } }, () => {}, never);
+  if (!built.ok) throw new Error(`building release ${tag} failed: ${built.error}`);
+  const { image, digest } = built.value;
+  return { id, service: 'web', commitSha: String(id).padStart(40, '0'), image, digest, tag: null, origin: 'branch', lane: 'main', runId: id, createdAt: new Date().toISOString() };
+}
+
+async function removeReleases(engine: ContainerEngine, registry: string, releases: Release[], contexts: string[]): Promise<void> {
+  for (const release of releases) {
+    // Found by its reference, not by a listing: Podman 4.3 may fail a listing while other tests remove images.
+    const id = (await engine.docker.getImage(release.image).inspect().catch(() => null))?.Id;
+    if (id) await engine.docker.getImage(id).remove({ force: true }).catch(() => {});
+    const [name] = release.image.slice(registry.length + 1).split(':');
+    await fetch(`http://${registry}/v2/${name}/manifests/${release.digest}`, { method: 'DELETE' }).catch(() => {});
+  }
+  for (const dir of contexts) rmSync(dir, { recursive: true, force: true });
+}
+
+deployerConformance('command', async () => {
+  const { engine, image: busybox } = await requireBusybox();
+  const registry = await requireRegistry();
+  const repository = `${registry}/slipway-command-conformance-${suffix}`;
+  const contexts: string[] = [];
+  const healthy = await buildRelease(engine, busybox, repository, 0, 'healthy', contexts);
+  const neverHealthy = await buildRelease(engine, busybox, repository, 0, 'never-healthy', contexts);
+  // The platform it drives never sees one release become healthy, and says so after a while.
+  const run = [
+    `if [ "$SLIPWAY_DIGEST" = "${neverHealthy.digest}" ]; then echo "$SLIPWAY_SERVICE release $SLIPWAY_RELEASE did not become healthy" >&2; sleep 3; exit 1; fi`,
+    'echo "$SLIPWAY_SERVICE release $SLIPWAY_RELEASE is out"',
+    'echo SLIPWAY_URL=https://$SLIPWAY_SERVICE.$SLIPWAY_ENVIRONMENT.example.com',
+  ].join('; ');
+  let nextId = 1;
+  return {
+    deployer: new CommandDeployer(engine, OWNER, { image: busybox, run }),
+    service: { name: 'web', port: 8080, health: { path: '/healthz', intervalMs: 1000, timeoutMs: 1000, successes: 1, failures: 3 } },
+    async release(health) {
+      return { ...(health === 'healthy' ? healthy : neverHealthy), id: nextId++ };
+    },
+    cleanup: () => removeReleases(engine, registry, [healthy, neverHealthy], contexts),
+  };
+});
 
 describe('CommandDeployer on the real engine', { timeout: 300_000 }, () => {
   let engine: ContainerEngine;
@@ -28,14 +77,13 @@ describe('CommandDeployer on the real engine', { timeout: 300_000 }, () => {
   let older: Release;
   let newer: Release;
   const contexts: string[] = [];
-  const imageIds: string[] = [];
 
   before(async () => {
     ({ engine, image: busybox } = await requireBusybox());
     registry = await requireRegistry();
     repository = `${registry}/slipway-command-${suffix}`;
-    older = await release(1, 'one');
-    newer = await release(2, 'two');
+    older = await buildRelease(engine, busybox, repository, 1, 'one', contexts);
+    newer = await buildRelease(engine, busybox, repository, 2, 'two', contexts);
   });
 
   afterEach(async () => {
@@ -47,29 +95,8 @@ describe('CommandDeployer on the real engine', { timeout: 300_000 }, () => {
   });
 
   after(async () => {
-    // By id, not by listing: Podman 4.3 may fail a listing while other tests remove images.
-    for (const id of imageIds) await engine.docker.getImage(id).remove({ force: true }).catch(() => {});
-    for (const built of [older, newer]) {
-      if (built) await fetch(`http://${registry}/v2/slipway-command-${suffix}/manifests/${built.digest}`, { method: 'DELETE' }).catch(() => {});
-    }
-    for (const dir of contexts) rmSync(dir, { recursive: true, force: true });
+    await removeReleases(engine, registry, [older, newer].filter(Boolean), contexts);
   });
-
-  async function release(id: number, tag: string): Promise<Release> {
-    const context = mkdtempSync(join(tmpdir(), 'slipway-command-deployer-'));
-    contexts.push(context);
-    writeFileSync(join(context, 'release'), `${tag}\n`);
-    writeFileSync(join(context, 'Dockerfile'), `FROM ${busybox}\nCOPY release /release\n`);
-    const built = await new EngineApiBuilder(engine).build(
-      { contextDir: context, dockerfile: 'Dockerfile', repository, tag, aliases: [], labels: { 'slipway.owner': OWNER } },
-      () => {},
-      never,
-    );
-    if (!built.ok) throw new Error(`building release ${tag} failed: ${built.error}`);
-    const { image, digest } = built.value;
-    imageIds.push((await engine.docker.getImage(image).inspect()).Id);
-    return { id, service: 'web', commitSha: String(id).padStart(40, '0'), image, digest, tag: null, origin: 'branch', lane: 'main', runId: id, createdAt: new Date().toISOString() };
-  }
 
   function request(current: Release, previous: Release | null): DeployRequest {
     return {
@@ -159,7 +186,7 @@ describe('CommandDeployer on the real engine', { timeout: 300_000 }, () => {
       },
       controller.signal,
     );
-    assert.deepEqual(outcome, { trafficMoved: false, reason: 'the deploy command did not finish: cancelled' });
+    assert.deepEqual(outcome, { trafficMoved: false, reason: 'deploy cancelled' });
     assert.equal(labels.length, 1);
     assert.equal(labels[0]!['slipway.task'], 'deploy');
     assert.deepEqual(await target.listInstances(), []);

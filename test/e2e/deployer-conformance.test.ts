@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EngineApiBuilder } from '../../src/builders/engine-api/builder.ts';
 import type { Release } from '../../src/core/types.ts';
+import { retryStorageRace } from '../../src/docker/api.ts';
 import { ContainerHostDeployer } from '../../src/deployers/container-host/deployer.ts';
 import { HaproxyRouter } from '../../src/routers/haproxy/router.ts';
 import type { HealthCheck } from '../../src/routers/router.ts';
@@ -95,6 +96,10 @@ deployerConformance('container-host', async () => {
       if (!stable) throw new Error(`${url} is not the stable address of a declared route`);
       const response = await fetch(`${portUrls.get(stable)}${url.slice(stable.length)}`, { signal: AbortSignal.timeout(5000) });
       return { status: response.status, body: await response.text() };
+    },
+    async imagesOnHost() {
+      const images = await retryStorageRace(() => engine.docker.listImages());
+      return images.flatMap((image) => (image.RepoDigests ?? []).filter((reference) => reference.startsWith(`${repository}@`)).map((reference) => reference.slice(repository.length + 1)));
     },
     cleanup,
   };

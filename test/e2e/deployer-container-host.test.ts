@@ -211,7 +211,8 @@ describe('container-host deployer behind HAProxy', { timeout: 600_000 }, () => {
   it("a release that never passes its health check fails at the timeout, naming the proxy's last check, with its last output lines in the log", async () => {
     const unhealthy = await release('v4', { healthz: false, before: 'echo listening without a health check' });
     const { reason, lines } = await failed(deployer, deployRequest(unhealthy, serving, 2_000));
-    assert.match(reason, /health check GET \/healthz did not pass within 2s \(last: .*404/);
+    // L7STS: an answer that is no 2xx or 3xx (a 404, or under load now and then one HAProxy could not read, code 0).
+    assert.match(reason, /health check GET \/healthz did not pass within 2s \(last: L7STS\//);
     assert.ok(lines.includes('  listening without a health check'), lines.join('\n'));
     assert.equal(await answer(deployer), 'v2');
     assert.deepEqual(await releasesPlaced(deployer), [serving.id]);

@@ -275,10 +275,14 @@ describe('HAProxy router', { skip, timeout: 300_000 }, () => {
         await first.router.add(WEB, await first.upstream(id));
         first.upstreams.get(id)!.healthy = true;
       }
-      await first.router.serve(WEB, ['b']);
+      await first.router.serve(WEB, ['b'], ['a']);
       const pid = readFileSync(join(first.dir, 'haproxy.pid'), 'utf8');
       const shape = async (router: HaproxyRouter) => (await router.backends(WEB)).map(({ id, address, mode }) => ({ id, address, mode }));
       const expected = await shape(first.router);
+      assert.deepEqual(
+        expected.map(({ mode }) => mode),
+        ['fallback', 'serving'],
+      );
 
       const second = new HaproxyRouter({ dir: first.dir, address: '127.0.0.1', port: first.port, owned: false });
       await second.start();
@@ -288,7 +292,7 @@ describe('HAProxy router', { skip, timeout: 300_000 }, () => {
       const worker = await workerOf(first.dir);
       await second.declare([web]);
       assert.equal(await workerOf(first.dir), worker, 'declaring the routes it runs does not reload it');
-      await second.serve(WEB, ['a']);
+      await second.serve(WEB, ['a'], ['b']);
       await eventually('a up', async () => (await second.backends(WEB)).find((backend) => backend.id === 'a')?.health === 'up');
       assert.equal((await get(`${second.address(WEB)?.portUrl}/`)).body, 'a');
       await second.stop();
@@ -302,7 +306,7 @@ describe('HAProxy router', { skip, timeout: 300_000 }, () => {
         assert.notEqual(readFileSync(join(first.dir, 'haproxy.pid'), 'utf8'), pid, 'a new HAProxy');
         assert.deepEqual(await shape(third), [
           { ...expected[0]!, mode: 'serving' },
-          { ...expected[1]!, mode: 'standby' },
+          { ...expected[1]!, mode: 'fallback' },
         ]);
         await eventually('a up', async () => (await third.backends(WEB)).find((backend) => backend.id === 'a')?.health === 'up');
         assert.equal((await get(`${third.address(WEB)?.portUrl}/`)).body, 'a');

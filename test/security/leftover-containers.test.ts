@@ -16,7 +16,7 @@ import type { ServiceOverview } from '../../src/client/api.ts';
 import type { Deployment } from '../../src/core/types.ts';
 import { ownerOf } from '../../src/server/main.ts';
 import { slipway, startServerProcess, type ServerProcess } from '../support/cli.ts';
-import { requireBusybox, requireRegistry, type requireEngine } from '../support/engine.ts';
+import { removeBuiltImages, requireBusybox, requireRegistry, type requireEngine } from '../support/engine.ts';
 import { removeOwned } from '../support/fleet.ts';
 import { proxyYaml, stopProxy, testProxy } from '../support/proxy.ts';
 
@@ -28,6 +28,7 @@ const work = join(root, 'work');
 const dataDir = join(root, 'data');
 const configFile = join(root, 'slipway.yml');
 const servers: ServerProcess[] = [];
+const commits: string[] = [];
 let engine: ContainerEngine;
 
 function git(...args: string[]): string {
@@ -45,6 +46,7 @@ function commitVersion(version: string, healthy: boolean): void {
   git('add', '-A');
   git('commit', '-q', '-m', `version ${version}`);
   git('push', '-q', bare, 'HEAD:main');
+  commits.push(git('rev-parse', 'HEAD'));
 }
 
 async function up(): Promise<ServerProcess> {
@@ -115,7 +117,10 @@ describe('leftover containers after crashes during deploys', { timeout: 900_000 
   after(async () => {
     for (const server of servers) await server.kill();
     await stopProxy(dataDir);
-    if (engine) await removeOwned(ownerOf(dataDir));
+    if (engine) {
+      await removeOwned(ownerOf(dataDir));
+      await removeBuiltImages(commits);
+    }
     rmSync(root, { recursive: true, force: true });
   });
 

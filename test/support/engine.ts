@@ -1,6 +1,7 @@
 // Container tests run on the real engine. They never skip silently: without an engine they
 // fail and say how to get one (scripts/setup-host.sh installs and starts Podman).
 
+import { engineStatus, retryStorageRace } from '../../src/docker/api.ts';
 import { findContainerEngine, type ContainerEngine } from '../../src/docker/connect.ts';
 import { ensureBusyboxImage } from '../../src/images/base.ts';
 
@@ -30,5 +31,29 @@ export async function requireRegistry(): Promise<string> {
     throw new Error(`status ${response.status}`);
   } catch (error) {
     throw new Error(`container tests need the registry at ${TEST_REGISTRY} (${String(error)}). Run scripts/setup-host.sh first.`);
+  }
+}
+
+/**
+ * The images a server's pipeline built from these commits (it labels each with its commit) and
+ * their manifests in the registry, once no container runs them. By commit, not by repository:
+ * other test files build images of the same names at the same time. Untagged ones too: building
+ * a commit again moves its tag to the new image.
+ */
+export async function removeBuiltImages(commits: Iterable<string>): Promise<void> {
+  const { docker } = await requireEngine();
+  for (const commit of new Set(commits)) {
+    const images = await retryStorageRace(() => docker.listImages({ filters: { label: [`slipway.commit=${commit}`] } }));
+    for (const image of images) {
+      for (const reference of image.RepoDigests ?? []) {
+        if (!reference.startsWith(`${TEST_REGISTRY}/`)) continue;
+        const [name, digest] = reference.slice(TEST_REGISTRY.length + 1).split('@');
+        await fetch(`http://${TEST_REGISTRY}/v2/${name}/manifests/${digest}`, { method: 'DELETE' }).catch(() => {});
+      }
+      // Its build's intermediate images go with it.
+      await retryStorageRace(() => docker.getImage(image.Id).remove({ force: true })).catch((error: unknown) => {
+        if (engineStatus(error) !== 404) throw error;
+      });
+    }
   }
 }

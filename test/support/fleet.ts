@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { SlipwayClient } from '../../src/client/client.ts';
 import type { RunDetail } from '../../src/client/api.ts';
 import { isTerminalRun } from '../../src/core/types.ts';
+import { retryStorageRace } from '../../src/docker/api.ts';
 import { ownerOf, startServer, type RunningServer } from '../../src/server/main.ts';
 import { requireEngine } from './engine.ts';
 import { proxyYaml, testProxy, type TestProxy } from './proxy.ts';
@@ -70,9 +71,10 @@ export async function startFleet(options: { registry: string; bake?: string } = 
   };
   commit('payment');
   commit('notification');
-  // Six failures (1.2 s) before the proxy takes an instance out: the bake (polling faster) moves
-  // requests back to the previous release before the proxy would have no instance to send them to.
-  const health = '{ path: /healthz, interval: 200ms, timeout: 1s, successes: 1, failures: 6 }';
+  // Fast checks, so a marathon of deploys runs in minutes. Whichever is first when a release
+  // stops passing them, the bake switching back or the proxy falling back by itself after three
+  // failures, the previous release takes the requests.
+  const health = '{ path: /healthz, interval: 200ms, timeout: 1s, successes: 1, failures: 3 }';
   const environment = (name: string, replicas: number, bake: string) => [
     `  ${name}:`,
     '    health_timeout: 20s',
@@ -146,8 +148,10 @@ export async function startFleet(options: { registry: string; bake?: string } = 
     },
     async close() {
       const owner = ownerOf(dataDir);
+      const releases = await Promise.all((['payment', 'notification'] as const).map((service) => admin.releases({ service, limit: 1000 }).catch(() => [])));
       await server.close();
       await removeOwned(owner);
+      await removeImages(new Set(releases.flat().map((release) => release.digest)));
       rmSync(root, { recursive: true, force: true });
     },
   };
@@ -177,6 +181,16 @@ export function repository(root: string, name: string): { bare: string; push(fil
       git('push', '-q', bare, 'HEAD:main');
     },
   };
+}
+
+/** The images of these digests (a server's releases), once no container runs them. */
+export async function removeImages(digests: Set<string>): Promise<void> {
+  const { docker } = await requireEngine();
+  const images = await retryStorageRace(() => docker.listImages());
+  for (const image of images) {
+    if (!(image.RepoDigests ?? []).some((reference) => digests.has(reference.slice(reference.indexOf('@') + 1)))) continue;
+    await retryStorageRace(() => docker.getImage(image.Id).remove({ force: true })).catch(() => undefined);
+  }
 }
 
 /** What a server left on the engine: its services' containers (deployed ones outlive it by design) and its networks. */

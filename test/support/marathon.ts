@@ -1,10 +1,11 @@
 // The deploy marathon the rollout test and the deploy benchmark share: on a fleet (fleet.ts),
 // with clients sending requests continuously through the proxy to both environments (plus one
-// long keep-alive connection and one WebSocket), 10 good pipeline runs of alternating services
-// (20 deploys: staging, then production's three replicas one at a time), 7 bad ones (5 rolled
-// back automatically: releases that stop passing their health check, fail their smoke test or
-// answer errors after the switch; a failing migration and a release never healthy, which never
-// take a request) and 5 manual rollbacks. A canary calls the endpoint the "errors" release breaks, as
+// long keep-alive connection and one WebSocket), good pipeline runs of alternating services
+// (each two deploys: staging, then production's three replicas one at a time), bad ones
+// (rolled back automatically: releases that stop passing their health check, fail their smoke
+// test or answer errors after the switch; a failing migration and a release never healthy, which
+// never take a request) and manual rollbacks. The benchmark runs the long version (10 good runs,
+// 7 bad, 5 rollbacks); the test each kind once, which exercises every path in half the time. A canary calls the endpoint the "errors" release breaks, as
 // real users of that endpoint would: its 500s are the evidence the bake window acts on.
 
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -31,8 +32,13 @@ export interface MarathonResult {
   durationsMs: number[];
 }
 
+export interface BadRelease {
+  flaw: Flaw;
+  what: string;
+}
+
 /** Five rolled back automatically; a failing migration and a release never healthy never take a request. */
-const BAD: Array<{ flaw: Flaw; what: string }> = [
+export const BAD_RELEASES: BadRelease[] = [
   { flaw: 'failing-health', what: 'stops passing its health check during the bake' },
   { flaw: 'failing-smoke', what: 'fails its smoke test' },
   { flaw: 'failing-endpoint', what: 'answers errors after the switch' },
@@ -42,8 +48,20 @@ const BAD: Array<{ flaw: Flaw; what: string }> = [
   { flaw: 'never-healthy', what: 'never passes its health check' },
 ];
 
-export async function runMarathon(fleet: Fleet, options: { goodRuns?: number; manualRollbacks?: number; log?: (line: string) => void } = {}): Promise<MarathonResult> {
-  const { goodRuns = 10, manualRollbacks = 5, log = () => {} } = options;
+/** Each flaw once: three rolled back automatically, a failing migration, a release never healthy. */
+export const EACH_FLAW_ONCE: BadRelease[] = BAD_RELEASES.filter(
+  (release, index) => BAD_RELEASES.findIndex((other) => other.flaw === release.flaw) === index,
+);
+
+export interface MarathonOptions {
+  goodRuns?: number;
+  badReleases?: BadRelease[];
+  manualRollbacks?: number;
+  log?: (line: string) => void;
+}
+
+export async function runMarathon(fleet: Fleet, options: MarathonOptions = {}): Promise<MarathonResult> {
+  const { goodRuns = 10, badReleases = BAD_RELEASES, manualRollbacks = 5, log = () => {} } = options;
   const stagingUrl = await fleet.routeUrl('payment', 'staging');
   const productionUrl = await fleet.routeUrl('payment', 'production');
   const staging = spawnTraffic({ url: `${stagingUrl}/`, peerPath: '/peer', clients: 3, websocketUrl: `${stagingUrl.replace(/^http/, 'ws')}/ws`, slowEveryMs: 700, slowMs: 600 });
@@ -79,16 +97,13 @@ export async function runMarathon(fleet: Fleet, options: { goodRuns?: number; ma
       const service: ServiceName = index % 2 === 0 ? 'payment' : 'notification';
       const label = fleet.commit(service);
       await record(`${label} deploys`, service, () => fleet.run(service));
-      // Bad releases and manual rollbacks of payment, between good deploys of either service.
-      if (index % 2 === 1 && bad < BAD.length) {
-        const { flaw, what } = BAD[bad++]!;
+      // Bad releases of payment, two at a time between good deploys of either service; before
+      // the last good run, all that are left, so a good deploy ends the marathon.
+      const badNow = index % 2 === 1 ? (index === goodRuns - 2 ? badReleases.length : Math.min(bad + 2, badReleases.length)) : bad;
+      while (bad < badNow) {
+        const { flaw, what } = badReleases[bad++]!;
         const badLabel = fleet.commit('payment', flaw);
         await record(`${badLabel} ${what}`, 'payment', () => fleet.run('payment'));
-        if (bad < BAD.length && index + 2 < goodRuns) {
-          const next = BAD[bad++]!;
-          const nextLabel = fleet.commit('payment', next.flaw);
-          await record(`${nextLabel} ${next.what}`, 'payment', () => fleet.run('payment'));
-        }
       }
       if (index % 2 === 1 && rollbacks < manualRollbacks) {
         rollbacks++;
@@ -96,8 +111,8 @@ export async function runMarathon(fleet: Fleet, options: { goodRuns?: number; ma
         await record(`manual rollback of notification in ${environment}`, 'notification', () => fleet.rollback('notification', environment));
       }
     }
-    while (bad < BAD.length) {
-      const { flaw, what } = BAD[bad++]!;
+    while (bad < badReleases.length) {
+      const { flaw, what } = badReleases[bad++]!;
       const badLabel = fleet.commit('payment', flaw);
       await record(`${badLabel} ${what}`, 'payment', () => fleet.run('payment'));
     }

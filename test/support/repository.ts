@@ -30,6 +30,8 @@ export interface WebServiceRepository {
    * `version`, www/healthz unless `healthy` is false) with `files` beside it; answers the sha.
    */
   commit(version: string, options?: { healthy?: boolean; files?: Record<string, string> }): string;
+  /** The shas committed so far, for removing what was built from them. */
+  commits: string[];
 }
 
 /** An empty bare repository under `root` and a working copy that pushes versions of a small web service to it. */
@@ -41,8 +43,10 @@ export function webServiceRepository(root: string, author = { name: 'T', email: 
   execFileSync('git', ['init', '-q', '--bare', '--initial-branch=main', bare]);
   mkdirSync(work, { recursive: true });
   git('init', '-q', '--initial-branch=main');
+  const commits: string[] = [];
   return {
     bare,
+    commits,
     commit(version, { healthy = true, files = {} } = {}) {
       const all: Record<string, string> = {
         'www/version': `${version}\n`,
@@ -58,7 +62,9 @@ export function webServiceRepository(root: string, author = { name: 'T', email: 
       git('add', '-A');
       git('commit', '-q', '-m', `version ${version}`);
       git('push', '-q', bare, 'HEAD:main');
-      return git('rev-parse', 'HEAD');
+      const sha = git('rev-parse', 'HEAD');
+      commits.push(sha);
+      return sha;
     },
   };
 }

@@ -3,9 +3,11 @@
 // or revert() when the deployer keepsPrevious; a release that never passes its health check, or a
 // deploy cancelled while it waits, leaves the previous release serving; what a deploy leaves on
 // the target (listInstances, with its deployment and `proven`), serveOnly() and removeInstance()
-// as a restarted server uses them; one-off tasks; environments apart. Every deployer runs this
-// suite: the fake in test/unit/deployer-fake.test.ts, the container-host deployer on Podman in
-// test/e2e/deployer-conformance.test.ts.
+// as a restarted server uses them; one-off tasks; environments apart. A deployer that places
+// nothing this server sees (placesInstances false: a command target) answers no instances, lists
+// and serves none, and its deploy's outcome alone says whether the release went out. Every
+// deployer runs this suite: the fake in test/unit/deployer-fake.test.ts, the container-host
+// deployer and the command target on Podman in test/e2e/deployer-conformance.test.ts.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -15,12 +17,14 @@ import type { HealthCheck } from '../../src/routers/router.ts';
 
 export interface DeployerSetup {
   deployer: Deployer;
-  /** A new release (its own id) whose health check passes, or never does. */
+  /** A new release (its own id) whose health check passes, or never does (a command target's command fails it, slowly enough to be cancelled). */
   release(health: 'healthy' | 'never-healthy'): Promise<Release>;
   /** The service as the releases' images serve it, in both environments the suite uses (ENVIRONMENTS). */
   service: { name: string; port: number; health: HealthCheck };
   /** A GET through the target, where it answers requests (a fake does not). */
   request?: (url: string) => Promise<{ status: number; body: string }>;
+  /** The digests of the release images on the target's host, where it keeps them (not a command target). */
+  imagesOnHost?: () => Promise<string[]>;
   /** What a task command exits with, where the target does not really run it (a fake). */
   taskExit?: (command: string, code: number) => void;
   cleanup?: () => Promise<void>;
@@ -73,7 +77,7 @@ export function deployerConformance(name: string, setup: () => Promise<DeployerS
       const lines: string[] = [];
       const outcome = await deployer.deploy(made, (line) => lines.push(line), signal());
       assert.ok(outcome.trafficMoved, outcome.trafficMoved ? '' : `${outcome.reason}\n${lines.join('\n')}`);
-      assert.equal(outcome.instances.length, made.environment.replicas, 'one instance per replica');
+      assert.equal(outcome.instances.length, deployer.placesInstances ? made.environment.replicas : 0, 'one instance per replica, where it places them');
       assert.equal(new Set(outcome.instances).size, outcome.instances.length, 'instances have ids of their own');
       return outcome;
     }
@@ -93,6 +97,10 @@ export function deployerConformance(name: string, setup: () => Promise<DeployerS
     }
 
     async function assertServes(release: Release, instances: string[], environment: string = ENVIRONMENT): Promise<void> {
+      if (!deployer.placesInstances) {
+        assert.equal(await deployer.status(setupDone.service.name, environment), null, 'what its platform serves is not seen here');
+        return;
+      }
       const status = await deployer.status(setupDone.service.name, environment);
       assert.equal(status?.releaseId, release.id, `release #${release.id} serves ${environment}`);
       assert.equal(status?.digest, release.digest);
@@ -113,6 +121,14 @@ export function deployerConformance(name: string, setup: () => Promise<DeployerS
       const outcome = await deployed(made);
       const address = deployer.address(setupDone.service.name, ENVIRONMENT);
       if (address) assert.equal(outcome.url, address.url, 'the outcome is at the stable address');
+      serving = { release, instances: outcome.instances, request: made };
+      if (!deployer.placesInstances) {
+        assert.deepEqual(await placed(), []);
+        await assertServes(release, []);
+        assert.deepEqual(await deployer.observe(made, outcome.instances), []);
+        await deployer.retire(made, outcome.instances, noLog);
+        return;
+      }
       const [listed, ...more] = await placed();
       assert.deepEqual(more, []);
       assert.deepEqual({ ...listed, url: null }, {
@@ -134,7 +150,6 @@ export function deployerConformance(name: string, setup: () => Promise<DeployerS
       assert.ok(Array.isArray(lines) && lines.length <= 5);
       await deployer.retire(made, outcome.instances, noLog);
       assert.deepEqual(idsOf(await placed()), outcome.instances, 'retire() keeps what it is told to');
-      serving = { release, instances: outcome.instances, request: made };
     });
 
     test('a second release: the previous one stands by (when the deployer keeps it) until retire()', async () => {
@@ -160,7 +175,7 @@ export function deployerConformance(name: string, setup: () => Promise<DeployerS
       const ofRelease = (await placed()).filter((instance) => instance.releaseId === release.id);
       assert.deepEqual(idsOf(ofRelease), sorted(outcome.instances));
       for (const instance of ofRelease) assert.deepEqual([instance.deploymentId, instance.proven, instance.running], [made.deploymentId, true, true]);
-      assert.notEqual(ofRelease[0]!.url, ofRelease[1]!.url, 'two running instances never share a URL');
+      if (deployer.placesInstances) assert.notEqual(ofRelease[0]!.url, ofRelease[1]!.url, 'two running instances never share a URL');
       await deployer.retire(made, outcome.instances, noLog);
       assert.deepEqual(idsOf(await placed()), sorted(outcome.instances));
       serving = { release, instances: outcome.instances, request: made };
@@ -180,8 +195,8 @@ export function deployerConformance(name: string, setup: () => Promise<DeployerS
       assert.deepEqual(idsOf(await placed()), sorted(serving.instances), 'the new release is gone');
     });
 
-    test('revert() with nothing standing by answers reverted false with a reason, and what serves serves on', async () => {
-      const reverted = await deployer.revert(serving.request, serving.instances, noLog, signal());
+    test('revert() with nothing to go back to answers reverted false with a reason, and what serves serves on', async () => {
+      const reverted = await deployer.revert({ ...serving.request, previous: null }, serving.instances, noLog, signal());
       assert.equal(reverted.reverted, false);
       assert.ok(reverted.reason, 'it says why');
       await assertServes(serving.release, serving.instances);
@@ -203,19 +218,25 @@ export function deployerConformance(name: string, setup: () => Promise<DeployerS
       const release = await setupDone.release('never-healthy');
       const controller = new AbortController();
       const made = request(release, { previous: serving.release });
-      const outcome = deployer.deploy(made, noLog, controller.signal);
+      let underWay = () => {};
+      const logged = new Promise<void>((resolve) => (underWay = resolve));
+      const outcome = deployer.deploy(made, () => underWay(), controller.signal);
       let candidate: PlacedInstance | undefined;
       try {
+        // Where nothing is placed, cancelled once it says it is under way.
+        if (!deployer.placesInstances) await logged;
         const deadline = Date.now() + 120_000;
-        while (!candidate) {
+        while (deployer.placesInstances && !candidate) {
           // Listed once it runs: between its creation and its start it is listed too, not yet running.
           candidate = (await placed()).find((instance) => instance.releaseId === release.id && instance.running);
           assert.ok(candidate || Date.now() < deadline, 'the new instance was never listed running');
           if (!candidate) await new Promise((resolve) => setTimeout(resolve, 100));
         }
-        assert.deepEqual([candidate.deploymentId, candidate.proven], [made.deploymentId, false]);
-        const servingUrls = (await placed()).filter((instance) => serving.instances.includes(instance.instance)).map((instance) => instance.url);
-        assert.ok(!servingUrls.includes(candidate.url), 'two running instances never share a URL');
+        if (candidate) {
+          assert.deepEqual([candidate.deploymentId, candidate.proven], [made.deploymentId, false]);
+          const servingUrls = (await placed()).filter((instance) => serving.instances.includes(instance.instance)).map((instance) => instance.url);
+          assert.ok(!servingUrls.includes(candidate.url), 'two running instances never share a URL');
+        }
         await assertServes(serving.release, serving.instances);
       } finally {
         controller.abort();
@@ -263,7 +284,10 @@ export function deployerConformance(name: string, setup: () => Promise<DeployerS
       const outcome = await deployed(request(serving.release, { environment: OTHER_ENVIRONMENT }));
       await assertServes(serving.release, outcome.instances, OTHER_ENVIRONMENT);
       const all = (await deployer.listInstances()).filter((instance) => instance.service === setupDone.service.name);
-      assert.deepEqual(all.map((instance) => instance.environment), [...serving.instances.map(() => ENVIRONMENT), OTHER_ENVIRONMENT]);
+      assert.deepEqual(
+        all.map((instance) => instance.environment),
+        [...serving.instances.map(() => ENVIRONMENT), ...outcome.instances.map(() => OTHER_ENVIRONMENT)],
+      );
       assert.deepEqual(idsOf(await placed()), sorted(serving.instances), `${ENVIRONMENT} is untouched`);
       await assertServes(serving.release, serving.instances);
       for (const id of outcome.instances) {
@@ -273,6 +297,25 @@ export function deployerConformance(name: string, setup: () => Promise<DeployerS
       assert.deepEqual(await placed(OTHER_ENVIRONMENT), []);
       assert.equal(await deployer.status(setupDone.service.name, OTHER_ENVIRONMENT), null);
       assert.deepEqual(idsOf(await placed()), sorted(serving.instances), `${ENVIRONMENT} is untouched`);
+      await assertServes(serving.release, serving.instances);
+    });
+
+    test('pruneImages() removes the images of dropped releases, never one a kept release shares or an instance runs', async () => {
+      // A release whose deploy failed: its image came to the host, and no instance runs it.
+      const unused = await setupDone.release('never-healthy');
+      await deployer.deploy(request(unused, { healthTimeoutMs: SHORT_HEALTH_TIMEOUT_MS, previous: serving.release }), noLog, signal());
+      const onHost = setupDone.imagesOnHost;
+      if (onHost) assert.ok((await onHost()).includes(unused.digest), 'the failed release\'s image is on the host');
+      const sharing = { ...unused, id: unused.id + 1000 };
+      assert.equal(await deployer.pruneImages([sharing], [unused]), 0, 'a kept release shares its image');
+      assert.equal(await deployer.pruneImages([], [serving.release]), 0, 'the serving release\'s image is in use');
+      assert.equal(await deployer.pruneImages([serving.release], [unused]), onHost ? 1 : 0);
+      if (onHost) {
+        const left = await onHost();
+        assert.ok(!left.includes(unused.digest), 'the dropped image is gone');
+        assert.ok(left.includes(serving.release.digest), 'the serving image stays');
+      }
+      assert.equal(await deployer.pruneImages([serving.release], [unused]), 0, 'an image already gone is no error');
       await assertServes(serving.release, serving.instances);
     });
   });

@@ -59,6 +59,7 @@ for (const keepsPrevious of [true, false]) {
         return made;
       },
       taskExit: (command, code) => deployer.taskExits.set(command, code),
+      imagesOnHost: async () => deployer.imageDigests(),
     };
   });
 }

@@ -51,6 +51,11 @@ function setup(options: { branches?: string[]; intervalMs?: number } = {}) {
   return { poller, source, cursors, moves, logs, failNextMoves: (count: number) => (failuresLeft = count) };
 }
 
+/** Waits for the timers to make `condition` true, however slowly a loaded machine runs them. */
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await sleep(5);
+}
+
 describe('Poller', () => {
   it('records the first head it sees as a baseline and reports nothing', async () => {
     const { poller, source, cursors, moves } = setup();
@@ -155,12 +160,13 @@ describe('Poller', () => {
     const { poller, source, moves } = setup({ intervalMs: 20 });
     source.heads.set(REPO, { main: A });
     poller.start();
-    await sleep(70);
-    assert.ok(source.reads >= 3, `expected at least 3 polls, got ${source.reads}`);
+    await until(() => source.reads >= 3);
     source.heads.set(REPO, { main: B });
     let release = () => {};
     source.gate = new Promise((resolve) => (release = resolve));
-    await sleep(30);
+    const readsBefore = source.reads;
+    // A poll that began after this point waits at the gate: it is in flight when stop() is called.
+    await until(() => source.reads > readsBefore);
     const stopped = poller.stop();
     release();
     await stopped;

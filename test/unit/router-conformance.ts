@@ -161,6 +161,23 @@ export function routerConformance(name: string, setup: () => Promise<RouterHarne
       if (seen) assert.deepEqual([...seen], ['a']);
     });
 
+
+    test('a route without a network is reached from outside, by host name and on its own port', async () => {
+      const before = await modes();
+      const preview: RouteSpec = { ...(await harness.route('web', 'pr1-web')), network: null };
+      const key: RouteKey = { service: preview.service, environment: preview.environment };
+      await router.declare([web, api, preview]);
+      assert.equal(router.address(key)?.url, `http://web.pr1-web.localhost:${harness.proxy.port}`);
+      assert.match(router.address(key)?.portUrl ?? '', new RegExp(`:${preview.port}$`));
+      await router.add(key, await harness.backend('p'));
+      await healthy('p', key);
+      await router.serve(key, ['p']);
+      if (harness.request) assert.deepEqual(await harness.request(key, '/'), { status: 200, body: 'p' });
+      await router.remove(key, 'p', 1000);
+      await router.declare([web, api]);
+      assert.equal(router.address(key), null);
+      assert.deepEqual(await modes(), before, 'the other routes keep their backends');
+    });
     test('serve() refuses a backend the route does not have, and changes nothing', async () => {
       await assert.rejects(() => router.serve(WEB, ['b', 'ghost']), RouterError);
       await assert.rejects(() => router.serve(UNDECLARED, []), RouterError);
@@ -180,6 +197,34 @@ export function routerConformance(name: string, setup: () => Promise<RouterHarne
       assert.equal((await state('a'))?.failing, false);
       await healthy('b');
       assert.equal((await state('b'))?.failing, false);
+    });
+
+    test('a backend to fall back on takes the requests by itself while no serving backend is up, and gives them back', async () => {
+      await router.serve(WEB, ['a'], ['b']);
+      assert.deepEqual(await modes(), [
+        ['a', 'serving'],
+        ['b', 'fallback'],
+      ]);
+      let seen = await answers();
+      if (seen) assert.deepEqual([...seen], ['a'], 'the fallback takes nothing while a serving backend is up');
+      await harness.setHealthy(WEB, 'a', false);
+      await eventually('a down', async () => (await state('a'))?.health === 'down');
+      seen = await answers();
+      if (seen) assert.deepEqual([...seen], ['b'], 'no caller switched: the proxy fell back');
+      assert.equal((await state('b'))?.mode, 'fallback');
+      await healthy('a');
+      seen = await answers();
+      if (seen) assert.deepEqual([...seen], ['a']);
+      await router.serve(WEB, ['a']);
+      assert.deepEqual(await modes(), [
+        ['a', 'serving'],
+        ['b', 'standby'],
+      ]);
+      await assert.rejects(() => router.serve(WEB, ['a'], ['ghost']), RouterError, 'a fallback the route does not have');
+      assert.deepEqual(await modes(), [
+        ['a', 'serving'],
+        ['b', 'standby'],
+      ]);
     });
 
     test('errors count the failures the proxy saw from each backend since it was added', async () => {
@@ -270,8 +315,8 @@ export function routerConformance(name: string, setup: () => Promise<RouterHarne
         ['a health path with a space', { ...web, health: { ...web.health, path: '/h z' } }],
         ['a health path with a quote', { ...web, health: { ...web.health, path: '/h"' } }],
         ['a health interval of 0', { ...web, health: { ...web.health, intervalMs: 0 } }],
-        ['a gateway that is no address', { ...web, network: { ...web.network, gateway: 'gateway' } }],
-        ['a subnet that is none', { ...web, network: { ...web.network, subnet: '10.0.0.0/99' } }],
+        ['a gateway that is no address', { ...web, network: { ...web.network!, gateway: 'gateway' } }],
+        ['a subnet that is none', { ...web, network: { ...web.network!, subnet: '10.0.0.0/99' } }],
         ['a port out of range', { ...web, port: 70000 }],
       ];
       for (const [what, route] of hostile) await assert.rejects(() => router.declare([route, api]), RouterError, what);

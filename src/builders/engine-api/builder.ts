@@ -5,7 +5,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import tar from 'tar-fs';
 import { err, ok, type Result } from '../../core/types.ts';
-import { isEngineUnreachable } from '../../docker/api.ts';
+import { isEngineUnreachable, STORAGE_RACE } from '../../docker/api.ts';
 import { followProgress, type ContainerEngine, type ProgressEvent } from '../../docker/connect.ts';
 import type { StepLine } from '../../executors/executor.ts';
 import { LineSplitter } from '../../executors/lines.ts';
@@ -37,9 +37,8 @@ export class EngineApiBuilder implements Builder {
       try {
         await this.buildImage(request, image, log, signal);
       } catch (error) {
-        // Podman 4.3 loses track of a layer now and then while another client removes an image at
-        // the same time ("layer not known" in its cache lookup); the same build again succeeds.
-        if (!(error instanceof BuildFailure) || !/(layer|image) not known/.test(error.message)) throw error;
+        // A build's cache lookup can lose such a race too; the same build again succeeds.
+        if (!(error instanceof BuildFailure) || !STORAGE_RACE.test(error.message)) throw error;
         log('the engine lost track of a cached layer while another image was being removed; building again');
         await this.buildImage(request, image, log, signal);
       }

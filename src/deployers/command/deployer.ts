@@ -26,6 +26,7 @@ export interface CommandSettings {
 export class CommandDeployer implements Deployer {
   readonly description: string;
   readonly keepsPrevious = false;
+  readonly placesInstances = false;
 
   constructor(
     private readonly engine: ContainerEngine,
@@ -92,6 +93,8 @@ export class CommandDeployer implements Deployer {
       timeoutMs: this.settings.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     };
     const exit = await runOneOff(this.engine, spec, log, signal);
+    // Worded as every target words it.
+    if (signal.aborted) return `${kind} cancelled`;
     if (exit.reason) return `the ${kind} command did not finish: ${exit.reason}`;
     return exit.exitCode === 0 ? null : `the ${kind} command exited with code ${exit.exitCode}`;
   }

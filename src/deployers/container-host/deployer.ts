@@ -35,6 +35,7 @@ export interface RouteDeclaration extends RouteKey {
 export class ContainerHostDeployer implements Deployer {
   readonly description: string;
   readonly keepsPrevious = true;
+  readonly placesInstances = true;
   private readonly networks: Networks;
   private readonly instances: Instances;
   /** Per deployment in progress, the previous release's instances, for a revert without a listing. */
@@ -131,10 +132,11 @@ export class ContainerHostDeployer implements Deployer {
         }
         await Promise.all(batchOf.map((instance) => this.instances.waitHealthy(request, instance, log, signal)));
         for (const instance of batchOf) await this.instances.prove(instance);
-        // Old replicas go to standby in step with the new ones taking over.
+        // Old replicas go to standby in step with the new ones taking over, as the fallback: the
+        // proxy gives them the requests by itself if every serving instance goes down.
         const replaced = Math.round((previous.length * (next + count)) / replicas);
         const serving = [...started.map((instance) => instance.backend), ...previous.slice(replaced).map(backendOf)];
-        await this.router.serve(route, serving);
+        await this.router.serve(route, serving, previous.slice(0, replaced).map(backendOf));
         log(`${started.length} of ${replicas} instance${replicas === 1 ? '' : 's'} of release #${request.release.id} take requests${previous.length ? `; ${replaced} of ${previous.length} previous on standby` : ''}`);
       }
       log(`${route.service} release #${request.release.id} serves ${route.environment} at ${address.url}`);

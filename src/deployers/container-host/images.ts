@@ -4,8 +4,7 @@
 // own), and an image a container still uses (one that serves, or stands by) is never removed:
 // the engine refuses, and the refusal is kept.
 
-import { setTimeout as sleep } from 'node:timers/promises';
-import { engineStatus } from '../../docker/api.ts';
+import { engineStatus, retryStorageRace } from '../../docker/api.ts';
 import type { ContainerEngine } from '../../docker/connect.ts';
 import type { Release } from '../../core/types.ts';
 import { pullReference, repositoryOf } from '../reference.ts';
@@ -16,7 +15,8 @@ export async function pruneReleaseImages(engine: ContainerEngine, keep: Release[
   const dropped = new Map(drop.filter((release) => !kept.has(release.digest)).map((release) => [release.digest, release]));
   if (dropped.size === 0) return 0;
   let removed = 0;
-  for (const image of await listImages(engine)) {
+  // Podman 4.3 fails a listing now and then while another client removes an image.
+  for (const image of await retryStorageRace(() => engine.docker.listImages())) {
     const digests = (image.RepoDigests ?? []).map((reference) => reference.slice(reference.indexOf('@') + 1));
     const release = digests.map((digest) => dropped.get(digest)).find((found) => found !== undefined);
     if (!release || digests.some((digest) => kept.has(digest))) continue;
@@ -24,28 +24,25 @@ export async function pruneReleaseImages(engine: ContainerEngine, keep: Release[
     // without force, and force would take the containers using it along.
     const repository = repositoryOf(pullReference(release));
     const references = [...(image.RepoTags ?? []).filter((tag) => repositoryOf(tag) === repository), ...(image.RepoDigests ?? [])];
-    try {
-      for (const reference of references) await engine.docker.getImage(reference).remove();
-      removed++;
-    } catch (error) {
-      // 409 or 500: a container uses it. 404: gone meanwhile.
-      if (engineStatus(error) === undefined) throw error;
-    }
+    if (await removeImage(engine, references)) removed++;
   }
   return removed;
 }
 
 /**
- * Podman 4.3 fails a listing now and then while another client removes an image ("image not
- * known"); asking again a moment later succeeds.
+ * Removes an image by each of its references; the last one takes the image. False when a
+ * container uses it (the engine refuses the last reference: 409); a reference already gone (404)
+ * is no failure. Anything else throws, for the caller to report.
  */
-async function listImages(engine: ContainerEngine, attempts = 3): Promise<Awaited<ReturnType<ContainerEngine['docker']['listImages']>>> {
-  for (let attempt = 1; ; attempt++) {
+async function removeImage(engine: ContainerEngine, references: string[]): Promise<boolean> {
+  for (const reference of references) {
     try {
-      return await engine.docker.listImages();
+      await retryStorageRace(() => engine.docker.getImage(reference).remove());
     } catch (error) {
-      if (attempt >= attempts || engineStatus(error) !== 500) throw error;
-      await sleep(500);
+      const status = engineStatus(error);
+      if (status === 409) return false;
+      if (status !== 404) throw error;
     }
   }
+  return true;
 }

@@ -3,7 +3,7 @@
 // then proven by its final name. Also what reads instances back and takes them away.
 
 import type Docker from 'dockerode';
-import { demultiplex, engineStatus } from '../../docker/api.ts';
+import { demultiplex, engineStatus, retryStorageRace } from '../../docker/api.ts';
 import type { ContainerEngine } from '../../docker/connect.ts';
 import type { Router, RouteKey } from '../../routers/router.ts';
 import type { DeployLog, DeployRequest } from '../deployer.ts';
@@ -43,7 +43,7 @@ export class Instances {
     const candidate = candidateName(name);
     await this.removeByName(candidate);
     const variables = { ...service.variables, ...environment.variables };
-    const container = await this.engine.docker.createContainer({
+    const options: Docker.ContainerCreateOptions = {
       name: candidate,
       Image: reference,
       Labels: {
@@ -67,7 +67,8 @@ export class Instances {
         // stops at once instead of after the whole grace period.
         Init: true,
       },
-    });
+    };
+    const container = await retryStorageRace(() => this.engine.docker.createContainer(options));
     await container.start();
     const [info] = await this.engine.docker.listContainers({ all: true, filters: { id: [container.id] } });
     const address = info ? addressOn(info, network.name, service.port) : null;

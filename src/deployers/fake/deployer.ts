@@ -39,6 +39,7 @@ interface FakeInstance extends PlacedInstance {
 export class FakeDeployer implements Deployer {
   readonly description = 'fake deployer';
   readonly keepsPrevious: boolean;
+  readonly placesInstances = true;
   /** Every deploy request, in call order. */
   readonly calls: DeployRequest[] = [];
   /** Every task run, in call order. */
@@ -49,6 +50,8 @@ export class FakeDeployer implements Deployer {
   observeWith: (instances: string[]) => InstanceHealth[] = (instances) => instances.map((instance) => ({ instance, healthy: true, lastCheck: 'L7OK/200', errors: 0 }));
   /** Instances by id, in the order they were placed. */
   private readonly placed = new Map<string, FakeInstance>();
+  /** Digests of the release images a deploy brought to the host. */
+  private readonly images = new Set<string>();
   private crashPoint: FakeCrashPoint | null = null;
 
   constructor(
@@ -85,6 +88,7 @@ export class FakeDeployer implements Deployer {
     this.crashPoint = null;
     if (signal.aborted) return { trafficMoved: false, reason: 'deploy cancelled' };
     if (crash === 'before-start') return halted();
+    this.images.add(request.release.digest);
     const { service, environment } = request;
     const started = Array.from({ length: request.environment.replicas }, () => this.place(request));
     if (crash === 'unproven') return halted();
@@ -145,8 +149,20 @@ export class FakeDeployer implements Deployer {
     this.placed.delete(instance);
   }
 
-  async pruneImages(_keep: Release[], _drop: Release[]): Promise<number> {
-    return 0;
+  async pruneImages(keep: Release[], drop: Release[]): Promise<number> {
+    const kept = new Set(keep.map((release) => release.digest));
+    const used = new Set([...this.placed.values()].map((instance) => instance.digest));
+    let removed = 0;
+    for (const { digest } of drop) {
+      if (kept.has(digest) || used.has(digest) || !this.images.delete(digest)) continue;
+      removed++;
+    }
+    return removed;
+  }
+
+  /** The digests of the release images on the host. */
+  imageDigests(): string[] {
+    return [...this.images];
   }
 
   /** Stops an instance without removing it, as a host reboot or a crashed app would. */

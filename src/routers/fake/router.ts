@@ -65,13 +65,13 @@ export class FakeRouter implements Router {
     backends.set(backend.id, { id: backend.id, address: backend.address, mode: 'standby', health: 'checking', lastCheck: LAST_CHECK.checking, failing: false, sessions: 0, errors: 0 });
   }
 
-  async serve(key: RouteKey, ids: string[]): Promise<void> {
+  async serve(key: RouteKey, ids: string[], fallback: string[] = []): Promise<void> {
     const backends = this.declared(key);
-    for (const id of ids) {
+    for (const id of [...ids, ...fallback]) {
       if (!backends.has(id)) throw new RouterError(`${routeName(key)} has no backend ${JSON.stringify(id)}`);
       if (this.removals.has(`${backendName(key)}/${id}`)) throw new RouterError(`${routeName(key)}: backend ${id} is being removed`);
     }
-    for (const backend of backends.values()) backend.mode = ids.includes(backend.id) ? 'serving' : 'standby';
+    for (const backend of backends.values()) backend.mode = ids.includes(backend.id) ? 'serving' : fallback.includes(backend.id) ? 'fallback' : 'standby';
   }
 
   async backends(key: RouteKey): Promise<BackendState[]> {

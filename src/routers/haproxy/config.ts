@@ -17,14 +17,34 @@ export interface ProxySettings {
   port: number;
 }
 
-/** A backend as the config file keeps it: weight 0 is standby, SERVING_WEIGHT serving. */
+/**
+ * A backend as the config file keeps it: two HAProxy servers on one address. The server named by
+ * its id is serving at SERVING_WEIGHT and on standby at weight 0. Its twin (fallbackName) is a
+ * `backup` server: HAProxy sends requests to backup servers by itself, at once, when no serving
+ * server of the backend is up; so a release standing by as the fallback takes the requests back
+ * the moment the proxy finds the new one down, without waiting for anyone to switch. A server's
+ * backup flag cannot change at run time, hence the twin, whose weight says whether it is one.
+ */
 export interface ServerEntry {
   id: string;
   address: string;
   weight: number;
+  fallback: boolean;
 }
 
 export const SERVING_WEIGHT = 100;
+
+/** The backup twin's name; ids hold no '.', so it cannot be another backend's id. */
+export function fallbackName(id: string): string {
+  return `${id}.fallback`;
+}
+
+/** The backend's id of a server name: its own, or its twin's. */
+export function idOfServer(name: string): { id: string; twin: boolean } {
+  return name.endsWith(FALLBACK) ? { id: name.slice(0, -FALLBACK.length), twin: true } : { id: name, twin: false };
+}
+
+const FALLBACK = '.fallback';
 
 export function pathsOf(dir: string) {
   return {
@@ -56,9 +76,13 @@ function checkArgs(route: RouteSpec): string {
   return `check inter ${health.intervalMs} rise ${health.successes} fall ${health.failures}`;
 }
 
-/** `add server`'s arguments: a dynamic server takes nothing from the backend's `default-server`. */
-export function addServerArgs(route: RouteSpec, server: ServerEntry): string {
-  return `${server.address} ${checkArgs(route)} weight ${server.weight}`;
+/** `add server`'s arguments, for a backend's server or its twin: a dynamic server takes nothing from the backend's `default-server`. */
+export function addServerArgs(route: RouteSpec, server: ServerEntry, twin: boolean): string {
+  return `${server.address} ${checkArgs(route)} ${serverWeight(server, twin)}`;
+}
+
+function serverWeight(server: ServerEntry, twin: boolean): string {
+  return twin ? `weight ${server.fallback ? SERVING_WEIGHT : 0} backup` : `weight ${server.weight}`;
 }
 
 const SERVER_LINE = '  server ';
@@ -100,7 +124,7 @@ export function renderConfig(settings: ProxySettings, routes: RouteSpec[], serve
     lines.push(`frontend port.${backendName(route)}`, `  bind ${joinAddress(settings.address, route.port)}`, `  default_backend ${backendName(route)}`);
   }
   for (const [bind, group] of groupByNetwork(routes)) {
-    const { subnet } = group[0]!.network;
+    const { subnet } = group[0]!.network!;
     lines.push(
       `frontend net.${bind}`,
       // transparent: the gateway's address may not exist yet (Podman makes the bridge with its first container).
@@ -115,6 +139,8 @@ export function renderConfig(settings: ProxySettings, routes: RouteSpec[], serve
     lines.push(
       `backend ${name}`,
       '  balance roundrobin',
+      // Falling back, every instance of the previous release takes requests, not the first alone.
+      '  option allbackups',
       `  option httpchk GET ${route.health.path}`,
       '  http-check expect status 200-399',
       `  timeout check ${route.health.timeoutMs}`,
@@ -122,7 +148,10 @@ export function renderConfig(settings: ProxySettings, routes: RouteSpec[], serve
       `  default-server ${checkArgs(route)}`,
       // Replaying a request the server may have acted on is only safe for these methods.
       '  http-request disable-l7-retry unless METH_GET || METH_HEAD || METH_OPTIONS',
-      ...[...(servers.get(name)?.values() ?? [])].map((server) => `${SERVER_LINE}${server.id} ${server.address} weight ${server.weight}`),
+      ...[...(servers.get(name)?.values() ?? [])].flatMap((server) => [
+        `${SERVER_LINE}${server.id} ${server.address} ${serverWeight(server, false)}`,
+        `${SERVER_LINE}${fallbackName(server.id)} ${server.address} ${serverWeight(server, true)}`,
+      ]),
     );
   }
   return `${lines.join('\n')}\n`;
@@ -141,6 +170,7 @@ function hostRouting(targets: Array<{ backend: string; hosts: string[] }>): stri
 function groupByNetwork(routes: RouteSpec[]): Map<string, RouteSpec[]> {
   const groups = new Map<string, RouteSpec[]>();
   for (const route of routes) {
+    if (route.network === null) continue;
     const bind = joinAddress(route.network.gateway, route.servicePort);
     groups.set(bind, [...(groups.get(bind) ?? []), route]);
   }
@@ -167,11 +197,15 @@ export function serversOf(config: string): Map<string, Map<string, ServerEntry>>
   for (const line of config.split('\n')) {
     const section = /^(\S+)(?: (\S+))?$/.exec(line);
     if (section) backend = section[1] === 'backend' ? (section[2] ?? null) : null;
-    const server = /^ {2}server (\S+) (\S+) weight (\d+)$/.exec(line);
+    const server = /^ {2}server (\S+) (\S+) weight (\d+)( backup)?$/.exec(line);
     if (backend && server) {
-      const [, id, address, weight] = server as unknown as [string, string, string, string];
+      const [, name, address, weight, backup] = server as unknown as [string, string, string, string, string | undefined];
+      const { id, twin } = idOfServer(name);
       const entries = servers.get(backend) ?? new Map<string, ServerEntry>();
-      entries.set(id, { id, address, weight: Number(weight) });
+      const entry = entries.get(id) ?? { id, address, weight: 0, fallback: false };
+      if (twin && backup) entry.fallback = Number(weight) > 0;
+      else if (!twin) entry.weight = Number(weight);
+      entries.set(id, entry);
       servers.set(backend, entries);
     }
   }

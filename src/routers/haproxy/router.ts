@@ -3,7 +3,8 @@
 // or a backend added or gone) reloads, which drops nothing (the listeners are handed over).
 //
 // Serving and standby are server weights (SERVING_WEIGHT and 0), not HAProxy's drain state,
-// because a weight is what the config file can hold: every change rewrites haproxy.cfg with each
+// because a weight is what the config file can hold. Each backend is two servers on one address,
+// the second a `backup` twin whose weight makes it the fallback (config.ts, ServerEntry): every change rewrites haproxy.cfg with each
 // backend's server line and weight, so a reload or a restart of HAProxy (a reboot) comes back
 // with the same backends in the same modes. Just before a reload the servers' health states go
 // to the server-state file for the new worker; a fresh start empties that file, so a restart
@@ -32,7 +33,7 @@ import {
   type Router,
 } from '../router.ts';
 import { backendName, joinAddress, routeAddress, validateBackend, validateId, validateRoutes } from '../routes.ts';
-import { addServerArgs, pathsOf, proxiesOf, renderConfig, serversOf, SERVING_WEIGHT, structureOf, validateSettings, type ProxySettings, type ServerEntry } from './config.ts';
+import { addServerArgs, fallbackName, pathsOf, proxiesOf, renderConfig, serversOf, SERVING_WEIGHT, structureOf, validateSettings, type ProxySettings, type ServerEntry } from './config.ts';
 import { checkConfig, findRunning, isHaproxy, reloadProxy, startProxy, stopProxy, type ProxyProcess } from './process.ts';
 import { RuntimeApi, type Servers } from './runtime.ts';
 
@@ -95,7 +96,10 @@ export class HaproxyRouter implements Router {
         // The file is what it runs, unless a reload of it never happened (a crash between the two).
         const proxies = await this.api.proxies();
         this.loaded = onDisk !== null && proxiesOf(onDisk).every((name) => proxies.has(name)) ? structureOf(onDisk) : null;
-        this.servers = await this.api.servers();
+        const adopted = await this.api.servers();
+        this.servers = adopted.servers;
+        // Backends without their twin: the next declare reloads from the file, which has them.
+        if (adopted.twinless > 0) this.loaded = null;
         this.log(`adopted HAProxy (master pid ${running.pid}) with ${this.count()} backends`);
         return;
       }
@@ -106,7 +110,7 @@ export class HaproxyRouter implements Router {
       writeFileSync(this.paths.state, '1\n', { mode: 0o600 });
       this.proxy = await startProxy(this.paths, this.api);
       this.loaded = structureOf(text);
-      this.servers = await this.api.servers();
+      this.servers = (await this.api.servers()).servers;
       this.log(`started HAProxy (master pid ${this.proxy.pid}) with ${this.count()} backends`);
     });
   }
@@ -139,40 +143,56 @@ export class HaproxyRouter implements Router {
     return this.change(key, `adding backend ${backend.id} (${backend.address})`, async (name, route) => {
       const servers = this.servers.get(name) ?? new Map<string, ServerEntry>();
       if (servers.has(backend.id)) throw new RouterError(`${routeName(key)} already has a backend ${backend.id}`);
-      const entry: ServerEntry = { id: backend.id, address: backend.address, weight: 0 };
-      const target = `${name}/${backend.id}`;
-      const added = await this.api.send(`add server ${target} ${addServerArgs(route, entry)}`);
-      if (!added.includes('New server registered')) throw new Error(added.trim());
-      // A new server is in maintenance with its checks off: checks on, ready at weight 0, and
-      // down until they pass `successes` times (leaving maintenance, HAProxy would call it up).
-      const refused = await this.api.quiet([`enable health ${target}`, `set server ${target} state ready`, `set server ${target} health down`]);
-      if (refused) {
-        await this.api.send(`del server ${target}`);
-        throw new Error(refused);
+      const entry: ServerEntry = { id: backend.id, address: backend.address, weight: 0, fallback: false };
+      const targets = targetsOf(name, backend.id);
+      const added: string[] = [];
+      try {
+        for (const [index, target] of targets.entries()) {
+          const answer = await this.api.send(`add server ${target} ${addServerArgs(route, entry, index === 1)}`);
+          if (!answer.includes('New server registered')) throw new Error(answer.trim());
+          added.push(target);
+        }
+        // A new server is in maintenance with its checks off: checks on, ready at weight 0, and
+        // down until they pass `successes` times (leaving maintenance, HAProxy would call it up).
+        const refused = await this.api.quiet(targets.flatMap((target) => [`enable health ${target}`, `set server ${target} state ready`, `set server ${target} health down`]));
+        if (refused) throw new Error(refused);
+      } catch (error) {
+        for (const target of added) await this.api.send(`del server ${target}`);
+        throw error;
       }
       servers.set(backend.id, entry);
       this.servers.set(name, servers);
-      this.carried.delete(target);
+      for (const target of targets) this.carried.delete(target);
       this.persist();
     });
   }
 
-  serve(key: RouteKey, ids: string[]): Promise<void> {
-    return this.change(key, `serving ${ids.join(', ') || 'no backend'}`, async (name) => {
+  serve(key: RouteKey, ids: string[], fallback: string[] = []): Promise<void> {
+    const what = `serving ${ids.join(', ') || 'no backend'}${fallback.length > 0 ? ` with ${fallback.join(', ')} to fall back on` : ''}`;
+    return this.change(key, what, async (name) => {
       const servers = this.servers.get(name) ?? new Map<string, ServerEntry>();
-      for (const id of ids) {
+      for (const id of [...ids, ...fallback]) {
         if (!servers.has(id)) throw new RouterError(`${routeName(key)} has no backend ${JSON.stringify(id)}`);
         if (this.removals.has(`${name}/${id}`)) throw new RouterError(`${routeName(key)}: backend ${id} is being removed`);
       }
       const wanted = new Set(ids);
-      // One line, so HAProxy applies every weight before it routes the next request.
-      const commands = [...servers.values()].flatMap(({ id }) =>
-        wanted.has(id) ? [`set server ${name}/${id} state ready`, `set server ${name}/${id} weight ${SERVING_WEIGHT}`] : [`set server ${name}/${id} weight 0`],
-      );
+      const fallingBack = new Set(fallback.filter((id) => !wanted.has(id)));
+      // One line, every weight raised before any is lowered: HAProxy's other threads route
+      // requests between two commands, and must never find all of the route's weights at 0.
+      const raise = (server: string) => [`set server ${server} state ready`, `set server ${server} weight ${SERVING_WEIGHT}`];
+      const lower = (server: string) => [`set server ${server} weight 0`];
+      const targets = [...servers.keys()].map((id) => ({ id, pair: targetsOf(name, id) }));
+      const commands = [
+        ...targets.flatMap(({ id, pair: [server, twin] }) => [...(wanted.has(id) ? raise(server) : []), ...(fallingBack.has(id) ? raise(twin) : [])]),
+        ...targets.flatMap(({ id, pair: [server, twin] }) => [...(wanted.has(id) ? [] : lower(server)), ...(fallingBack.has(id) ? [] : lower(twin))]),
+      ];
       if (commands.length === 0) return;
       const refused = await this.api.quiet(commands);
       if (refused) throw new Error(refused);
-      for (const server of servers.values()) server.weight = wanted.has(server.id) ? SERVING_WEIGHT : 0;
+      for (const server of servers.values()) {
+        server.weight = wanted.has(server.id) ? SERVING_WEIGHT : 0;
+        server.fallback = fallingBack.has(server.id);
+      }
       this.persist();
     });
   }
@@ -185,16 +205,17 @@ export class HaproxyRouter implements Router {
       throw new RouterError(`${routeName(key)}: reading HAProxy's statistics failed: ${messageOf(error)}`);
     });
     return servers.map((server) => {
-      const stat = stats.find((row) => row.backend === name && row.server === server.id);
+      const targets = targetsOf(name, server.id);
+      const [stat, twin] = targets.map((target) => stats.find((row) => `${row.backend}/${row.server}` === target));
       return {
         id: server.id,
         address: server.address,
-        mode: server.weight > 0 ? 'serving' : 'standby',
+        mode: server.weight > 0 ? 'serving' : server.fallback ? 'fallback' : 'standby',
         health: stat?.health ?? 'down',
         lastCheck: stat?.lastCheck ?? 'not in the running HAProxy',
         failing: stat?.failing ?? true,
-        sessions: stat?.sessions ?? 0,
-        errors: (this.carried.get(`${name}/${server.id}`) ?? 0) + (stat?.errors ?? 0),
+        sessions: (stat?.sessions ?? 0) + (twin?.sessions ?? 0),
+        errors: targets.reduce((sum, target) => sum + (this.carried.get(target) ?? 0), 0) + (stat?.errors ?? 0) + (twin?.errors ?? 0),
       };
     });
   }
@@ -222,13 +243,14 @@ export class HaproxyRouter implements Router {
   }
 
   private async drainAndDelete(key: RouteKey, name: string, id: string, drainMs: number, signal?: AbortSignal): Promise<RemoveOutcome> {
-    const target = `${name}/${id}`;
+    const targets = targetsOf(name, id);
     await this.change(key, `putting backend ${id} on standby to remove it`, async () => {
       const server = this.servers.get(name)?.get(id);
-      if (!server || server.weight === 0) return;
-      const refused = await this.api.quiet([`set server ${target} weight 0`]);
+      if (!server || (server.weight === 0 && !server.fallback)) return;
+      const refused = await this.api.quiet(targets.map((target) => `set server ${target} weight 0`));
       if (refused) throw new Error(refused);
       server.weight = 0;
+      server.fallback = false;
       this.persist();
     });
     const deadline = Date.now() + drainMs;
@@ -242,16 +264,18 @@ export class HaproxyRouter implements Router {
     return this.change(key, `removing backend ${id}`, async () => {
       // A declare that dropped the route took the backend with it.
       if (!this.servers.get(name)?.has(id)) return { drained: true, cut: 0 };
-      const refused = await this.api.quiet([`set server ${target} state maint`]);
+      const refused = await this.api.quiet(targets.map((target) => `set server ${target} state maint`));
       if (refused && !isGone(refused)) throw new Error(refused);
       const cut = await this.sessionsOf(name, id);
       if (cut > 0) {
-        const shut = await this.api.quiet([`shutdown sessions server ${target}`]);
+        const shut = await this.api.quiet(targets.map((target) => `shutdown sessions server ${target}`));
         if (shut && !isGone(shut)) throw new Error(shut);
       }
-      await this.deleteServer(target);
+      for (const target of targets) {
+        await this.deleteServer(target);
+        this.carried.delete(target);
+      }
       this.servers.get(name)?.delete(id);
-      this.carried.delete(target);
       this.persist();
       return { drained: cut === 0, cut };
     });
@@ -267,9 +291,11 @@ export class HaproxyRouter implements Router {
     throw new Error(`HAProxy kept refusing to delete it: ${answer}`);
   }
 
+  /** Of the backend's server and its twin. */
   private async sessionsOf(name: string, id: string): Promise<number> {
+    const targets = new Set(targetsOf(name, id));
     const stats = await this.api.stats();
-    return stats.find((row) => row.backend === name && row.server === id)?.sessions ?? 0;
+    return stats.filter((row) => targets.has(`${row.backend}/${row.server}`)).reduce((sum, row) => sum + row.sessions, 0);
   }
 
   /** Writes the checked file, hands the servers' states to the new worker, reloads; puts the previous file back if HAProxy refused. */
@@ -343,6 +369,11 @@ export class HaproxyRouter implements Router {
   private count(): number {
     return [...this.servers.values()].reduce((sum, entries) => sum + entries.size, 0);
   }
+}
+
+/** The runtime API's names of a backend's server and of its backup twin. */
+function targetsOf(name: string, id: string): [string, string] {
+  return [`${name}/${id}`, `${name}/${fallbackName(id)}`];
 }
 
 function routesById(routes: RouteSpec[]): Map<string, RouteSpec> {

@@ -4,7 +4,7 @@
 import { connect } from 'node:net';
 import type { BackendHealth } from '../router.ts';
 import { joinAddress, keyOfBackend } from '../routes.ts';
-import type { ServerEntry } from './config.ts';
+import { idOfServer, type ServerEntry } from './config.ts';
 
 /** Backends by backend name, then id. */
 export type Servers = Map<string, Map<string, ServerEntry>>;
@@ -49,16 +49,29 @@ export class RuntimeApi {
     return new Set(rows.map((row) => row.split(',')[0] ?? '').filter((name) => name !== ''));
   }
 
-  /** The servers of routes' backends it runs; one in maintenance (a removal cut short) as standby. */
-  async servers(): Promise<Servers> {
+  /**
+   * The backends of routes it runs, each from its server and its backup twin; one in maintenance
+   * (a removal cut short) as standby. `twinless` counts backends it runs without a twin (an
+   * HAProxy started by an older Slipway): a reload from the file adds them.
+   */
+  async servers(): Promise<{ servers: Servers; twinless: number }> {
     const servers: Servers = new Map();
+    const twins = new Set<string>();
     for (const server of parseServersState(await this.send('show servers state'))) {
       if (!keyOfBackend(server.backend)) continue;
+      const { id, twin } = idOfServer(server.id);
       const entries = servers.get(server.backend) ?? new Map<string, ServerEntry>();
-      entries.set(server.id, { id: server.id, address: server.address, weight: server.maintenance ? 0 : server.weight });
+      const entry = entries.get(id) ?? { id, address: server.address, weight: 0, fallback: false };
+      const weight = server.maintenance ? 0 : server.weight;
+      if (twin) {
+        entry.fallback = weight > 0;
+        twins.add(`${server.backend}/${id}`);
+      } else entry.weight = weight;
+      entries.set(id, entry);
       servers.set(server.backend, entries);
     }
-    return servers;
+    const all = [...servers].flatMap(([backend, entries]) => [...entries.keys()].map((id) => `${backend}/${id}`));
+    return { servers, twinless: all.filter((target) => !twins.has(target)).length };
   }
 
   /** The worker answering the socket; null when none does. */
@@ -144,8 +157,13 @@ export function describeCheck(status: string, code: string, duration: string, de
   return NOT_FAILED.has(status) || !detail ? base : `${base}: ${detail}`;
 }
 
-export interface ServerState extends ServerEntry {
+/** One HAProxy server: a backend's own, or its twin (config.ts, idOfServer). */
+export interface ServerState {
   backend: string;
+  /** The server's name. */
+  id: string;
+  address: string;
+  weight: number;
   /** Forced into maintenance: a removal was under way. */
   maintenance: boolean;
 }
