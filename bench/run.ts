@@ -1,4 +1,4 @@
-// `npm run bench [-- --only process|container|webhooks|auth|approvals|proxy|deploys] [-- --iterations N] [-- --connections N]`
+// `npm run bench [-- --only process|container|webhooks|auth|approvals|proxy|deploys|integration] [-- --iterations N] [-- --connections N]`
 // Prints what the engine costs per stage next to the cheapest way to do the same work on this
 // machine, and what a webhook costs end to end (delivery -> first command, and intake per
 // second), as tables and then one JSON line with every figure. It reports numbers and never
@@ -10,15 +10,16 @@ import { findContainerEngine } from '../src/docker/connect.ts';
 import { benchApprovals, formatApprovals, type ApprovalsResult } from './approvals.ts';
 import { benchAuth, formatAuth, type AuthResult } from './auth.ts';
 import { benchContainer, type ContainerResult } from './container.ts';
+import { benchIntegration, type IntegrationResult } from './integration.ts';
 import { benchProcess, type ProcessResult } from './process.ts';
 import { benchProxy, formatProxy, type ProxyResult } from './proxy.ts';
 import { benchDeploys, formatDeploys, type DeploysResult } from './deploys.ts';
 import { benchWebhooks, DEFAULT_INTAKE_CONNECTIONS, formatWebhooks, type WebhooksResult } from './webhooks.ts';
 import type { Summary } from './stats.ts';
 
-/** For webhooks: the number of idle deliveries (the concurrent and intake parts are fixed); for approvals: the runs left waiting; for proxy and deploys: the sequential requests of the latency part (the switches and deploys are fixed). */
-const DEFAULT_ITERATIONS = { process: 40, container: 20, webhooks: 30, auth: 2000, approvals: 1000, proxy: 2000, deploys: 2000 };
-const PARTS = ['process', 'container', 'webhooks', 'auth', 'approvals', 'proxy', 'deploys'] as const;
+/** For webhooks: the number of idle deliveries (the concurrent and intake parts are fixed); for approvals: the runs left waiting; for proxy and deploys: the sequential requests of the latency part (the switches and deploys are fixed); for integration: the integration stages (each a few seconds). */
+const DEFAULT_ITERATIONS = { process: 40, container: 20, webhooks: 30, auth: 2000, approvals: 1000, proxy: 2000, deploys: 2000, integration: 8 };
+const PARTS = ['process', 'container', 'webhooks', 'auth', 'approvals', 'proxy', 'deploys', 'integration'] as const;
 
 const { values } = parseArgs({ options: { only: { type: 'string' }, iterations: { type: 'string' }, connections: { type: 'string' } } });
 const only = values.only;
@@ -39,7 +40,7 @@ if (!(Number.isInteger(connections) && connections > 0)) {
 }
 const progress = (line: string) => console.error(`  ... ${line}`);
 
-const lookup = await findContainerEngine({ startPodman: runs('container') });
+const lookup = await findContainerEngine({ startPodman: runs('container') || runs('integration') });
 const machine = {
   cores: cpus().length,
   cpu: cpus()[0]?.model.trim() ?? 'unknown',
@@ -55,7 +56,7 @@ console.log('');
 const rows: string[][] = [];
 const row = (name: string, s: Summary) => rows.push([name, String(s.n), s.medianMs.toFixed(2), s.p90Ms.toFixed(2), s.minMs.toFixed(2), s.maxMs.toFixed(2)]);
 const notes: string[] = [];
-const results: { machine: typeof machine; process?: ProcessResult; container?: ContainerResult | { skipped: string }; webhooks?: WebhooksResult; auth?: AuthResult; approvals?: ApprovalsResult; proxy?: ProxyResult; deploys?: DeploysResult } = { machine };
+const results: { machine: typeof machine; process?: ProcessResult; container?: ContainerResult | { skipped: string }; webhooks?: WebhooksResult; auth?: AuthResult; approvals?: ApprovalsResult; proxy?: ProxyResult; deploys?: DeploysResult; integration?: IntegrationResult | { skipped: string } } = { machine };
 
 if (runs('process')) {
   const r = await benchProcess(iterations ?? DEFAULT_ITERATIONS.process, progress);
@@ -117,6 +118,24 @@ if (runs('deploys')) {
   deploysLines.push(...formatDeploys(r));
 }
 
+const integrationLines: string[] = [];
+if (runs('integration')) {
+  if (!lookup.ok) {
+    results.integration = { skipped: lookup.reason };
+    integrationLines.push(`integration: skipped, ${lookup.reason} (bash scripts/setup-host.sh starts Podman and the registry)`);
+  } else {
+    const r = await benchIntegration(lookup.engine, iterations ?? DEFAULT_ITERATIONS.integration, progress);
+    results.integration = r;
+    const ms = (s: Summary) => `median ${s.medianMs.toFixed(0)} ms (p90 ${s.p90Ms.toFixed(0)}, min ${s.minMs.toFixed(0)}, max ${s.maxMs.toFixed(0)}, n ${s.n})`;
+    integrationLines.push(
+      `integration stage (${r.members} members + suite, ${lookup.engine.name}): slipway median ${r.slipway.medianMs.toFixed(0)} ms, by hand median ${r.byHand.medianMs.toFixed(0)} ms, ratio ${r.ratio.toFixed(3)}x`,
+      `  slipway, stage started->finished: ${ms(r.slipway)}`,
+      `  by hand, network to removal:      ${ms(r.byHand)}`,
+      `  slipway, whole run:               ${ms(r.slipwayRun)}`,
+    );
+  }
+}
+
 const header = ['per stage, ms', 'n', 'median', 'p90', 'min', 'max'];
 const widths = header.map((title, i) => Math.max(title.length, ...rows.map((r) => r[i]!.length)));
 const line = (cells: string[]) => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
@@ -136,4 +155,6 @@ for (const approvalsLine of approvalsLines) console.log(approvalsLine);
 if (proxyLines.length > 0 && (notes.length > 0 || webhookLines.length > 0 || authLines.length > 0 || approvalsLines.length > 0)) console.log('');
 for (const proxyLine of proxyLines) console.log(proxyLine);
 for (const [index, deploysLine] of deploysLines.entries()) console.log(index === 0 && rows.length + notes.length + proxyLines.length > 0 ? `\n${deploysLine}` : deploysLine);
+const printedBefore = rows.length + notes.length + webhookLines.length + authLines.length + approvalsLines.length + proxyLines.length + deploysLines.length;
+for (const [index, integrationLine] of integrationLines.entries()) console.log(index === 0 && printedBefore > 0 ? `\n${integrationLine}` : integrationLine);
 console.log(JSON.stringify(results));

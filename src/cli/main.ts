@@ -5,6 +5,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { ApiError, SlipwayClient } from '../client/client.ts';
 import { DEFAULT_PORT, VERSION } from '../core/version.ts';
 import { registerAccessCommands, savedToken } from './access.ts';
+import { registerPreviewCommands } from './previews.ts';
 import { registerAuditCommands } from './audit.ts';
 import { registerDeliveryCommands } from './delivery.ts';
 import { bold, cyan, dim, table, yellow } from './format.ts';
@@ -90,6 +91,7 @@ registerAccessCommands(program, client, serverUrl);
 registerDeliveryCommands(program, client);
 registerSecretCommands(program, client);
 registerAuditCommands(program, client);
+registerPreviewCommands(program, client);
 
 try {
   await program.parseAsync(process.argv);

@@ -2,6 +2,7 @@
 // Errors from the server arrive as ApiError with the catalogue's code and message.
 
 import type { ErrorCode } from '../core/errors.ts';
+import type { Preview } from '../core/previews.ts';
 import type { LiveEvent, LiveEventMap } from '../events/bus.ts';
 import type {
   ApiErrorBody,
@@ -208,6 +209,16 @@ export class SlipwayClient {
   }
   rotateSecretKey(): Promise<KeyRotation> {
     return this.request('POST', '/secrets/rotate-key');
+  }
+  /** Pull requests' previews, oldest first: the live ones, or (all) removed ones too. */
+  previews(query: { all?: boolean; service?: string } = {}): Promise<Preview[]> {
+    return this.request('GET', '/previews', { query: { all: query.all ? 1 : undefined, service: query.service } });
+  }
+  preview(id: number): Promise<Preview> {
+    return this.request('GET', `/previews/${id}`);
+  }
+  removePreview(id: number, reason?: string): Promise<Preview> {
+    return this.request('DELETE', `/previews/${id}`, { body: reason ? { reason } : {} });
   }
   /** Newest first. */
   audit(query: AuditQuery = {}): Promise<EventRecord[]> {

@@ -6,9 +6,11 @@ import { z } from 'zod';
 import { CONCURRENCY_POLICIES, type ConcurrencyPolicy } from '../core/types.ts';
 import { validateSchedule } from '../triggers/schedules.ts';
 import { checkDelivery, deliveryFields } from './delivery.ts';
+import { checkIntegration, Infrastructure, serviceIntegrationFields } from './integration.ts';
+import { PreviewSettings } from './previews.ts';
 import { checkNotifications, Notifications } from './notifications.ts';
 import { checkRolloutTarget, environmentRolloutFields, ProxySettings, serviceRolloutFields } from './rollout.ts';
-import { ByteSize, Duration, SecretValue } from './units.ts';
+import { ByteSize, Duration, SecretValue, Variables } from './units.ts';
 
 export { ByteSize, Duration, SecretValue } from './units.ts';
 
@@ -17,7 +19,6 @@ const NAME = /^[a-z0-9][a-z0-9_-]*$/;
 const name = (what: string) =>
   z.string().regex(NAME, `expected ${what} name of lower-case letters, digits, '-' and '_'`);
 
-const Variables = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String));
 
 /**
  * What one step may use: memory (its container is killed past it, and the stage fails saying
@@ -62,18 +63,27 @@ const ForkPolicy = z.enum(FORK_PULL_REQUEST_POLICIES, { error: `expected one of 
 /** Git tag globs ("v*", "release-*") whose runs deploy; a tag that matches none runs up to the build. */
 const DeployTags = z.array(z.string().min(1));
 
-export const DEFAULT_TIMEOUT_MS = { command: 30 * 60_000, build: 30 * 60_000, deploy: 10 * 60_000 } as const;
+/** How long an integration stage's containers may take to be ready, unless the stage says otherwise. */
+export const DEFAULT_READY_TIMEOUT_MS = 5 * 60_000;
+export const DEFAULT_TIMEOUT_MS = { command: 30 * 60_000, build: 30 * 60_000, integration: 30 * 60_000, preview: 15 * 60_000, deploy: 10 * 60_000 } as const;
 
 /**
  * One stage of the shared pipeline. Its kind follows from what it says: `run` makes a command
  * stage, `environment` a deploy stage, and a stage named `build` (or `type: build`) builds the
- * service's image. Commands may use {{ service.<field> }} placeholders.
+ * service's image. `type: integration` starts the service with what it requires and runs its
+ * integration suite: `run` in its toolchain image, or the image of the test-suite service `suite`.
+ * `type: preview` gives a pull request's run a preview environment (config/previews.ts).
+ * Commands may use {{ service.<field> }} placeholders.
  */
 export const PipelineStage = z
   .object({
     stage: name('a stage'),
-    type: z.enum(['command', 'build', 'deploy']).optional(),
+    type: z.enum(['command', 'build', 'integration', 'preview', 'deploy']).optional(),
     run: z.string().min(1).optional(),
+    /** An integration stage's test-suite service, for every service that sets no suite of its own. */
+    suite: z.string().min(1).optional(),
+    /** How long an integration or preview stage's containers together may take to be ready (5 minutes by default). */
+    ready_timeout: Duration.optional(),
     environment: name('an environment').optional(),
     timeout: Duration.optional(),
     resources: Resources.optional(),
@@ -89,6 +99,15 @@ export const PipelineStage = z
       ctx.addIssue({ code: 'custom', message: `command stage ${stage.stage} needs "run"`, path: ['run'] });
       return z.NEVER;
     }
+    if (stage.ready_timeout !== undefined && kind !== 'integration' && kind !== 'preview') {
+      ctx.addIssue({ code: 'custom', message: `"ready_timeout" is only for integration and preview stages, and ${stage.stage} is a ${kind} stage`, path: ['ready_timeout'] });
+      return z.NEVER;
+    }
+    const foreign = kind === 'preview' ? (['run', 'suite', 'environment'] as const).find((field) => stage[field] !== undefined) : undefined;
+    if (foreign) {
+      ctx.addIssue({ code: 'custom', message: `preview stage ${stage.stage} takes no "${foreign}": it starts the system the previews setting describes`, path: [foreign] });
+      return z.NEVER;
+    }
     if (kind === 'deploy' && !stage.environment) {
       ctx.addIssue({ code: 'custom', message: `deploy stage ${stage.stage} needs "environment"`, path: ['environment'] });
       return z.NEVER;
@@ -98,6 +117,8 @@ export const PipelineStage = z
       kind,
       run: stage.run ?? null,
       environment: stage.environment ?? null,
+      suite: stage.suite ?? null,
+      readyTimeoutMs: kind === 'integration' || kind === 'preview' ? (stage.ready_timeout ?? DEFAULT_READY_TIMEOUT_MS) : null,
       timeoutMs: stage.timeout ?? DEFAULT_TIMEOUT_MS[kind],
       resources: stage.resources ?? null,
     };
@@ -196,9 +217,15 @@ const RepositoryPath = z
   .refine((path) => !path.startsWith('/') && !path.split('/').includes('..'), 'expected a path inside the repository (relative, without "..")')
   .transform((path) => path.replace(/\/+$/, '') || '.');
 
-/** A service's replacement for one pipeline stage: a different command, or `skip: true`. */
+/** A service's replacement for one pipeline stage: a different command (or test-suite service), or `skip: true`. */
 const StageOverride = z
-  .object({ run: z.string().min(1).optional(), skip: z.boolean().optional(), timeout: Duration.optional(), resources: Resources.optional() })
+  .object({
+    run: z.string().min(1).optional(),
+    suite: z.string().min(1).optional(),
+    skip: z.boolean().optional(),
+    timeout: Duration.optional(),
+    resources: Resources.optional(),
+  })
   .strict();
 
 export const Service = z
@@ -227,6 +254,7 @@ export const Service = z
     /** The port the service listens on inside its container (and its neighbours call it on). */
     port: z.number().int().min(1).max(65535).optional(),
     ...serviceRolloutFields,
+    ...serviceIntegrationFields,
     variables: Variables.default({}),
     /**
      * Variables marked secret (`{ env: NAME }` reads one from the server's environment): given to
@@ -273,6 +301,8 @@ export const Config = z
     pipeline: z.array(PipelineStage).min(1, 'expected at least one stage'),
     environments: z.record(name('an environment'), Environment).default({}),
     services: z.record(name('a service'), Service),
+    /** Containers integration stages start beside the services that require them (a database, a cache, a mock). */
+    infrastructure: z.record(name('an infrastructure container'), Infrastructure).default({}),
     server: z
       .object({
         /** Where people reach this server: commit statuses link to runs under it. */
@@ -295,10 +325,13 @@ export const Config = z
     proxy: ProxySettings.prefault({}),
     /** Channels people are told through (chat, webhooks, e-mail) and what each wants to hear. */
     notifications: Notifications.prefault({}),
+    /** Pull requests' preview environments: how long they live, how many at once, who runs in them. */
+    previews: PreviewSettings.prefault({}),
   })
   .strict()
   .superRefine((config, ctx) => {
     checkNotifications(config, ctx);
+    checkIntegration(config, ctx);
     const seen = new Set<string>();
     config.pipeline.forEach((stage, index) => {
       if (seen.has(stage.name)) {
@@ -342,7 +375,7 @@ export const Config = z
       if (clash) {
         ctx.addIssue({ code: 'custom', path: ['services', serviceName, 'secrets', clash], message: `${clash} is both a variable and a secret of service ${serviceName}` });
       }
-      if (deploys && service.port === undefined) {
+      if (deploys && service.port === undefined && !service.test_suite) {
         ctx.addIssue({ code: 'custom', path: ['services', serviceName], message: `service ${serviceName} needs "port": the pipeline deploys it` });
       }
     }

@@ -68,7 +68,8 @@ const Health = z
   .default('/')
   .transform((value): HealthCheck => (typeof value === 'string' ? { path: value, intervalMs: 1000, timeoutMs: 2000, successes: 1, failures: 2 } : { path: value.path, intervalMs: value.interval, timeoutMs: value.timeout, successes: value.successes, failures: value.failures }));
 
-const ALIAS = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+/** A host name a container answers to besides its own. */
+export const ALIAS = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 export const serviceRolloutFields = {
   /** The health check that gates each instance: a path, or { path, interval, timeout, successes, failures }. */
@@ -92,7 +93,7 @@ export function replicasFor(service: { replicas?: number | Record<string, number
   return own?.[environmentName] ?? environment.replicas;
 }
 
-const Port = z.number().int().min(1).max(65535);
+export const Port = z.number().int().min(1).max(65535);
 
 /** Where the proxy listens: every service's address by host name on `port`, and each its own port from `route_ports`. */
 export const ProxySettings = z

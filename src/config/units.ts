@@ -1,6 +1,9 @@
-// Units a user writes in slipway.yml: durations, byte sizes and secret values.
+// Units a user writes in slipway.yml: durations, byte sizes, variables and secret values.
 
 import { z } from 'zod';
+
+/** Environment variables: strings, numbers and booleans, all given as strings. */
+export const Variables = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String));
 
 const DURATION_EXPECTED = 'expected a duration such as 30s, 10m, 1h or 2d';
 

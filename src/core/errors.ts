@@ -39,6 +39,9 @@ export const ERROR_CATALOGUE = {
   SECRET_NOT_FOUND: { status: 404, title: 'No such secret' },
   SECRET_MISSING: { status: 422, title: 'A secret the stage needs is not set' },
   KEY_ROTATION_UNAVAILABLE: { status: 409, title: 'The secret key cannot be rotated from here' },
+  PREVIEW_NOT_FOUND: { status: 404, title: 'No such preview' },
+  PREVIEW_NOT_LIVE: { status: 409, title: 'The preview is already removed or being removed' },
+  PREVIEWS_UNAVAILABLE: { status: 503, title: 'This server cannot run previews' },
   INTERNAL: { status: 500, title: 'Internal error' },
 } as const;
 

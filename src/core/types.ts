@@ -22,9 +22,10 @@ export type RunStatus = (typeof RUN_STATUSES)[number];
 
 /**
  * What a stage does: check out the commit (always the first stage), run a command in the
- * toolchain, build and push the image, or deploy it.
+ * toolchain, build and push the image, integration-test it, give a pull request its preview
+ * environment, or deploy it.
  */
-export type StageKind = 'checkout' | 'command' | 'build' | 'deploy';
+export type StageKind = 'checkout' | 'command' | 'build' | 'integration' | 'preview' | 'deploy';
 
 /** `promote` and `rollback` runs deploy a release built before (Run.releaseId): they build nothing. */
 export type TriggerKind = 'manual' | 'push' | 'pull_request' | 'tag' | 'schedule' | 'rerun' | 'resume' | 'promote' | 'rollback';

@@ -17,6 +17,8 @@ import { StageLog } from './stage-log.ts';
 import { build } from './stages/build.ts';
 import { checkout } from './stages/checkout.ts';
 import { command } from './stages/command.ts';
+import { integration } from './stages/integration.ts';
+import { preview } from './stages/preview.ts';
 import { deploy, DeployLocks } from './stages/deploy.ts';
 import { holdAtGate, lookAtGate } from './stages/gate.ts';
 import { transitionRun, transitionStage } from './state.ts';
@@ -142,7 +144,7 @@ export class RunDriver {
       return { status: 'failed', reason: `the server stopped while this ${stage.kind} stage ran; it cannot be resumed` };
     }
     const context: StageContext = { run, stage, service, ...parts };
-    if (stage.kind === 'command' && !parts.resuming && !existsSync(parts.workspace)) {
+    if ((stage.kind === 'command' || stage.kind === 'integration') && !parts.resuming && !existsSync(parts.workspace)) {
       // The run waited at a gate, and its workspace went with the wait: the commit again.
       const again = await checkout(this.resources, context);
       if (again.status !== 'succeeded') return again;
@@ -154,6 +156,10 @@ export class RunDriver {
         return command(this.resources, context);
       case 'build':
         return build(this.resources, context);
+      case 'integration':
+        return integration(this.resources, context);
+      case 'preview':
+        return preview(this.resources, context);
       case 'deploy':
         return deploy(this.resources, this.deployLocks, context);
       default:

@@ -11,12 +11,13 @@
 
 import { concurrencyFor, type Config } from '../config/model.ts';
 import { describeError, SlipwayError } from '../core/errors.ts';
+import { pullRequestOfLane } from '../core/previews.ts';
 import { err, isTerminalRun, ok, PEOPLE_TRIGGERS, type Release, type Result, type Run, type Stage, type Trigger } from '../core/types.ts';
 import { chainFor } from '../delivery/chain.ts';
 import type { NewRun } from '../store/store.ts';
 import { decide, type DecisionRequest } from './approvals.ts';
 import { RunDriver } from './driver.ts';
-import { planStages, PULL_REQUEST_PARTIAL, type PlannedStage } from './plan.ts';
+import { planStages, PULL_REQUEST_PARTIAL, type PlannedStage, type PlanOptions } from './plan.ts';
 import type { ServiceAddress } from '../deployers/deployer.ts';
 import { deployerFor } from './stages/deploy.ts';
 import { engineResources, type EngineOptions, type EngineResources } from './resources.ts';
@@ -134,7 +135,7 @@ export class Engine {
         variables: request.variables ?? {},
         originRunId: null,
       },
-      planStages(config, request.service, { partial: pullRequest ? PULL_REQUEST_PARTIAL : request.partial, untrusted: request.untrusted }),
+      planStages(config, request.service, { partial: pullRequest ? PULL_REQUEST_PARTIAL : request.partial, untrusted: request.untrusted, pullRequest }),
     );
   }
 
@@ -322,7 +323,8 @@ function deliveryNotRepeatable(run: Run): SlipwayError {
 }
 
 /** How a rerun or resume plans: as the run it repeats did. */
-function repeatedPlan(run: Run): { partial: string | null; untrusted: boolean } {
-  const partial = !run.partial ? null : run.lane.startsWith('pr/') ? PULL_REQUEST_PARTIAL : `like run #${run.id}, this run stops after the build and never deploys`;
-  return { partial, untrusted: run.untrusted };
+function repeatedPlan(run: Run): PlanOptions {
+  const pullRequest = pullRequestOfLane(run.lane) !== null;
+  const partial = !run.partial ? null : pullRequest ? PULL_REQUEST_PARTIAL : `like run #${run.id}, this run stops after the build and never deploys`;
+  return { partial, untrusted: run.untrusted, pullRequest };
 }

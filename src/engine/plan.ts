@@ -50,24 +50,44 @@ export interface PlanOptions {
    * deploy does (a deploy placed before the build is skipped too).
    */
   partial?: string | null;
-  /** Untrusted code (a fork's pull request): the command stages run, nothing is built or deployed. */
+  /** Untrusted code (a fork's pull request): the command stages run, nothing is built, integrated or deployed. */
   untrusted?: boolean;
+  /** A pull request's run: the only kind a preview stage runs in. */
+  pullRequest?: boolean;
 }
 
 export const PULL_REQUEST_PARTIAL = 'pull request runs stop after the build and never deploy';
 const UNTRUSTED_SKIP = "a fork's pull request runs its commands only: nothing is built, pushed or deployed";
+const TEST_SUITE_SKIP = (serviceName: string) => `${serviceName} is a test suite: it runs in other services' integration stages, never on its own`;
+const NOT_A_PULL_REQUEST = 'only pull requests get a preview';
+
+/** Where an integration stage's suite comes from: the service's own choice first, then the pipeline's. */
+export type IntegrationSuite = { kind: 'command'; template: string } | { kind: 'image'; service: string };
+
+export function integrationSuite(config: Config, serviceName: string, stageName: string): IntegrationSuite | null {
+  const override = config.services[serviceName]?.stages[stageName];
+  const stage = config.pipeline.find((candidate) => candidate.name === stageName);
+  if (override?.run) return { kind: 'command', template: override.run };
+  if (override?.suite) return { kind: 'image', service: override.suite };
+  if (stage?.run) return { kind: 'command', template: stage.run };
+  if (stage?.suite) return { kind: 'image', service: stage.suite };
+  return null;
+}
 
 export function planStages(config: Config, serviceName: string, options: PlanOptions = {}): PlannedStage[] {
   const service = config.services[serviceName];
   if (!service) throw new Error(`unknown service ${serviceName}`);
-  const planned = fullPlan(config, serviceName, service);
+  const planned = fullPlan(config, serviceName, service).map((stage) =>
+    stage.kind === 'preview' && !stage.skipReason && !options.pullRequest ? { ...stage, skipReason: NOT_A_PULL_REQUEST } : stage,
+  );
   if (options.untrusted) {
-    return planned.map((stage) => (!stage.skipReason && (stage.kind === 'build' || stage.kind === 'deploy') ? { ...stage, skipReason: UNTRUSTED_SKIP } : stage));
+    return planned.map((stage) => (!stage.skipReason && stage.kind !== 'checkout' && stage.kind !== 'command' ? { ...stage, skipReason: UNTRUSTED_SKIP } : stage));
   }
   if (!options.partial) return planned;
+  // Integration and preview stages run before a merge: that is when they matter most.
   const build = planned.findIndex((stage) => stage.kind === 'build');
   return planned.map((stage, index) =>
-    !stage.skipReason && (stage.kind === 'deploy' || (build >= 0 && index > build)) ? { ...stage, skipReason: options.partial! } : stage,
+    !stage.skipReason && stage.kind !== 'integration' && stage.kind !== 'preview' && (stage.kind === 'deploy' || (build >= 0 && index > build)) ? { ...stage, skipReason: options.partial! } : stage,
   );
 }
 
@@ -87,11 +107,14 @@ function fullPlan(config: Config, serviceName: string, service: Service): Planne
       const timeoutMs = override?.timeout ?? stage.timeoutMs;
       const base = { name: stage.name, kind: stage.kind, environment: stage.environment, timeoutMs };
       if (override?.skip) return { ...base, command: null, skipReason: `service ${serviceName} skips this stage` };
+      if (service.test_suite && (stage.kind === 'deploy' || stage.kind === 'integration' || stage.kind === 'preview')) return { ...base, command: null, skipReason: TEST_SUITE_SKIP(serviceName) };
       const schedule = stage.kind === 'deploy' ? config.environments[stage.environment!]?.promote_schedule : undefined;
       if (schedule) {
         // Such an environment takes the release that finished its soak when its schedule fires.
         return { ...base, command: null, skipReason: `${stage.environment} takes releases on its promotion schedule (${schedule.cron}, ${schedule.timezone}) or by slipway promote` };
       }
+      if (stage.kind === 'integration') return planIntegration(config, serviceName, service, base);
+      if (stage.kind === 'preview' && service.port === undefined) return { ...base, command: null, skipReason: `service ${serviceName} has no port: there is nothing to preview` };
       if (stage.kind !== 'command') return { ...base, command: null, skipReason: null };
       const template = override?.run ?? stage.run ?? '';
       const rendered = renderCommand(template, serviceName, service);
@@ -101,4 +124,14 @@ function fullPlan(config: Config, serviceName: string, service: Service): Planne
       return { ...base, command: rendered.text, skipReason: null };
     }),
   ];
+}
+
+/** An integration stage runs a command (kept rendered, as a command stage's) or a test-suite service's image. */
+function planIntegration(config: Config, serviceName: string, service: Service, base: Omit<PlannedStage, 'command' | 'skipReason'>): PlannedStage {
+  const suite = integrationSuite(config, serviceName, base.name);
+  if (suite === null) return { ...base, command: null, skipReason: `service ${serviceName} sets no integration suite` };
+  if (suite.kind === 'image') return { ...base, command: null, skipReason: null };
+  const rendered = renderCommand(suite.template, serviceName, service);
+  if (!rendered.ok) return { ...base, command: null, skipReason: `service ${serviceName} sets no ${rendered.missing.replace(/^service\./, '')}` };
+  return { ...base, command: rendered.text, skipReason: null };
 }

@@ -21,9 +21,15 @@
 // Steps. A step's container is kept only when a running run will re-attach it: its stage is a
 // running command stage whose stored handle is this step, of a service still configured. Any
 // other (a finished run's, a stage whose handle was never stored) is cleaned up.
+//
+// Sandboxes. An integration stage does not survive a restart (its run fails it on resume), so
+// every sandbox found at start-up is removed, with the containers and network it holds, except
+// those a live preview serves from (the store names them); a preview's generation that was still
+// starting is not named, and goes.
 
 import type { Deployment, Run, Stage } from '../core/types.ts';
 import type { PlacedInstance } from '../deployers/deployer.ts';
+import type { SandboxInfo } from '../sandboxes/sandbox.ts';
 
 export interface ListedStep {
   handle: string;
@@ -42,6 +48,10 @@ export interface RecoveryFacts {
   running: Array<{ run: Run; stages: Stage[] }>;
   /** What the executor finds on its target; null when it could not be asked. */
   steps: ListedStep[] | null;
+  /** The integration stages' sandboxes found on the engine; null when it could not be asked. */
+  sandboxes: SandboxInfo[] | null;
+  /** The sandboxes live previews serve from. */
+  heldSandboxes: ReadonlySet<string>;
   /** The services in the configuration: a run of any other fails without re-attaching. */
   services: ReadonlySet<string>;
   /** A service's stable address in an environment, where its target gives one. */
@@ -60,6 +70,7 @@ export interface RecoveryPlan {
   serve: Array<{ service: string; environment: string; instances: string[] }>;
   removeInstances: Array<{ instance: PlacedInstance; why: string }>;
   removeSteps: Array<{ step: ListedStep; why: string }>;
+  removeSandboxes: Array<{ sandbox: SandboxInfo; why: string }>;
   /** What the server log should say that no record shows. */
   notes: string[];
 }
@@ -67,11 +78,15 @@ export interface RecoveryPlan {
 const STOPPED = 'the server stopped during this deployment';
 
 export function planRecovery(facts: RecoveryFacts): RecoveryPlan {
-  const plan: RecoveryPlan = { deployments: [], serve: [], removeInstances: [], removeSteps: [], notes: [] };
+  const plan: RecoveryPlan = { deployments: [], serve: [], removeInstances: [], removeSteps: [], removeSandboxes: [], notes: [] };
   const keys = new Map<string, { service: string; environment: string }>();
   for (const record of [...facts.cutShort, ...(facts.instances ?? [])]) keys.set(keyOf(record), { service: record.service, environment: record.environment });
   for (const { service, environment } of keys.values()) planDeploys(facts, service, environment, plan);
   planSteps(facts, plan);
+  for (const sandbox of facts.sandboxes ?? []) {
+    if (facts.heldSandboxes.has(sandbox.id)) continue;
+    plan.removeSandboxes.push({ sandbox, why: `the stage of run #${sandbox.runId} that started it cannot go on after a restart` });
+  }
   return plan;
 }
 

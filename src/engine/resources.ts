@@ -9,6 +9,8 @@ import type { Release, Result, Run, Stage } from '../core/types.ts';
 import type { Deployer } from '../deployers/deployer.ts';
 import type { EventBus } from '../events/bus.ts';
 import type { Executor } from '../executors/executor.ts';
+import type { PreviewEnvironments } from '../previews/previews.ts';
+import type { Sandbox } from '../sandboxes/sandbox.ts';
 import type { Source } from '../source/source.ts';
 import type { Store } from '../store/store.ts';
 import type { StageLog } from './stage-log.ts';
@@ -22,6 +24,10 @@ export interface EngineOptions {
   /** Null when no container engine exists; build stages then fail with `noEngineReason`. */
   builder: Builder | null;
   deployer: Deployer | null;
+  /** Where integration stages start their containers; null when no container engine exists. */
+  sandbox?: Sandbox | null;
+  /** Pull requests' preview environments; null without a container engine and a proxy. */
+  previews?: PreviewEnvironments | null;
   /** Environments whose target is not the container host (a `command`), with their deployer. */
   targets?: ReadonlyMap<string, Deployer>;
   noEngineReason?: string;
@@ -57,6 +63,8 @@ export function engineResources(options: EngineOptions): EngineResources {
     log: options.log ?? (() => {}),
     secrets: options.secrets ?? NO_SECRETS,
     targets: options.targets ?? new Map(),
+    sandbox: options.sandbox ?? null,
+    previews: options.previews ?? null,
   };
 }
 

@@ -1,10 +1,12 @@
 // What a start does about what a previous process left: the I/O shell around recovery.ts.
 // Runs found "running" belong to a process that died. What it left is settled first:
-// cut-short deployments are recorded as they ended on the target, and instances and step
-// containers nothing will use are removed. The caller then resumes the runs (their steps are
+// cut-short deployments are recorded as they ended on the target, and instances, step
+// containers and sandboxes nothing will use (no integration stage goes on, no live preview
+// serves from them) are removed. The caller then resumes the runs (their steps are
 // re-attached when still alive).
 
 import { describeError } from '../core/errors.ts';
+import { LIVE_PREVIEW_STATUSES } from '../core/previews.ts';
 import type { Run } from '../core/types.ts';
 import { planRecovery, type RecoveryFacts } from './recovery.ts';
 import type { EngineResources } from './resources.ts';
@@ -13,7 +15,7 @@ import { transitionStage } from './state.ts';
 
 /** Settles what the previous process left; resolves with the runs to resume, oldest first. */
 export async function settleAfterRestart(resources: EngineResources): Promise<Run[]> {
-  const { store, bus, deployer, executor, config, now, log } = resources;
+  const { store, bus, deployer, executor, sandbox, config, now, log } = resources;
   const asked = async <T>(what: string, ask: () => Promise<T>): Promise<T | null> => {
     try {
       return await ask();
@@ -29,9 +31,11 @@ export async function settleAfterRestart(resources: EngineResources): Promise<Ru
     instances: deployer ? await asked('deployed instances', () => deployer.listInstances()) : null,
     running: await Promise.all(inFlight.map(async (run) => ({ run, stages: await store.stages.listByRun(run.id) }))),
     steps: await asked('step containers', () => executor.listSteps()),
+    sandboxes: sandbox ? await asked('integration sandboxes', () => sandbox.list()) : null,
+    heldSandboxes: new Set((await store.previews.list({ statuses: LIVE_PREVIEW_STATUSES })).flatMap((preview) => (preview.sandboxId ? [preview.sandboxId] : []))),
     services: new Set(Object.keys(config.services)),
     address: (service, environment) => deployerOf(resources, environment)?.address(service, environment)?.url ?? null,
-    tracksInstances: (environment) => !resources.targets.has(environment),
+    tracksInstances: (environment) => deployerOf(resources, environment)?.placesInstances ?? true,
   };
   const keys = new Map([...facts.cutShort, ...(facts.instances ?? [])].map(({ service, environment }) => [`${service}\u0000${environment}`, { service, environment }]));
   for (const { service, environment } of keys.values()) {
@@ -79,6 +83,10 @@ export async function settleAfterRestart(resources: EngineResources): Promise<Ru
     ...plan.removeSteps.map(async ({ step, why }) => {
       log(`recovery: removing the step of run #${step.runId} (stage ${step.stageId}): ${why}`);
       await executor.cleanup(step.handle).catch((error) => log(`recovery: could not remove ${step.handle}: ${describeError(error)}`));
+    }),
+    ...plan.removeSandboxes.map(async ({ sandbox: found, why }) => {
+      log(`recovery: removing the integration environment of run #${found.runId} (stage ${found.stageId}): ${why}`);
+      await sandbox!.remove(found.id).catch((error) => log(`recovery: could not remove sandbox ${found.id}: ${describeError(error)}`));
     }),
   ]);
   return inFlight;

@@ -38,8 +38,11 @@ export interface StepSpec {
   stageId: number;
   /** Stage name, for labels and messages. */
   name: string;
-  /** Shell command, run with `sh -c`. */
-  command: string;
+  /**
+   * Shell command, run with `sh -c` in the workspace; null runs the image's own command in its
+   * own working directory (a test-suite image). Only container executors run null.
+   */
+  command: string | null;
   /** Image to run in; container executors require it, the process executor ignores it. */
   image: string | null;
   /** Host folder holding the checked-out commit; the step's working directory. */
@@ -52,6 +55,8 @@ export interface StepSpec {
   /** What the step may use: memory in bytes (no swap beyond it), CPUs, processes. */
   limits: StepLimits;
   env: Record<string, string>;
+  /** A container network the step joins instead of the default one (an integration stage's sandbox). Only container executors join one. */
+  network?: string | null;
 }
 
 export interface StepLine {

@@ -77,7 +77,8 @@ export type ForgeEvent =
   | (DeliveryInfo & {
       kind: 'pull_request';
       number: number;
-      action: 'opened' | 'reopened' | 'updated';
+      /** `closed` without merging, `merged` when its commits went into the base branch. */
+      action: 'opened' | 'reopened' | 'updated' | 'closed' | 'merged';
       headSha: string;
       headBranch: string;
       baseBranch: string;

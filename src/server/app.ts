@@ -22,6 +22,8 @@ import { accessRoutes } from './access-routes.ts';
 import { approvalPage } from './approval-page.ts';
 import { authenticate, Refusals, type ApiEnv } from './auth.ts';
 import { deliveryRoutes } from './delivery-routes.ts';
+import { previewsRoutes } from './previews-routes.ts';
+import type { PreviewEnvironments } from '../previews/previews.ts';
 import { eventStream } from './events.ts';
 import { HOOKS_PREFIX, webhookListener } from './hooks.ts';
 import { runsRoutes } from './runs-routes.ts';
@@ -37,6 +39,8 @@ export interface AppDeps {
   info: ServerInfo;
   webhooks: { receiver: WebhookReceiver; secrets: WebhookSecrets; maxBytes?: number };
   schedules: Pick<ScheduleRunner, 'describe'>;
+  /** Null when this server cannot run previews (no container engine or proxy). */
+  previews?: PreviewEnvironments | null;
   /** Where people reach this server; links and the git hook's URL start with it. */
   publicUrl: () => string;
   /** Largest /api request body, in bytes. */
@@ -95,6 +99,7 @@ export function createApp(deps: AppDeps): Hono {
   api.route('/', triggersRoutes({ config: engine.config, store, webhooks: deps.webhooks, schedules: deps.schedules, publicUrl: deps.publicUrl, refusals }));
   api.route('/', accessRoutes(access, refusals));
   api.route('/', deliveryRoutes({ engine, store, deployments: deps.deployments, secrets: deps.secrets, refusals }));
+  api.route('/', previewsRoutes(store, deps.previews ?? null, refusals));
   api.get('/events', eventStream(bus));
 
   app.route('/api', api);

@@ -18,7 +18,7 @@ import { releaseOf } from '../engine/stages/gate.ts';
 import type { EnvironmentSecrets } from '../secrets/environment.ts';
 import type { Store } from '../store/store.ts';
 import { allow, principalOf, type ApiEnv, type Refusals } from './auth.ts';
-import { Id, Limit, parse, readJson } from './validation.ts';
+import { Id, Limit, parse, readJson, readOptionalJson } from './validation.ts';
 
 const Comment = z.string().trim().min(1).max(2000);
 const ApproveBody = z.object({ comment: Comment.optional() }).strict();
@@ -73,14 +73,14 @@ export function deliveryRoutes({ engine, store, deployments, secrets, refusals }
   routes.get('/runs/:id/approval', async (c) => c.json(await approvalState(parse(Id, c.req.param('id'), 'run id'), principalOf(c).user)));
   routes.post('/runs/:id/approve', developer, async (c) => {
     const runId = parse(Id, c.req.param('id'), 'run id');
-    const body = parse(ApproveBody, await readBody(c), 'body');
+    const body = parse(ApproveBody, await readOptionalJson(c), 'body');
     const { user } = principalOf(c);
     await engine.decide({ runId, decision: 'approve', by: user, comment: body.comment ?? null });
     return c.json(await approvalState(runId, user));
   });
   routes.post('/runs/:id/reject', developer, async (c) => {
     const runId = parse(Id, c.req.param('id'), 'run id');
-    const body = parse(RejectBody, await readBody(c), 'body');
+    const body = parse(RejectBody, await readOptionalJson(c), 'body');
     const { user } = principalOf(c);
     await engine.decide({ runId, decision: 'reject', by: user, comment: body.comment });
     return c.json(await approvalState(runId, user));
@@ -146,6 +146,3 @@ export function deliveryRoutes({ engine, store, deployments, secrets, refusals }
 }
 
 /** An approval may come without a body. */
-async function readBody(c: Parameters<typeof readJson>[0]): Promise<unknown> {
-  return (await c.req.text()).trim() === '' ? {} : readJson(c);
-}

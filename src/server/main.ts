@@ -20,6 +20,7 @@ import { ensureLocalRegistry } from '../docker/registry.ts';
 import { Engine } from '../engine/engine.ts';
 import { MemoryEventBus } from '../events/bus.ts';
 import { ContainerExecutor } from '../executors/container/executor.ts';
+import { ContainerSandbox } from '../sandboxes/container/sandbox.ts';
 import type { Executor } from '../executors/executor.ts';
 import { ProcessExecutor } from '../executors/process/executor.ts';
 import { promotionSchedules } from '../deployments/schedules.ts';
@@ -140,7 +141,8 @@ async function startLocked(options: ServerOptions): Promise<RunningServer> {
   }
 
   const store = await openSqliteStore(join(dataDir, 'slipway.db'));
-  const runtime = lookup.ok ? await startRuntime({ config, engine: lookup.engine, owner, dataDir, store, proxy: options.proxy, now: options.now ?? (() => new Date()) }) : null;
+  const sandbox = lookup.ok ? new ContainerSandbox(lookup.engine, owner) : null;
+  const runtime = lookup.ok && sandbox ? await startRuntime({ config, engine: lookup.engine, owner, dataDir, store, sandbox, proxy: options.proxy, now: options.now ?? (() => new Date()), log: say }) : null;
   notices.push(...(runtime?.notices ?? []));
   const deployer = runtime?.deployer ?? null;
   const bus = new MemoryEventBus();
@@ -149,6 +151,7 @@ async function startLocked(options: ServerOptions): Promise<RunningServer> {
   const secrets = new EnvironmentSecrets(config, store, keeper, options.now);
   const resealed = await secrets.finishInterruptedRotation();
   if (resealed > 0) say(`Re-sealed ${resealed} secrets under ${keeper.box.describe()} after a key change.`);
+  const previews = runtime?.previews ?? null;
   const engine = new Engine({
     secrets,
     store,
@@ -158,6 +161,8 @@ async function startLocked(options: ServerOptions): Promise<RunningServer> {
     executor,
     builder,
     deployer,
+    sandbox,
+    previews,
     targets: runtime?.targets,
     noEngineReason: lookup.ok ? (runtime?.reason ?? undefined) : lookup.reason,
     workRoot: join(dataDir, 'workspaces'),
@@ -173,7 +178,7 @@ async function startLocked(options: ServerOptions): Promise<RunningServer> {
     senders: { notification: notificationSender(config.notifications.channels), commit_status: statusSender(config) },
     log: say,
   });
-  const triggers = await createTriggers({ config, store, bus, engine, source, secretBox: keeper, outbox, log: say });
+  const triggers = await createTriggers({ config, store, bus, engine, source, secretBox: keeper, outbox, previews, log: say });
   const deployments = new Deployments(engine, store, config, options.now);
   const promotions = promotionSchedules(config, deployments, store.cursors, { now: options.now, log: say });
   let publicUrl = config.server.url?.replace(/\/+$/, '') ?? '';
@@ -198,6 +203,7 @@ async function startLocked(options: ServerOptions): Promise<RunningServer> {
     info,
     webhooks: { receiver: triggers.receiver, secrets: triggers.secrets, maxBytes: options.maxWebhookBytes },
     schedules: triggers.schedules,
+    previews,
     publicUrl: () => publicUrl,
     log: say,
   });
@@ -215,6 +221,7 @@ async function startLocked(options: ServerOptions): Promise<RunningServer> {
   triggers.open(publicUrl);
   outbox.start();
   await engine.start();
+  await previews?.start();
   await triggers.start();
   await promotions.start();
 
@@ -234,6 +241,7 @@ async function startLocked(options: ServerOptions): Promise<RunningServer> {
       promotions.stop();
       await triggers.stop();
       await engine.stop();
+      previews?.stop();
       await triggers.close();
       await notifications.stop();
       await outbox.stop();

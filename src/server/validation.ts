@@ -18,6 +18,11 @@ export function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T 
 
 export const Limit = z.coerce.number().int().min(1).max(1000).optional();
 
+/** A JSON body that may be left out: an empty one reads as {}. */
+export async function readOptionalJson(c: Context): Promise<unknown> {
+  return (await c.req.text()).trim() === '' ? {} : readJson(c);
+}
+
 export async function readJson(c: Context): Promise<unknown> {
   try {
     return await c.req.json();

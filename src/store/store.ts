@@ -31,6 +31,7 @@ import type {
   Stage,
   User,
 } from '../core/types.ts';
+import type { Preview, PreviewStatus } from '../core/previews.ts';
 
 export type NewRun = Omit<Run, 'id' | 'createdAt' | 'startedAt' | 'finishedAt' | 'status' | 'reason' | 'releaseId' | 'commitAuthor' | 'forced' | 'note'> & {
   createdAt?: string;
@@ -279,6 +280,30 @@ export interface RouteRepository {
   assign(service: string, environment: string, range: { from: number; to: number }, at: string): Promise<RouteRecord | null>;
   /** By environment, then service. */
   list(): Promise<RouteRecord[]>;
+  /** Gives the route's port back (a preview's, when it is removed); false when it had none. */
+  release(service: string, environment: string): Promise<boolean>;
+}
+
+export type NewPreview = Pick<Preview, 'service' | 'pullRequest' | 'environment' | 'commitSha' | 'runId' | 'createdAt' | 'expiresAt'>;
+
+export type PreviewPatch = Partial<
+  Pick<Preview, 'status' | 'generation' | 'sandboxId' | 'members' | 'releaseId' | 'commitSha' | 'runId' | 'url' | 'reason' | 'updatedAt' | 'expiresAt' | 'removedAt'>
+>;
+
+/** Pull requests' preview environments; every change is compare-and-set. */
+export interface PreviewRepository {
+  /** A new preview, `starting` at generation 1; null when its environment already has a live one (LIVE_PREVIEW_STATUSES). */
+  create(preview: NewPreview): Promise<Preview | null>;
+  get(id: number): Promise<Preview | null>;
+  /** The live preview of an environment, if any. */
+  live(environment: string): Promise<Preview | null>;
+  /** Oldest first; `statuses` narrows. */
+  list(filter?: { statuses?: readonly PreviewStatus[]; service?: string; limit?: number }): Promise<Preview[]>;
+  /**
+   * Applies `patch` only while the preview still has one of `expected.statuses` and, when
+   * given, `expected.generation`; null when it does not (someone else changed it first).
+   */
+  update(id: number, expected: { statuses: readonly PreviewStatus[]; generation?: number }, patch: PreviewPatch): Promise<Preview | null>;
 }
 
 export interface Store {
@@ -299,6 +324,7 @@ export interface Store {
   readonly secrets: SecretRepository;
   readonly outbox: OutboxRepository;
   readonly routes: RouteRepository;
+  readonly previews: PreviewRepository;
   transaction<T>(fn: (store: Store) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }

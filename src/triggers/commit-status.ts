@@ -4,11 +4,13 @@
 // the wanted state is then stored in the outbox, which sends it off the engine's path, retries
 // it with backoff, and sends it after a restart: a forge that is down costs the run nothing.
 // Per commit status (forge, repository, sha, context) only the newest wanted state matters: the
-// item's key makes a newer state replace one not yet sent.
+// item's key makes a newer state replace one not yet sent. A pull request's run whose preview
+// stage ran also reports `slipway/<service>/preview`, linked to the preview itself.
 
 import { describeError } from '../core/errors.ts';
 import { InOrderListener } from '../events/in-order.ts';
-import { assertNever, type Run, type Stage } from '../core/types.ts';
+import { previewEnvironment, pullRequestOfLane } from '../core/previews.ts';
+import { assertNever, isTerminalRun, type Run, type Stage } from '../core/types.ts';
 import type { EventBus } from '../events/bus.ts';
 import type { CommitState, CommitStatus, StatusReporter } from '../forges/forge.ts';
 import type { Outbox, OutboxSender } from '../notifications/outbox.ts';
@@ -103,11 +105,38 @@ export class CommitStatusNotifier {
     if (run.commitSha === '') return;
     const target = this.options.targetOf(run);
     if (!target) return;
-    const status = await this.statusOf(target, run);
-    const payload: StatusPayload = { runId: run.id, service: run.service, status };
-    await this.options.outbox.enqueue([
-      { topic: 'commit_status', destination: target.reporter.forge, key: [target.reporter.forge, target.repository, run.commitSha, status.context].join('\n'), payload },
-    ]);
+    const statuses = [await this.statusOf(target, run), ...(await this.previewStatusOf(target, run))];
+    await this.options.outbox.enqueue(
+      statuses.map((status) => ({
+        topic: 'commit_status',
+        destination: target.reporter.forge,
+        key: [target.reporter.forge, target.repository, run.commitSha, status.context].join('\n'),
+        payload: { runId: run.id, service: run.service, status } satisfies StatusPayload,
+      })),
+    );
+  }
+
+  /** Once a pull request's run ends, how its preview stage went, linked to the preview when it serves. */
+  private async previewStatusOf(target: StatusTarget, run: Run): Promise<CommitStatus[]> {
+    const pullRequest = pullRequestOfLane(run.lane);
+    if (pullRequest === null || !isTerminalRun(run.status)) return [];
+    const stage = (await this.options.store.stages.listByRun(run.id)).find((candidate) => candidate.kind === 'preview');
+    if (!stage || (stage.status !== 'succeeded' && stage.status !== 'failed')) return [];
+    const environment = previewEnvironment(run.service, pullRequest);
+    const preview = await this.options.store.previews.live(environment);
+    const serving = stage.status === 'succeeded' && preview?.status === 'ready' && preview.url !== null && preview.commitSha === run.commitSha;
+    // A preview a newer commit (or a removal) has taken over since says nothing about this one.
+    if (stage.status === 'succeeded' && !serving) return [];
+    return [
+      {
+        repository: target.repository,
+        sha: run.commitSha,
+        state: serving ? 'success' : 'failure',
+        context: `slipway/${run.service}/preview`,
+        description: serving ? `Preview ${environment} is ready` : `Preview ${environment} failed${stage.reason ? `: ${stage.reason}` : ''}`.slice(0, 140),
+        targetUrl: serving ? preview.url! : `${this.options.publicUrl.replace(/\/+$/, '')}/runs/${run.id}`,
+      },
+    ];
   }
 
   private async statusOf(target: StatusTarget, run: Run): Promise<CommitStatus> {

@@ -11,6 +11,8 @@
 //                the pull request's head changes against that branch. One from a fork follows
 //                the repository's `fork_pull_requests`: skip (nothing), untrusted (the
 //                default: command stages only, in containers, without secrets) or trusted.
+//                Its integration and preview stages run too. Closed or merged, its runs in
+//                flight are cancelled and its previews removed.
 //   tag          a run of each service of the repository, whose release carries the tag. It
 //                deploys only where `deploy_tags` names the tag (and the tag still names the
 //                commit); otherwise it stops after the build.
@@ -22,6 +24,7 @@ import { assertNever, type Result, type Run } from '../core/types.ts';
 import type { Engine, StartRunRequest } from '../engine/engine.ts';
 import type { ForgeEvent, ForgeName, RepositoryRef } from '../forges/forge.ts';
 import { isZeroSha } from '../forges/webhook.ts';
+import type { PreviewEnvironments } from '../previews/previews.ts';
 import type { Source } from '../source/source.ts';
 import type { Store } from '../store/store.ts';
 import { servicesOf } from './repositories.ts';
@@ -43,6 +46,7 @@ export interface TriggerServiceOptions {
   engine: Pick<Engine, 'config' | 'startRun' | 'cancelLane'>;
   store: Store;
   source: Source;
+  previews?: Pick<PreviewEnvironments, 'removeFor'> | null;
 }
 
 export class TriggerService {
@@ -157,6 +161,7 @@ export class TriggerService {
   }
 
   private async pullRequest(event: PullRequestEvent, forge: ForgeName): Promise<TriggerOutcome> {
+    if (event.action === 'closed' || event.action === 'merged') return this.pullRequestEnded(event);
     const services = this.servicesBuilding(event.repository, event.baseBranch);
     // triage() has turned away a fork where forks are skipped; anything short of trusted is untrusted.
     const untrusted = event.fromFork && this.forkPolicy(forge, event.repository) !== 'trusted';
@@ -191,6 +196,20 @@ export class TriggerService {
         ? ' from a fork (untrusted: command stages only, in containers, without secrets; nothing is built or deployed)'
         : ' from a fork (trusted: fork_pull_requests is trusted)';
     return outcome(started, notes, `pull request #${event.number}${from}`);
+  }
+
+  /** A closed or merged pull request: its runs still in flight are cancelled and its previews removed; nothing starts. */
+  private async pullRequestEnded(event: PullRequestEvent): Promise<TriggerOutcome> {
+    const what = `pull request #${event.number} was ${event.action}`;
+    const services = this.servicesBuilding(event.repository, event.baseBranch);
+    const cancelled: Run[] = [];
+    for (const name of services) cancelled.push(...(await this.options.engine.cancelLane(name, `pr/${event.number}`, what)));
+    const removed = (await this.options.previews?.removeFor(services, event.number, what)) ?? [];
+    const parts = [
+      cancelled.length ? `cancelled ${list(cancelled.map((run) => `run #${run.id}`))}` : 'no run of it was in flight',
+      ...(removed.length ? [`removed the preview${removed.length === 1 ? '' : 's'} ${list(removed.map((preview) => preview.environment))}`] : []),
+    ];
+    return { runs: [], summary: `${what}; ${parts.join('; ')}` };
   }
 
   private async tag(event: TagEvent, _forge: ForgeName): Promise<TriggerOutcome> {

@@ -25,6 +25,7 @@ import { NO_COMMIT, Poller, type BranchMoved } from './polling.ts';
 import { apiUrlOf } from './repositories.ts';
 import { ScheduleRunner } from './schedules.ts';
 import { WebhookSecrets } from './secrets.ts';
+import type { PreviewEnvironments } from '../previews/previews.ts';
 import { TriggerService } from './trigger.ts';
 import { deliveryHandler, deliveryTriage, WebhookReceiver } from './webhooks.ts';
 
@@ -37,6 +38,8 @@ export interface TriggersOptions {
   secretBox: Pick<SecretKeeper, 'seal' | 'unseal'>;
   /** Where commit statuses wait to be sent (its sender for them: statusSender); without one, none are reported. */
   outbox?: Pick<Outbox, 'enqueue'>;
+  /** Pull requests' previews, removed when their pull request is closed or merged. */
+  previews?: Pick<PreviewEnvironments, 'removeFor'> | null;
   now?: () => Date;
   log?: (message: string) => void;
 }
@@ -46,10 +49,10 @@ const REPORTERS = { github: githubReporter, gitlab: gitlabReporter, gitea: gitea
 export type Triggers = Awaited<ReturnType<typeof createTriggers>>;
 
 /** Ready to receive webhooks once it resolves (the secrets set through the API are loaded). */
-export async function createTriggers({ config, store, bus, engine, source, secretBox, outbox, now, log = () => {} }: TriggersOptions) {
+export async function createTriggers({ config, store, bus, engine, source, secretBox, outbox, previews, now, log = () => {} }: TriggersOptions) {
   const secrets = new WebhookSecrets(config, store, secretBox);
   await secrets.load(log);
-  const service = new TriggerService({ engine, store, source });
+  const service = new TriggerService({ engine, store, source, previews });
   const inbox = new DeliveryInbox(store, deliveryHandler(service), { now, log, triage: deliveryTriage(service) });
   const receiver = new WebhookReceiver([new GitHubForge(), new GitLabForge(), new GiteaForge(), new GitForge()], secrets, inbox, now);
   const schedules = new ScheduleRunner({ schedules: scheduleSpecs(config), cursors: store.cursors, startRun: (request) => engine.startRun(request), now, log });

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DEFAULT_RESOURCES } from '../../src/config/model.ts';
-import { findContainerEngine, type ContainerEngine } from '../../src/docker/connect.ts';
+import { findContainerEngine, followProgress, type ContainerEngine } from '../../src/docker/connect.ts';
+import tar from 'tar-fs';
 import { ContainerExecutor } from '../../src/executors/container/executor.ts';
 import type { StepLine, StepSpec } from '../../src/executors/executor.ts';
 import { requireBusybox } from '../support/engine.ts';
@@ -18,9 +19,35 @@ const workspace = (): string => mkdtempSync(join(root, 'workspace-'));
 const conformanceOwner = `conformance${process.pid}`;
 const owner = `test${process.pid}`;
 
+const builtImages: string[] = [];
+after(async () => {
+  const { engine } = await requireBusybox();
+  for (const image of builtImages) await engine.docker.getImage(image).remove({ force: true }).catch(() => undefined);
+});
+
+/** An image whose own command prints a line: FROM the busybox image, built here, removed after. */
+async function imageWithCommand(engine: ContainerEngine, base: string): Promise<{ image: string; prints: string }> {
+  const image = `localhost/slipway-test/own-command:${process.pid}`;
+  const prints = 'the image says hello';
+  const context = mkdtempSync(join(root, 'context-'));
+  writeFileSync(join(context, 'Dockerfile'), `FROM ${base}\nCMD ["echo", "${prints}"]\n`);
+  // tar-fs streams are streamx streams; dockerode only reads them.
+  await followProgress(engine.docker, await engine.docker.buildImage(tar.pack(context) as unknown as NodeJS.ReadableStream, { t: image }));
+  builtImages.push(image);
+  return { image, prints };
+}
+
 executorConformance('container', async () => {
   const { engine, image } = await requireBusybox();
-  return { executor: new ContainerExecutor(engine, conformanceOwner), image, workspace, isolated: true };
+  const network = async () => {
+    const name = `slipway-${conformanceOwner}-net${Math.floor(Math.random() * 1e6)}`;
+    await engine.docker.createNetwork({ Name: name, Driver: 'bridge' });
+    const info = (await engine.docker.getNetwork(name).inspect()) as { IPAM?: { Config?: Array<{ Subnet?: string }> } };
+    const subnet = info.IPAM?.Config?.find((entry) => entry.Subnet && !entry.Subnet.includes(':'))?.Subnet ?? '';
+    // "10.89.3.0/24" -> "10.89.3."
+    return { name, subnetPrefix: subnet.split('.').slice(0, 3).join('.') + '.', remove: () => engine.docker.getNetwork(name).remove() };
+  };
+  return { executor: new ContainerExecutor(engine, conformanceOwner), image, workspace, isolated: true, containers: { network, imageWithCommand: await imageWithCommand(engine, image) } };
 });
 
 describe('ContainerExecutor on the real engine', () => {

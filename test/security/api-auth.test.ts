@@ -54,6 +54,9 @@ const ROUTES: Array<[string, string, unknown?]> = [
   ['DELETE', '/api/secrets/production/DB_PASSWORD'],
   ['POST', '/api/secrets/rotate-key'],
   ['GET', '/api/audit'],
+  ['GET', '/api/previews'],
+  ['GET', '/api/previews/1'],
+  ['DELETE', '/api/previews/1'],
 ];
 
 const FORGED = `slw_${'x'.repeat(43)}`;
@@ -118,6 +121,8 @@ describe('attack: the API without a token, or with a role too small', () => {
     assertRefused(await server.request('POST', '/api/services/api/promote', { token: developer, body: { release: 1, environment: 'staging' } }), 403, 'FORBIDDEN', 'a developer promotes');
     assertRefused(await server.request('POST', '/api/services/api/rollback', { token: developer, body: { environment: 'staging' } }), 403, 'FORBIDDEN', 'a developer rolls back');
     assertRefused(await server.request('POST', '/api/locks', { token: developer, body: { environment: 'staging', reason: 'x' } }), 403, 'FORBIDDEN', 'a developer locks');
+    assertRefused(await server.request('DELETE', '/api/previews/1', { token: viewer }), 403, 'FORBIDDEN', 'a viewer removes a preview');
+    assert.equal((await server.request('GET', '/api/previews', { token: viewer })).status, 200, 'a viewer lists previews');
 
 
     const started = await server.request('POST', '/api/runs', { token: developer, body: { service: 'api' } });

@@ -171,6 +171,42 @@ describe('CommitStatusNotifier', () => {
     ]);
   });
 
+  test("a pull request's run reports its preview beside the run: linked to the preview when it serves, to the run when it failed", async () => {
+    const reporter = new ScriptedReporter();
+    notify(reporter);
+    const stages = [
+      { position: 0, name: 'checkout', kind: 'checkout' as const, command: null, environment: null, timeoutMs: 60_000 },
+      { position: 1, name: 'preview', kind: 'preview' as const, command: null, environment: null, timeoutMs: 60_000 },
+    ];
+    const { run, stages: [, stage] } = await store.runs.create(newRun('payment', { commitSha: SHA, lane: 'pr/4' }), stages);
+    await store.stages.update(stage!.id, { status: 'succeeded' });
+    const preview = await store.previews.create({ service: 'payment', pullRequest: 4, environment: 'pr4-payment', commitSha: SHA, runId: run.id, createdAt: '2026-12-01T10:00:00Z', expiresAt: '2026-12-04T10:00:00Z' });
+    await store.previews.update(preview!.id, { statuses: ['starting'] }, { status: 'ready', url: 'http://payment.pr4-payment.localhost:8480' });
+    await publish(run, 'running');
+    await publish(run, 'succeeded');
+    await settled();
+    assert.deepEqual(
+      reporter.calls.map(({ status }) => [status.context, status.state, status.description, status.targetUrl]),
+      [
+        ['slipway/payment', 'running', `Run #${run.id} is running`, `https://ci.example.com/runs/${run.id}`],
+        ['slipway/payment', 'success', `Run #${run.id} succeeded`, `https://ci.example.com/runs/${run.id}`],
+        ['slipway/payment/preview', 'success', 'Preview pr4-payment is ready', 'http://payment.pr4-payment.localhost:8480'],
+      ],
+    );
+
+    const second = await store.runs.create(newRun('payment', { commitSha: SHA, lane: 'pr/5' }), stages);
+    await store.stages.update(second.stages[1]!.id, { status: 'failed', reason: 'db was not ready in time' });
+    await publish(second.run, 'failed');
+    await settled();
+    assert.deepEqual(
+      reporter.calls.slice(3).map(({ status }) => [status.context, status.state, status.description, status.targetUrl]),
+      [
+        ['slipway/payment', 'failure', `Run #${second.run.id} failed at stage preview`, `https://ci.example.com/runs/${second.run.id}`],
+        ['slipway/payment/preview', 'failure', 'Preview pr5-payment failed: db was not ready in time', `https://ci.example.com/runs/${second.run.id}`],
+      ],
+    );
+  });
+
   test('a forge that fails twice is retried, and the log records the attempts it took', async () => {
     const reporter = new ScriptedReporter((_status, call) => (call <= 2 ? forgeDown() : Promise.resolve()));
     notify(reporter);

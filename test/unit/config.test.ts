@@ -56,10 +56,10 @@ describe('a valid config', () => {
     const config = valid(parseConfig(EXAMPLE, join(root, 'slipway.yml')));
     assert.equal(config.registry, '127.0.0.1:5000');
     assert.deepEqual(config.pipeline, [
-      { name: 'quality', kind: 'command', run: '{{ service.lint }}', environment: null, timeoutMs: 30 * 60_000 , resources: null },
-      { name: 'test', kind: 'command', run: '{{ service.test }}', environment: null, timeoutMs: 10 * 60_000 , resources: null },
-      { name: 'build', kind: 'build', run: null, environment: null, timeoutMs: 30 * 60_000 , resources: null },
-      { name: 'deploy', kind: 'deploy', run: null, environment: 'staging', timeoutMs: 10 * 60_000 , resources: null },
+      { name: 'quality', kind: 'command', run: '{{ service.lint }}', environment: null, suite: null, readyTimeoutMs: null, timeoutMs: 30 * 60_000, resources: null },
+      { name: 'test', kind: 'command', run: '{{ service.test }}', environment: null, suite: null, readyTimeoutMs: null, timeoutMs: 10 * 60_000, resources: null },
+      { name: 'build', kind: 'build', run: null, environment: null, suite: null, readyTimeoutMs: null, timeoutMs: 30 * 60_000, resources: null },
+      { name: 'deploy', kind: 'deploy', run: null, environment: 'staging', suite: null, readyTimeoutMs: null, timeoutMs: 10 * 60_000, resources: null },
     ]);
     assert.deepEqual(config.environments, {
       staging: { target: 'container-host', replicas: 1, batch: 1, drain_timeout: 30_000, bake: 60_000, bake_errors: 5, health_timeout: 60_000, variables: {}, secrets: [], windows: [], freezes: [], rollback_approval: false },
@@ -81,6 +81,8 @@ describe('a valid config', () => {
       pre_deploy: [],
       post_deploy: [],
       keep_images: 5,
+      requires: [],
+      test_suite: false,
       variables: {},
       secrets: {},
       vars: {},
@@ -230,6 +232,7 @@ describe('the demo', () => {
     assert.ok(loaded.ok, loaded.ok ? '' : formatConfigErrors(loaded.errors));
     assert.deepEqual(Object.keys(loaded.config.environments), ['staging', 'production']);
     assert.deepEqual(loaded.config.environments.production?.approval?.rules, [{ roles: ['deployer'], users: [], count: 1 }]);
+    assert.deepEqual(loaded.config.services.greeter?.requires, [{ name: 'hello', release: null }], 'greeter is integration-tested beside hello');
   });
 });
 
@@ -257,7 +260,7 @@ describe('errors point at file:line:column', () => {
 
   test('unknown key (a typo) lists the keys that are allowed', () => {
     assert.deepEqual(problems(EXAMPLE.replace('    lint: npm', '    lnt: npm')), [
-      'slipway.yml:19:5: services.payment: unknown key "lnt" (expected one of: repo, branch, path, depends_on_paths, poll, schedules, concurrency, toolchain, lint, test, dockerfile, context, port, health, aliases, replicas, pre_deploy, post_deploy, keep_images, variables, secrets, deploy_tags, vars, stages)',
+      'slipway.yml:19:5: services.payment: unknown key "lnt" (expected one of: repo, branch, path, depends_on_paths, poll, schedules, concurrency, toolchain, lint, test, dockerfile, context, port, health, aliases, replicas, pre_deploy, post_deploy, keep_images, requires, test_suite, variables, secrets, deploy_tags, vars, stages)',
     ]);
   });
 
@@ -355,7 +358,7 @@ describe('errors point at file:line:column', () => {
       'slipway.yml:8:11: services.payment.port: expected a number at most 65535, got 99999',
       'slipway.yml:9:13: services.payment.health: expected a path starting with /, got "healthz"',
       'slipway.yml:11:7: services.payment.variables.LEVEL: expected a string, a number or a boolean, got a list',
-      'slipway.yml:12:1: unknown key "extra" (expected one of: registry, pipeline, environments, services, server, forges, concurrency, schedules, deploy_tags, resources, logs, proxy, notifications)',
+      'slipway.yml:12:1: unknown key "extra" (expected one of: registry, pipeline, environments, services, infrastructure, server, forges, concurrency, schedules, deploy_tags, resources, logs, proxy, notifications, previews)',
     ]);
   });
 
@@ -443,5 +446,31 @@ describe('trigger settings that are wrong', () => {
         'slipway.yml:9:16: schedules.0.services.0: service nobody is not defined under "services"',
       ],
     );
+  });
+});
+
+describe('previews', () => {
+  const parse = (extra: string) => parseConfig(`registry: localhost:5000\npipeline:\n  - stage: build\n  - stage: preview\n    type: preview\n${extra}services: { api: { repo: /r, port: 3000 } }\n`, 'slipway.yml');
+
+  test('previews live 72 hours, ten at a time, with every deployable service, unless set', () => {
+    const parsed = parse('');
+    assert.ok(parsed.ok);
+    assert.deepEqual(parsed.config.previews, { ttlMs: 72 * 3_600_000, max: 10, services: 'all' });
+    assert.equal(parsed.config.pipeline[1]?.kind, 'preview');
+    const set = parse('previews: { ttl: 1d, max: 3, services: required }\n');
+    assert.ok(set.ok);
+    assert.deepEqual(set.config.previews, { ttlMs: 86_400_000, max: 3, services: 'required' });
+  });
+
+  test('wrong settings are refused where they are written', () => {
+    const messages = (extra: string) => {
+      const parsed = parse(extra);
+      return parsed.ok ? [] : parsed.errors.map((error) => error.message);
+    };
+    assert.match(messages('previews: { max: 0 }\n').join('\n'), /previews\.max: expected at least 1 preview/);
+    assert.match(messages('previews: { services: some }\n').join('\n'), /previews\.services: expected one of all, required/);
+    assert.match(messages('previews: { ttl: forever }\n').join('\n'), /previews\.ttl: expected a duration/);
+    const withRun = parseConfig('pipeline:\n  - stage: preview\n    type: preview\n    run: make\nservices: { api: { repo: /r } }\n', 'slipway.yml');
+    assert.ok(!withRun.ok && withRun.errors.some((error) => /preview stage preview takes no "run"/.test(error.message)));
   });
 });

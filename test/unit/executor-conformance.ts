@@ -22,6 +22,11 @@ export interface ConformanceSetup {
    * enforced. The process executor isolates nothing: those tests do not apply to it.
    */
   isolated: boolean;
+  /** Container executors: a network a step may join, and an image whose own command prints `prints`. */
+  containers?: {
+    network: () => Promise<{ name: string; subnetPrefix: string; remove(): Promise<void> }>;
+    imageWithCommand: { image: string; prints: string };
+  };
 }
 
 export const conformanceCommands = {
@@ -77,9 +82,10 @@ export function executorConformance(name: string, setup: () => Promise<Conforman
     let image: string | null;
     let workspace: () => string;
     let isolated: boolean;
+    let containers: ConformanceSetup['containers'];
 
     before(async () => {
-      ({ executor, image, workspace, isolated } = await setup());
+      ({ executor, image, workspace, isolated, containers } = await setup());
     });
 
     function stepFor(command: string, overrides: Partial<StepSpec> = {}): StepSpec {
@@ -226,6 +232,27 @@ export function executorConformance(name: string, setup: () => Promise<Conforman
       const { lines, exit } = await run(stepFor(conformanceCommands.withinLimits, { limits: SMALL_LIMITS }));
       assert.deepEqual(exit, { exitCode: 0 });
       assert.deepEqual(textOf(lines, 'stdout'), ['fine']);
+    });
+
+    describe('containers', () => {
+      test('a step joins the network it is given', async (t) => {
+        if (!containers) return t.skip('this executor runs no containers');
+        const network = await containers.network();
+        try {
+          const { lines, exitCode } = await run(stepFor('busybox ip -4 addr', { network: network.name }));
+          assert.equal(exitCode, 0);
+          assert.ok(textOf(lines, 'stdout').some((line) => line.includes(`inet ${network.subnetPrefix}`)), JSON.stringify(lines));
+        } finally {
+          await network.remove();
+        }
+      });
+
+      test("a step without a command runs the image's own", async (t) => {
+        if (!containers) return t.skip('this executor runs no containers');
+        const { lines, exitCode } = await run(stepFor('', { command: null, image: containers.imageWithCommand.image }));
+        assert.equal(exitCode, 0);
+        assert.deepEqual(textOf(lines, 'stdout'), [containers.imageWithCommand.prints]);
+      });
     });
 
     describe('isolation', () => {

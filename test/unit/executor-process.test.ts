@@ -33,6 +33,11 @@ describe('ProcessExecutor', () => {
     env,
   });
 
+  test("refuses what only containers can do: an image's own command, a network to join", async () => {
+    await assert.rejects(executor.start({ ...stepFor('true'), command: null }), /needs containers/);
+    await assert.rejects(executor.start({ ...stepFor('true'), network: 'slipway-it1' }), /needs containers/);
+  });
+
   test("a step's environment is PATH, LANG, a HOME of its own and its variables: none of the server's", async () => {
     process.env.SLIPWAY_TEST_SERVER_ONLY = 'the server keeps this';
     try {

@@ -189,10 +189,15 @@ describe('Gitea forge', () => {
     assert.deepEqual(eventOf(parse({ headers, body })), { kind: 'push', deliveryId: 'forgejo-delivery', ...pushFields });
   });
 
-  test('a pull request reopened is acted on; closed and relabelled are ignored', () => {
+  test('a pull request reopened, closed or merged is acted on (closed with merged: true is a merge); relabelled is ignored', () => {
     const reopened = eventOf(parse(deliver('pull_request', 'delivery-reopened', pullRequestWith('reopened'))(SECRET)));
     assert.equal(reopened.kind === 'pull_request' && reopened.action, 'reopened');
-    for (const action of ['closed', 'label_updated']) {
+    const closed = eventOf(parse(deliver('pull_request', 'delivery-closed', pullRequestWith('closed'))(SECRET)));
+    assert.equal(closed.kind === 'pull_request' && closed.action, 'closed');
+    const mergedBody = { ...pullRequestWith('closed'), pull_request: { ...pullRequestWith('closed').pull_request, merged: true } };
+    const merged = eventOf(parse(deliver('pull_request', 'delivery-merged', mergedBody)(SECRET)));
+    assert.equal(merged.kind === 'pull_request' && merged.action, 'merged');
+    for (const action of ['label_updated']) {
       const result = parse(deliver('pull_request', `delivery-${action}`, pullRequestWith(action))(SECRET));
       assert.equal(result.kind, 'ignored', action);
       assert.equal(result.reason, `pull_request ${action}`);

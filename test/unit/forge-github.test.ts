@@ -289,12 +289,15 @@ describe('GitHub forge', () => {
     assert.match(result.message, /no repository/);
   });
 
-  test('a pull request reopened is acted on; closed is ignored', () => {
-    const reopenedResult = parse(deliver('pull_request', 'delivery-reopened', reopened)(SECRET));
-    assert.equal(reopenedResult.kind === 'event' && reopenedResult.event.kind === 'pull_request' && reopenedResult.event.action, 'reopened');
-    const closedResult = parse(deliver('pull_request', 'delivery-closed', closed)(SECRET));
-    assert.equal(closedResult.kind, 'ignored');
-    assert.equal(closedResult.reason, 'pull_request closed');
+  test('a pull request reopened, closed or merged is acted on (closed with merged: true is a merge); labelled is ignored', () => {
+    const actionOf = (result: WebhookResult) => result.kind === 'event' && result.event.kind === 'pull_request' && result.event.action;
+    assert.equal(actionOf(parse(deliver('pull_request', 'delivery-reopened', reopened)(SECRET))), 'reopened');
+    assert.equal(actionOf(parse(deliver('pull_request', 'delivery-closed', closed)(SECRET))), 'closed');
+    const merged = { ...closed, pull_request: { ...closed.pull_request, merged: true } };
+    assert.equal(actionOf(parse(deliver('pull_request', 'delivery-merged', merged)(SECRET))), 'merged');
+    const labeled = parse(deliver('pull_request', 'delivery-labeled', { ...opened, action: 'labeled' })(SECRET));
+    assert.equal(labeled.kind, 'ignored');
+    assert.equal(labeled.reason, 'pull_request labeled');
   });
 
   test('create and delete events are ignored: the push for the same ref is what Slipway acts on', () => {

@@ -206,9 +206,11 @@ describe('GitLab forge', () => {
     assert.equal(result.reason, 'merge request edited without new commits');
   });
 
-  test('a merge request reopened is acted on; closed, merged and approved are ignored', () => {
+  test('a merge request reopened, closed or merged is acted on; approved is ignored', () => {
     assert.equal(pullRequestAction(parse(deliver('Merge Request Hook', mergeRequestWith({ action: 'reopen' }), 'k')(SECRET))), 'reopened');
-    for (const action of ['close', 'merge', 'approved']) {
+    assert.equal(pullRequestAction(parse(deliver('Merge Request Hook', mergeRequestWith({ action: 'close' }), 'k-close')(SECRET))), 'closed');
+    assert.equal(pullRequestAction(parse(deliver('Merge Request Hook', mergeRequestWith({ action: 'merge' }), 'k-merge')(SECRET))), 'merged');
+    for (const action of ['approved']) {
       const result = parse(deliver('Merge Request Hook', mergeRequestWith({ action }), `key-${action}`)(SECRET));
       assert.equal(result.kind, 'ignored', action);
       assert.equal(result.reason, `merge request ${action}`);

@@ -67,7 +67,7 @@ function stage(id: number, runId: number, overrides: Partial<Stage> = {}): Stage
 }
 
 function facts(overrides: Partial<RecoveryFacts>): RecoveryFacts {
-  return { cutShort: [], serving: [], instances: [], running: [], steps: [], services: new Set(['api', 'web']), address: addressOf, tracksInstances: () => true, ...overrides };
+  return { cutShort: [], serving: [], instances: [], running: [], steps: [], sandboxes: [], heldSandboxes: new Set(), services: new Set(['api', 'web']), address: addressOf, tracksInstances: () => true, ...overrides };
 }
 
 /**
@@ -352,5 +352,35 @@ describe('recovery: step containers', () => {
 
   it('removes nothing when the executor could not be asked', () => {
     assert.deepEqual(plan(facts({ steps: null })).removeSteps, []);
+  });
+});
+
+describe('recovery: sandboxes', () => {
+  it('removes every sandbox found, since no integration stage goes on after a restart', () => {
+    const running = [{ run: run(1), stages: [stage(10, 1, { name: 'integration', kind: 'integration', environment: null })] }];
+    const sandboxes = [
+      { id: 'it10', runId: 1, stageId: 10 },
+      { id: 'it7', runId: 9, stageId: 7 },
+    ];
+    assert.deepEqual(
+      plan(facts({ running, sandboxes })).removeSandboxes.map(({ sandbox }) => sandbox.id),
+      ['it10', 'it7'],
+    );
+  });
+
+  it('removes none when the engine could not be asked', () => {
+    assert.deepEqual(plan(facts({ sandboxes: null })).removeSandboxes, []);
+  });
+
+  it("keeps the sandboxes live previews serve from, and removes a preview's generation that was still starting", () => {
+    const sandboxes = [
+      { id: 'pv3-1', runId: 4, stageId: 12 },
+      { id: 'pv3-2', runId: 5, stageId: 20 },
+      { id: 'it7', runId: 9, stageId: 7 },
+    ];
+    assert.deepEqual(
+      plan(facts({ sandboxes, heldSandboxes: new Set(['pv3-1']) })).removeSandboxes.map(({ sandbox }) => sandbox.id),
+      ['pv3-2', 'it7'],
+    );
   });
 });

@@ -15,7 +15,7 @@ import { newRun } from '../support/records.ts';
 import { storeConformance } from './store-conformance.ts';
 import { storeDeliveryConformance } from './store-delivery-conformance.ts';
 import { storeOutboxConformance } from './store-outbox-conformance.ts';
-import { storeRoutesConformance } from './store-routes-conformance.ts';
+import { storeRuntimeConformance } from './store-runtime-conformance.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'slipway-store-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -33,8 +33,8 @@ storeDeliveryConformance('sqlite in memory', () => openSqliteStore(':memory:'));
 storeDeliveryConformance('sqlite file', () => openSqliteStore(freshPath()));
 storeOutboxConformance('sqlite in memory', () => openSqliteStore(':memory:'));
 storeOutboxConformance('sqlite file', () => openSqliteStore(freshPath()));
-storeRoutesConformance('sqlite in memory', () => openSqliteStore(':memory:'));
-storeRoutesConformance('sqlite file', () => openSqliteStore(freshPath()));
+storeRuntimeConformance('sqlite in memory', () => openSqliteStore(':memory:'));
+storeRuntimeConformance('sqlite file', () => openSqliteStore(freshPath()));
 
 describe('sqlite file store', () => {
   const run = newRun('payment', { commitSha: 'abc', trigger: { kind: 'manual', by: 'ada' } });

@@ -3,6 +3,8 @@
 // pushes and tags that deploy: trigger-trust.test.ts.)
 
 import assert from 'node:assert/strict';
+import type { Preview } from '../../src/core/previews.ts';
+import { TriggerService } from '../../src/triggers/trigger.ts';
 import { afterEach, describe, it } from 'node:test';
 import {
   branchOf,
@@ -243,6 +245,46 @@ describe('trigger service: pull requests', () => {
     const outcome = await h.triggers.handle(pullRequest({ number: 42, headSha: sha('5') }), 'github');
     assert.deepEqual(servicesOf(outcome.runs), ['api', 'web', 'worker']);
     assert.ok(outcome.runs.every((run) => run.partial && run.lane === 'pr/42'));
+  });
+
+  it('a closed or merged pull request cancels its runs still in flight and starts nothing', async () => {
+    const h = await harness();
+    h.script.current = () => ({ hang: true });
+    const opened = await h.triggers.handle(pullRequest({ number: 42, headSha: sha('5') }), 'github');
+    const other = await h.triggers.handle(pullRequest({ number: 43, headSha: sha('6') }), 'github');
+    assert.ok(opened.runs.length > 0 && other.runs.length > 0);
+
+    const closed = await h.triggers.handle(pullRequest({ number: 42, headSha: sha('5'), action: 'closed' }), 'github');
+    assert.deepEqual(closed.runs, []);
+    assert.match(closed.summary, /^pull request #42 was closed; cancelled run #\d+/);
+    for (const run of opened.runs) assert.equal((await h.store.runs.get(run.id))?.status, 'cancelled');
+    for (const run of other.runs) assert.notEqual((await h.store.runs.get(run.id))?.status, 'cancelled', 'another pull request runs on');
+
+    const merged = await h.triggers.handle(pullRequest({ number: 42, headSha: sha('5'), action: 'merged' }), 'github');
+    assert.equal(merged.summary, 'pull request #42 was merged; no run of it was in flight');
+  });
+
+  it('a closed pull request removes the previews of the services it builds, and says so', async () => {
+    const h = await harness();
+    const asked: Array<{ services: string[]; pullRequest: number; why: string }> = [];
+    const triggers = new TriggerService({
+      engine: h.engine,
+      store: h.store,
+      source: h.source,
+      previews: {
+        removeFor: async (services, pullRequest, why) => {
+          asked.push({ services: [...services], pullRequest, why });
+          return services.map((service) => ({ environment: `pr${pullRequest}-${service}` }) as Preview);
+        },
+      },
+    });
+    const closed = await triggers.handle(pullRequest({ number: 42, headSha: sha('5'), action: 'closed' }), 'github');
+    assert.equal(asked.length, 1);
+    assert.equal(asked[0]!.pullRequest, 42);
+    assert.equal(asked[0]!.why, 'pull request #42 was closed');
+    assert.ok(asked[0]!.services.length > 0);
+    assert.match(closed.summary, /^pull request #42 was closed; no run of it was in flight; removed the previews? pr42-/);
+    for (const service of asked[0]!.services) assert.ok(closed.summary.includes(`pr42-${service}`), closed.summary);
   });
 
   it('starts nothing for a pull request into a branch no service builds', async () => {

@@ -10,8 +10,8 @@ import { failureReason } from '../../executors/executor.ts';
 import type { EngineResources, StageContext, StageOutcome } from '../resources.ts';
 
 export async function command(resources: EngineResources, context: StageContext): Promise<StageOutcome> {
-  const { executor, store, config, source, log: serverLog } = resources;
-  const { run, stage, service, workspace, log, signal, resuming } = context;
+  const { executor, store, config, source } = resources;
+  const { run, stage, service, workspace, log, resuming } = context;
   let handle: string | null;
   let skip = { stdout: 0, stderr: 0 };
   if (resuming) {
@@ -44,7 +44,16 @@ export async function command(resources: EngineResources, context: StageContext)
     });
     if (executor.canReattach) await store.stages.update(stage.id, { handle });
   }
-  const stepHandle = handle;
+  return followStep(resources, context, handle, skip);
+}
+
+/**
+ * Streams a started step's output into the stage's log (with backpressure: each line is stored
+ * before the next is read), stops it when the stage's signal fires, and frees it once it ended.
+ */
+export async function followStep(resources: EngineResources, context: StageContext, stepHandle: string, skip = { stdout: 0, stderr: 0 }): Promise<StageOutcome> {
+  const { executor, config, log: serverLog } = resources;
+  const { log, signal } = context;
   const stop = () => void executor.stop(stepHandle).catch(() => {});
   signal.addEventListener('abort', stop, { once: true });
   if (signal.aborted) stop();
@@ -72,7 +81,7 @@ function environmentVariables({ config }: EngineResources, { stage, environmentS
 }
 
 /** A run's variables come after the service's, so a run may change them, but never reveal a secret to untrusted code. */
-function stepEnv(run: Run, service: Service, environment: Record<string, string>): Record<string, string> {
+export function stepEnv(run: Run, service: Service, environment: Record<string, string>): Record<string, string> {
   return {
     ...service.variables,
     ...(run.untrusted ? {} : service.secrets),

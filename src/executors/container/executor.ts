@@ -9,7 +9,7 @@
 
 import { isAbsolute } from 'node:path';
 import type Docker from 'dockerode';
-import { engineStatus } from '../../docker/api.ts';
+import { engineStatus, retryStorageRace } from '../../docker/api.ts';
 import { followProgress, type ContainerEngine } from '../../docker/connect.ts';
 import type { Executor, StepExit, StepLimitReached, StepLine, StepRead, StepSpec } from '../executor.ts';
 import { DEFAULT_LINE_LIMIT } from '../lines.ts';
@@ -57,8 +57,7 @@ export class ContainerExecutor implements Executor {
     const options: Docker.ContainerCreateOptions = {
       name: `slipway-${this.owner}-run${step.runId}-stage${step.stageId}`,
       Image: step.image,
-      Cmd: ['sh', '-c', step.command],
-      WorkingDir: WORKSPACE,
+      ...(step.command === null ? {} : { Cmd: ['sh', '-c', step.command], WorkingDir: WORKSPACE }),
       Env: Object.entries(step.env).map(([key, value]) => `${key}=${value}`),
       Tty: false,
       Labels: {
@@ -76,6 +75,7 @@ export class ContainerExecutor implements Executor {
         // Without an init, `sh` or the command is PID 1, which ignores SIGTERM: every stop
         // would wait out the grace period and end in SIGKILL.
         Init: true,
+        ...(step.network ? { NetworkMode: step.network } : {}),
         SecurityOpt: ['no-new-privileges'],
         Memory: step.limits.memory,
         // Equal to Memory: no swap on top of it, so going over the limit ends the step.
@@ -117,7 +117,7 @@ export class ContainerExecutor implements Executor {
   private async create(options: Docker.ContainerCreateOptions, image: string): Promise<Docker.Container> {
     for (let repairs = 0; ; repairs++) {
       try {
-        return await this.docker.createContainer(options);
+        return await retryStorageRace(() => this.docker.createContainer(options));
       } catch (error) {
         // Two repairs cover a leftover container plus a missing image; a third failure is not one a repair fixes.
         if (repairs === 2) throw error;
@@ -280,7 +280,8 @@ export class ContainerExecutor implements Executor {
   async listSteps(): Promise<Array<{ handle: string; runId: number; stageId: number }>> {
     const containers = await this.docker.listContainers({
       all: true,
-      filters: { label: [`slipway.owner=${this.owner}`, 'slipway.run', 'slipway.stage'] },
+      // Steps only: a sandbox's members carry their run and stage too, and are not the executor's.
+      filters: { label: [`slipway.owner=${this.owner}`, 'slipway.run', 'slipway.stage', 'slipway.step'] },
     });
     return containers.map((container) => ({
       handle: container.Id,

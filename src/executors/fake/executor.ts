@@ -36,7 +36,7 @@ interface FakeStep {
 
 export class FakeExecutor implements Executor {
   readonly description = 'fake';
-  readonly usesImages = false;
+  readonly usesImages: boolean;
   readonly canReattach = true;
   readonly calls: FakeCall[] = [];
   /** Handles reattach() answers with; every other handle is "gone". */
@@ -44,8 +44,13 @@ export class FakeExecutor implements Executor {
   private readonly steps = new Map<string, FakeStep>();
   private started = 0;
 
-  /** A script that throws makes start() reject with its error, like a missing image would. */
-  constructor(private readonly script: (step: StepSpec) => FakeStepScript) {}
+  /** A script that throws makes start() reject with its error, like a missing image would. `usesImages`: plays a container executor. */
+  constructor(
+    private readonly script: (step: StepSpec) => FakeStepScript,
+    options: { usesImages?: boolean } = {},
+  ) {
+    this.usesImages = options.usesImages ?? false;
+  }
 
   async start(step: StepSpec): Promise<string> {
     // Predictable handles let a test name a step's handle before the engine stores it.

@@ -54,6 +54,9 @@ export class ProcessExecutor implements Executor {
   private readonly steps = new Map<string, RunningStep>();
 
   async start(step: StepSpec): Promise<string> {
+    if (step.command === null || step.network) {
+      throw new Error(`stage ${step.name} needs containers: the process executor runs shell commands on this host, and cannot run an image's own command or join a network`);
+    }
     const home = mkdtempSync(join(tmpdir(), 'slipway-home-'));
     // detached: the step leads its own process group, so stop() reaches everything it started.
     const child = spawn('sh', ['-c', step.command], {

@@ -64,7 +64,7 @@ const Branch = z.object({
 });
 const PullRequest = z.object({
   number: z.number().int().positive(),
-  pull_request: z.object({ head: Branch, base: Branch.pick({ ref: true }) }),
+  pull_request: z.object({ head: Branch, base: Branch.pick({ ref: true }), merged: z.boolean().nullish() }),
   sender: Sender,
 });
 
@@ -72,6 +72,7 @@ const ACTIONABLE = new Map<string, PullRequestAction>([
   ['opened', 'opened'],
   ['reopened', 'reopened'],
   ['synchronized', 'updated'],
+  ['closed', 'closed'],
 ]);
 
 export class GiteaForge implements Forge {
@@ -165,7 +166,7 @@ function fromPullRequest(body: unknown, repository: z.infer<typeof Repository>, 
       ...delivered,
       sender: sender.login,
       number,
-      action,
+      action: action === 'closed' && pullRequest.merged ? 'merged' : action,
       headSha: head.sha,
       headBranch: head.ref,
       baseBranch: pullRequest.base.ref,

@@ -65,6 +65,7 @@ const PullRequest = z.object({
       repo: z.object({ id: z.number().nullish(), full_name: z.string().nullish(), clone_url: z.string().min(1) }).nullable(),
     }),
     base: z.object({ ref: z.string().min(1) }),
+    merged: z.boolean().nullish(),
   }),
   repository: z.object({ id: z.number().nullish(), full_name: z.string() }),
   sender: Sender,
@@ -74,6 +75,7 @@ const ACTIONABLE = new Map<string, PullRequestAction>([
   ['opened', 'opened'],
   ['reopened', 'reopened'],
   ['synchronize', 'updated'],
+  ['closed', 'closed'],
 ]);
 
 export class GitHubForge implements Forge {
@@ -146,7 +148,7 @@ function fromPullRequest(body: unknown, delivered: Delivered): WebhookResult {
       ...delivered,
       sender: sender.login,
       number,
-      action,
+      action: action === 'closed' && pullRequest.merged ? 'merged' : action,
       headSha: pullRequest.head.sha,
       headBranch: pullRequest.head.ref,
       baseBranch: pullRequest.base.ref,

@@ -132,6 +132,12 @@ function fromMergeRequest(body: unknown, delivered: Delivered): WebhookResult {
     case 'reopen':
       action = 'reopened';
       break;
+    case 'close':
+      action = 'closed';
+      break;
+    case 'merge':
+      action = 'merged';
+      break;
     case 'update':
       // GitLab sends `update` for every edit (title, labels, assignees); oldrev is there only
       // when the source branch got new commits.

@@ -318,12 +318,40 @@ const runtime: Migration = {
   },
 };
 
+/** 0006: pull requests' preview environments; at most one live per environment. */
+const previews: Migration = {
+  async up(db) {
+    await db.schema
+      .createTable('previews')
+      .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+      .addColumn('service', 'text', (c) => c.notNull())
+      .addColumn('pull_request', 'integer', (c) => c.notNull())
+      .addColumn('environment', 'text', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('generation', 'integer', (c) => c.notNull())
+      .addColumn('sandbox_id', 'text')
+      .addColumn('members', 'text', (c) => c.notNull())
+      .addColumn('release_id', 'integer')
+      .addColumn('commit_sha', 'text', (c) => c.notNull())
+      .addColumn('run_id', 'integer', (c) => c.notNull())
+      .addColumn('url', 'text')
+      .addColumn('reason', 'text')
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .addColumn('expires_at', 'text', (c) => c.notNull())
+      .addColumn('removed_at', 'text')
+      .execute();
+    await db.schema.createIndex('previews_live').on('previews').column('environment').unique().where(sql.ref('status'), '!=', 'removed').execute();
+  },
+};
+
 export const migrations: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_triggers': triggers,
   '0003_trust': trust,
   '0004_delivery': delivery,
   '0005_runtime': runtime,
+  '0006_previews': previews,
 };
 
 export const migrationProvider: MigrationProvider = {

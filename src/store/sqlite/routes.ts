@@ -38,6 +38,11 @@ export function routeRepository(db: Kysely<Database>): RouteRepository {
     async list() {
       return (await db.selectFrom('routes').selectAll().orderBy('environment').orderBy('service').execute()).map(rowToRoute);
     },
+
+    async release(service, environment) {
+      const deleted = await db.deleteFrom('routes').where('service', '=', service).where('environment', '=', environment).executeTakeFirst();
+      return deleted.numDeletedRows > 0n;
+    },
   };
 }
 

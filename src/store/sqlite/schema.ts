@@ -152,6 +152,28 @@ export interface Database {
   secrets: SecretTable;
   outbox: OutboxTable;
   routes: RouteTable;
+  previews: PreviewTable;
+}
+
+export interface PreviewTable {
+  id: Generated<number>;
+  service: string;
+  pull_request: number;
+  environment: string;
+  status: string;
+  generation: number;
+  sandbox_id: string | null;
+  /** JSON: PreviewMember[]. */
+  members: string;
+  release_id: number | null;
+  commit_sha: string;
+  run_id: number;
+  url: string | null;
+  reason: string | null;
+  created_at: string;
+  updated_at: string;
+  expires_at: string;
+  removed_at: string | null;
 }
 
 export interface RouteTable {

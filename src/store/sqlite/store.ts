@@ -15,6 +15,7 @@ import type { Store } from '../store.ts';
 import { apiTokenRepository, userRepository } from './access.ts';
 import { startCheckpointer } from './checkpointer.ts';
 import { approvalRepository, lockRepository, outboxRepository, secretRepository } from './delivery.ts';
+import { previewRepository } from './previews.ts';
 import { routeRepository } from './routes.ts';
 import { migrationProvider } from './migrations.ts';
 import { deploymentRepository, eventRepository, logRepository, releaseRepository, runRepository, stageRepository } from './runs.ts';
@@ -119,5 +120,6 @@ function repositories(db: Kysely<Database>, atomic: Atomic): Repositories {
     secrets: secretRepository(db, atomic),
     outbox: outboxRepository(db, atomic),
     routes: routeRepository(db),
+    previews: previewRepository(db),
   };
 }
