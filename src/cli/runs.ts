@@ -127,6 +127,7 @@ export function registerRunCommands(program: Command, client: () => SlipwayClien
       ];
       const variables = Object.entries(run.variables);
       if (variables.length > 0) facts.push(['  variables', variables.map(([key, value]) => `${key}=${value}`).join(' ')]);
+      if (run.preview) facts.push(['  preview', `${run.preview.url ?? run.preview.status} ${dim(`(${run.preview.environment}, at ${shortSha(run.preview.commitSha)})`)}`]);
       print(table(facts));
       const rows = run.stages.map((stage) => [
         `  ${statusSymbol(stage.status)}`,

@@ -13,7 +13,7 @@ export function registerStatusCommands(program: Command, client: () => SlipwayCl
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }) => {
       const api = client();
-      const [services, pending] = await Promise.all([api.services(), options.json ? [] : api.runs({ status: ['pending'], limit: 1000 })]);
+      const [services, pending, previews] = await Promise.all([api.services(), options.json ? [] : api.runs({ status: ['pending'], limit: 1000 }), options.json ? [] : api.previews()]);
       if (options.json) return printJson(services);
       if (services.length === 0) return print('No services are configured.');
       const waiting = waitingByService(pending);
@@ -22,6 +22,12 @@ export function registerStatusCommands(program: Command, client: () => SlipwayCl
       const rows = [['SERVICE', 'LAST RUN', 'STAGES', ...(showQueued ? ['QUEUED'] : []), ...environments.map((name) => name.toUpperCase())].map(bold)];
       for (const service of services) rows.push(statusRow(service, environments, showQueued ? (waiting.get(service.name) ?? dim('—')) : null));
       print(table(rows));
+      if (previews.length > 0) {
+        print('');
+        const previewRows = [['PREVIEW', 'STATUS', 'COMMIT', 'ADDRESS'].map(bold)];
+        for (const preview of previews) previewRows.push([`${preview.service} #${preview.pullRequest}`, preview.status, shortSha(preview.commitSha), preview.url ?? dim(preview.reason ?? '-')]);
+        print(table(previewRows));
+      }
     });
 
   program

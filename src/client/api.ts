@@ -2,6 +2,7 @@
 
 import type { ApiToken, Delivery as DeliveryRecord, Deployment, EnvironmentLock, GateWait, LogLine, Release, Role, Run, RunStatus, Stage, User } from '../core/types.ts';
 import type { RefusalReason } from '../auth/access.ts';
+import type { Preview } from '../core/previews.ts';
 import type { ErrorCode } from '../core/errors.ts';
 import type { ServiceAddress } from '../deployers/deployer.ts';
 import type { ForgeName } from '../forges/forge.ts';
@@ -14,6 +15,8 @@ export interface RunSummary extends Run {
 
 export interface RunDetail extends RunSummary {
   stages: Stage[];
+  /** A pull request's run with a preview stage: its pull request's preview as it stands now (null when there is none). */
+  preview: Preview | null;
 }
 
 export interface EnvironmentState {

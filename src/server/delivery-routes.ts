@@ -94,12 +94,12 @@ export function deliveryRoutes({ engine, store, deployments, secrets, refusals }
       throw new SlipwayError('FORBIDDEN', `only an admin may force a promotion; ${user.name} is ${user.role}`);
     }
     const started = await deployments.promote({ service: c.req.param('name'), releaseId: body.release, environment: body.environment, actor: user.name, force: body.force, reason: body.reason });
-    return c.json({ ...started.run, queuePosition: null, stages: started.stages } satisfies DeliveryStarted, 201);
+    return c.json({ ...started.run, queuePosition: null, stages: started.stages, preview: null } satisfies DeliveryStarted, 201);
   });
   routes.post('/services/:name/rollback', deployer, async (c) => {
     const body = parse(RollbackBody, await readJson(c), 'body');
     const started = await deployments.rollback({ service: c.req.param('name'), environment: body.environment, to: body.to, actor: principalOf(c).user.name, reason: body.reason ?? null });
-    return c.json({ ...started.run, queuePosition: null, stages: started.stages, from: started.from, to: started.to } satisfies DeliveryStarted, 201);
+    return c.json({ ...started.run, queuePosition: null, stages: started.stages, preview: null, from: started.from, to: started.to } satisfies DeliveryStarted, 201);
   });
   routes.get('/services/:name/releases', async (c) => c.json(await deployments.releases(c.req.param('name'), parse(Limit, c.req.query('limit'), 'limit') ?? 20)));
 

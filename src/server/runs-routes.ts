@@ -4,6 +4,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { EnvironmentState, RunDetail, RunSummary, ServiceOverview } from '../client/api.ts';
+import { previewEnvironment, pullRequestOfLane } from '../core/previews.ts';
 import { SlipwayError } from '../core/errors.ts';
 import { redactUrls } from '../core/redact.ts';
 import { RUN_STATUSES, type Run } from '../core/types.ts';
@@ -32,7 +33,10 @@ export function runsRoutes(engine: Engine, store: Store, refusals: Refusals): Ho
     const run = await store.runs.get(id);
     if (!run) throw new SlipwayError('RUN_NOT_FOUND', `run ${id} does not exist`);
     const [summary] = await withQueuePositions([run]);
-    return { ...summary!, stages: await store.stages.listByRun(id) };
+    const stages = await store.stages.listByRun(id);
+    const pullRequest = pullRequestOfLane(run.lane);
+    const preview = pullRequest !== null && stages.some((stage) => stage.kind === 'preview') ? await store.previews.live(previewEnvironment(run.service, pullRequest)) : null;
+    return { ...summary!, stages, preview };
   }
 
   /** Each run with its place in its lane's line; one read of the pending runs serves them all. */
@@ -44,7 +48,8 @@ export function runsRoutes(engine: Engine, store: Store, refusals: Refusals): Ho
   async function started(result: Awaited<ReturnType<Engine['startRun']>>): Promise<RunDetail> {
     if (!result.ok) throw result.error;
     const [summary] = await withQueuePositions([result.value.run]);
-    return { ...summary!, stages: result.value.stages };
+    // A run just made has not reached its preview stage.
+    return { ...summary!, stages: result.value.stages, preview: null };
   }
 
   async function serviceOverview(name: string): Promise<ServiceOverview> {

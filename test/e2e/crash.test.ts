@@ -39,8 +39,8 @@ function writeConfig(name: string, repo: string): string {
     [
       'pipeline:',
       '  - stage: slow',
-      // Long enough to outlive a kill and a check on a busy machine (the CLI polls it once a second or so).
-      '    run: echo started; sleep 15; echo finished',
+      // Long enough to outlive a kill and a check on a machine busy with the whole suite (the CLI polls it once a second or so; 15 s was not).
+      '    run: echo started; sleep 30; echo finished',
       '  - stage: after',
       '    run: echo after',
       'services:',

@@ -14,7 +14,6 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SlipwayClient } from '../../src/client/client.ts';
 import type { RunDetail } from '../../src/client/api.ts';
-import { isTerminalRun } from '../../src/core/types.ts';
 import type { ContainerEngine } from '../../src/docker/connect.ts';
 import { BUSYBOX_IMAGE, ensureNodeImage, NODE_IMAGE } from '../../src/images/base.ts';
 import { ownerOf } from '../../src/server/main.ts';
@@ -23,7 +22,7 @@ import { removeBuiltImages, requireBusybox, requireRegistry } from '../support/e
 import { removeImages, removeOwned, repository } from '../support/fleet.ts';
 import { notificationFiles, paymentFiles, suiteFiles } from '../support/integration-apps.ts';
 import { proxyYaml, stopProxy, testProxy } from '../support/proxy.ts';
-import { until } from '../support/wait.ts';
+import { runEnded, until } from '../support/wait.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'slipway-integration-'));
 const dataDir = join(root, 'data');
@@ -38,12 +37,7 @@ async function up(): Promise<void> {
   client = new SlipwayClient(server.url, readFileSync(join(dataDir, 'cli-token'), 'utf8').trim());
 }
 
-function waitRun(id: number, timeoutMs = 300_000): Promise<RunDetail> {
-  return until(`run #${id} to end`, async () => {
-    const detail = await client.run(id).catch(() => null);
-    return detail && isTerminalRun(detail.status) ? detail : null;
-  }, timeoutMs);
-}
+const waitRun = (id: number, timeoutMs?: number): Promise<RunDetail> => runEnded(client, id, timeoutMs);
 
 async function integrationLog(run: RunDetail): Promise<string[]> {
   const stage = run.stages.find((candidate) => candidate.name === 'integration')!;

@@ -15,7 +15,6 @@ import { after, before, describe, it } from 'node:test';
 import { SlipwayClient } from '../../src/client/client.ts';
 import type { RunDetail } from '../../src/client/api.ts';
 import type { Preview } from '../../src/core/previews.ts';
-import { isTerminalRun } from '../../src/core/types.ts';
 import type { ContainerEngine } from '../../src/docker/connect.ts';
 import { ensureNodeImage, NODE_IMAGE } from '../../src/images/base.ts';
 import { ownerOf } from '../../src/server/main.ts';
@@ -24,7 +23,7 @@ import { removeBuiltImages, requireBusybox, requireRegistry } from '../support/e
 import { removeImages, removeOwned } from '../support/fleet.ts';
 import { notificationFiles } from '../support/integration-apps.ts';
 import { proxyYaml, stopProxy, testProxy, type TestProxy } from '../support/proxy.ts';
-import { until } from '../support/wait.ts';
+import { runEnded, until } from '../support/wait.ts';
 import { createRepository, deliver, githubDelivery, githubExample, rewriteGitUrls, setField, type Payload, type TestRepository } from '../support/webhooks.ts';
 
 const SECRET = 'preview-secret-of-hello-world';
@@ -69,12 +68,7 @@ async function up(): Promise<void> {
   client = new SlipwayClient(server.url, readFileSync(join(dataDir, 'cli-token'), 'utf8').trim());
 }
 
-function waitRun(id: number, timeoutMs = 300_000): Promise<RunDetail> {
-  return until(`run #${id} to end`, async () => {
-    const detail = await client.run(id).catch(() => null);
-    return detail && isTerminalRun(detail.status) ? detail : null;
-  }, timeoutMs);
-}
+const waitRun = (id: number, timeoutMs?: number): Promise<RunDetail> => runEnded(client, id, timeoutMs);
 
 /** GitHub's own pull_request payload for #2 of Codertocat/Hello-World, at `head`. */
 function pullRequest(action: 'opened' | 'synchronize' | 'closed', head: string, base: string): Payload {
@@ -222,10 +216,13 @@ describe('previews end to end (Podman, registry, HAProxy, GitHub payloads)', { t
     const notificationUrl = preview.members.find((member) => member.name === 'notification')!.url!;
     assert.equal((await viaProxy(notificationUrl, '/healthz')).body, 'ok');
 
+    assert.equal((await client.run(runId)).preview?.url, preview.url, 'the run shows its preview');
     const listing = await slipway(['previews'], { server: server.url });
     assert.equal(listing.code, 0, listing.stderr);
     assert.match(listing.stdout, /payment #2\s+ready/);
     assert.ok(listing.stdout.includes(preview.url!), listing.stdout);
+    const status = await slipway(['status'], { server: server.url });
+    assert.match(status.stdout, new RegExp(`payment #2\\s+ready\\s+${head.slice(0, 8)}\\s+${preview.url!.replace(/\./g, '\\.')}`), status.stdout);
   });
 
   it('a new commit replaces the preview at the same address while a client keeps calling it: no request fails', async () => {
