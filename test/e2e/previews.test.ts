@@ -225,13 +225,13 @@ describe('previews end to end (Podman, registry, HAProxy, GitHub payloads)', { t
     assert.match(status.stdout, new RegExp(`payment #2\\s+ready\\s+${head.slice(0, 8)}\\s+${preview.url!.replace(/\./g, '\\.')}`), status.stdout);
   });
 
-  it('a new commit replaces the preview at the same address while a client keeps calling it: no request fails', async () => {
-    const client_ = { sent: 0, failed: [] as string[], stop: false };
+  it('a new commit replaces the preview at the same address while a client keeps calling it: no request fails', async (t) => {
+    const caller = { sent: 0, failed: [] as string[], stop: false };
     const calling = (async () => {
-      while (!client_.stop) {
-        client_.sent++;
+      while (!caller.stop) {
+        caller.sent++;
         const answer = await viaProxy(preview.url!, '/').catch((error: Error) => ({ status: 0, body: error.message }));
-        if (answer.status !== 200) client_.failed.push(`${answer.status} ${answer.body}`);
+        if (answer.status !== 200) caller.failed.push(`${answer.status} ${answer.body}`);
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
     })();
@@ -241,10 +241,11 @@ describe('previews end to end (Podman, registry, HAProxy, GitHub payloads)', { t
     const run = await waitRun(runId!);
     assert.equal(run.status, 'succeeded', run.reason ?? '');
     await until('the client to hear v3', async () => (await viaProxy(preview.url!, '/')).body === 'payment v3 after review', 30_000);
-    client_.stop = true;
+    caller.stop = true;
     await calling;
-    assert.ok(client_.sent > 50, `the client kept calling (${client_.sent} requests)`);
-    assert.deepEqual(client_.failed, [], `${client_.failed.length} of ${client_.sent} requests failed`);
+    assert.ok(caller.sent > 50, `the client kept calling (${caller.sent} requests)`);
+    assert.deepEqual(caller.failed, [], `${caller.failed.length} of ${caller.sent} requests failed`);
+    t.diagnostic(`requests to the preview across the update: ${caller.sent} sent, ${caller.failed.length} failed`);
 
     const updated = await client.preview(preview.id);
     assert.equal(updated.generation, 2);
