@@ -9,7 +9,7 @@
 import { formatDuration } from '../core/durations.ts';
 import type Docker from 'dockerode';
 import { LineSplitter } from '../executors/lines.ts';
-import { engineStatus, FrameReader, isEngineUnreachable, retryStorageRace } from './api.ts';
+import { engineStatus, FrameReader, isEngineUnreachable, retryStorageRace, STORAGE_RACE } from './api.ts';
 import { followProgress, type ContainerEngine } from './connect.ts';
 
 /** SIGTERM first; what still runs this many seconds later is killed. */
@@ -55,7 +55,10 @@ export async function ensureImage(engine: ContainerEngine, reference: string, lo
     await retryStorageRace(() => engine.docker.getImage(reference).inspect());
     return;
   } catch (error) {
-    if (engineStatus(error) !== 404) throw error;
+    // Still half-known after the retries: an image removed meanwhile (Podman 4.3 answers 500 while
+    // it goes). Pulling brings it back whole.
+    const halfGone = engineStatus(error) === 500 && STORAGE_RACE.test(reasonOf(error));
+    if (engineStatus(error) !== 404 && !halfGone) throw error;
   }
   signal.throwIfAborted();
   log(`pulling ${reference}`);

@@ -41,8 +41,9 @@ describe('scheduler', () => {
     await engine.start();
     try {
       await until('the first runs to start their steps', () => executor.calls.filter((call) => call.method === 'start').length === CAPACITY, 60_000);
-      const started = executor.calls.filter((call) => call.method === 'start').map((call) => call.step!.runId);
-      assert.deepEqual(started, oldest);
+      // Which of them reaches its step first is up to the drivers running side by side.
+      const started = executor.calls.filter((call) => call.method === 'start').map((call) => call.step!.runId).sort((a, b) => a - b);
+      assert.deepEqual(started, [...oldest].sort((a, b) => a - b));
       const running = (await store.runs.list({ statuses: ['running'] })).map((run) => run.id).sort((a, b) => a - b);
       assert.deepEqual(running, oldest);
     } finally {
