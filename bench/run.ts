@@ -1,4 +1,4 @@
-// `npm run bench [-- --only process|container|webhooks|auth|approvals|proxy|deploys|integration] [-- --iterations N] [-- --connections N]`
+// `npm run bench [-- --only process|container|webhooks|auth|approvals|proxy|deploys|integration|cli] [-- --iterations N] [-- --connections N]`
 // Prints what the engine costs per stage next to the cheapest way to do the same work on this
 // machine, and what a webhook costs end to end (delivery -> first command, and intake per
 // second), as tables and then one JSON line with every figure. It reports numbers and never
@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { findContainerEngine } from '../src/docker/connect.ts';
 import { benchApprovals, formatApprovals, type ApprovalsResult } from './approvals.ts';
 import { benchAuth, formatAuth, type AuthResult } from './auth.ts';
+import { benchCli, type CliResult } from './cli.ts';
 import { benchContainer, type ContainerResult } from './container.ts';
 import { benchIntegration, type IntegrationResult } from './integration.ts';
 import { benchProcess, type ProcessResult } from './process.ts';
@@ -17,9 +18,9 @@ import { benchDeploys, formatDeploys, type DeploysResult } from './deploys.ts';
 import { benchWebhooks, DEFAULT_INTAKE_CONNECTIONS, formatWebhooks, type WebhooksResult } from './webhooks.ts';
 import type { Summary } from './stats.ts';
 
-/** For webhooks: the number of idle deliveries (the concurrent and intake parts are fixed); for approvals: the runs left waiting; for proxy and deploys: the sequential requests of the latency part (the switches and deploys are fixed); for integration: the integration stages (each a few seconds). */
-const DEFAULT_ITERATIONS = { process: 40, container: 20, webhooks: 30, auth: 2000, approvals: 1000, proxy: 2000, deploys: 2000, integration: 8 };
-const PARTS = ['process', 'container', 'webhooks', 'auth', 'approvals', 'proxy', 'deploys', 'integration'] as const;
+/** For webhooks: the number of idle deliveries (the concurrent and intake parts are fixed); for approvals: the runs left waiting; for proxy and deploys: the sequential requests of the latency part (the switches and deploys are fixed); for integration: the integration stages (each a few seconds); for cli: the commands. */
+const DEFAULT_ITERATIONS = { process: 40, container: 20, webhooks: 30, auth: 2000, approvals: 1000, proxy: 2000, deploys: 2000, integration: 8, cli: 40 };
+const PARTS = ['process', 'container', 'webhooks', 'auth', 'approvals', 'proxy', 'deploys', 'integration', 'cli'] as const;
 
 const { values } = parseArgs({ options: { only: { type: 'string' }, iterations: { type: 'string' }, connections: { type: 'string' } } });
 const only = values.only;
@@ -56,7 +57,7 @@ console.log('');
 const rows: string[][] = [];
 const row = (name: string, s: Summary) => rows.push([name, String(s.n), s.medianMs.toFixed(2), s.p90Ms.toFixed(2), s.minMs.toFixed(2), s.maxMs.toFixed(2)]);
 const notes: string[] = [];
-const results: { machine: typeof machine; process?: ProcessResult; container?: ContainerResult | { skipped: string }; webhooks?: WebhooksResult; auth?: AuthResult; approvals?: ApprovalsResult; proxy?: ProxyResult; deploys?: DeploysResult; integration?: IntegrationResult | { skipped: string } } = { machine };
+const results: { machine: typeof machine; process?: ProcessResult; container?: ContainerResult | { skipped: string }; webhooks?: WebhooksResult; auth?: AuthResult; approvals?: ApprovalsResult; proxy?: ProxyResult; deploys?: DeploysResult; integration?: IntegrationResult | { skipped: string }; cli?: CliResult } = { machine };
 
 if (runs('process')) {
   const r = await benchProcess(iterations ?? DEFAULT_ITERATIONS.process, progress);
@@ -136,6 +137,16 @@ if (runs('integration')) {
   }
 }
 
+const cliLines: string[] = [];
+if (runs('cli')) {
+  const r = await benchCli(iterations ?? DEFAULT_ITERATIONS.cli, progress);
+  results.cli = r;
+  cliLines.push(
+    `cli (${r.command}, the built JavaScript, against the server in this process): median ${r.slipway.medianMs.toFixed(0)} ms (p90 ${r.slipway.p90Ms.toFixed(0)}, n ${r.slipway.n})`,
+    `  node -e 0: median ${r.nodeAlone.medianMs.toFixed(0)} ms (p90 ${r.nodeAlone.p90Ms.toFixed(0)}); ratio ${r.ratio.toFixed(2)}x, +${r.addedMs.toFixed(0)} ms beyond starting Node`,
+  );
+}
+
 const header = ['per stage, ms', 'n', 'median', 'p90', 'min', 'max'];
 const widths = header.map((title, i) => Math.max(title.length, ...rows.map((r) => r[i]!.length)));
 const line = (cells: string[]) => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
@@ -157,4 +168,5 @@ for (const proxyLine of proxyLines) console.log(proxyLine);
 for (const [index, deploysLine] of deploysLines.entries()) console.log(index === 0 && rows.length + notes.length + proxyLines.length > 0 ? `\n${deploysLine}` : deploysLine);
 const printedBefore = rows.length + notes.length + webhookLines.length + authLines.length + approvalsLines.length + proxyLines.length + deploysLines.length;
 for (const [index, integrationLine] of integrationLines.entries()) console.log(index === 0 && printedBefore > 0 ? `\n${integrationLine}` : integrationLine);
+for (const [index, cliLine] of cliLines.entries()) console.log(index === 0 && printedBefore + integrationLines.length > 0 ? `\n${cliLine}` : cliLine);
 console.log(JSON.stringify(results));

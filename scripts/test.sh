@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup-host.sh
+# The CLI and server child processes run the built JavaScript: build what changed since.
+npm run --silent build
 shopt -s nullglob
 # The longest files first, so they run beside the rest instead of after it.
 first=(test/e2e/rollout.test.ts test/e2e/rollout-crash.test.ts)

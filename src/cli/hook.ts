@@ -14,7 +14,7 @@ import type { SlipwayClient } from '../client/client.ts';
 import { describeError } from '../core/errors.ts';
 import { shellQuote } from '../core/shell.ts';
 import type { HookDelivery } from '../forges/git/forge.ts';
-import { isZeroSha } from '../forges/webhook.ts';
+import { isZeroSha } from '../core/sha.ts';
 import { VERSION } from '../core/version.ts';
 import { git, type GitOptions } from '../source/git/source.ts';
 import { red } from './format.ts';

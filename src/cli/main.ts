@@ -32,6 +32,8 @@ program
   .showHelpAfterError();
 
 const serverUrl = () => program.opts<{ server: string }>().server;
+/** Set by `up`: the process then lives on as the server. */
+let serving = false;
 /** SLIPWAY_TOKEN, else the token `slipway login` (or the first `slipway up`) saved for this server. */
 const client = () => new SlipwayClient(serverUrl(), process.env.SLIPWAY_TOKEN || savedToken(serverUrl()));
 
@@ -50,6 +52,7 @@ program
   .option('--host <address>', 'address to listen on', '127.0.0.1')
   .option('--process', 'run steps as local processes even when a container engine exists')
   .action(async (options: { config?: string; data: string; port: number; host: string; process?: boolean }) => {
+    serving = true;
     // Loaded here so the client commands start fast: the server pulls in the engine and drivers.
     const { startServer, StartupError } = await import('../server/main.ts');
     const server = await startServer({
@@ -95,6 +98,9 @@ registerPreviewCommands(program, client);
 
 try {
   await program.parseAsync(process.argv);
+  // A client command is done once its action is: fetch's idle keep-alive connection would hold
+  // the process a further ~0.2 s. Exits once what it printed is written.
+  if (!serving) process.stdout.write('', () => process.exit());
 } catch (error) {
   // An argument checked inside an action (a run number) is reported like a server's refusal.
   if (error instanceof ApiError && error.status === 401) fail(`${error.message}\n  sign in: slipway login --server ${serverUrl()} (or set SLIPWAY_TOKEN)`);

@@ -3,6 +3,7 @@
 
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
+import { isZeroSha } from '../core/sha.ts';
 import type { RepositoryRef, WebhookHeaders, WebhookResult } from './forge.ts';
 
 export const Sha = z.string().regex(/^([0-9a-f]{40}|[0-9a-f]{64})$/, 'expected a commit sha');
@@ -65,10 +66,6 @@ export function locate<N>(
 
 export function bodyDigest(rawBody: Buffer): string {
   return `sha256:${createHash('sha256').update(rawBody).digest('hex')}`;
-}
-
-export function isZeroSha(sha: string): boolean {
-  return /^0+$/.test(sha);
 }
 
 export function withoutPrefix(ref: string, prefix: string): string | undefined {

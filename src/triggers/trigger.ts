@@ -23,7 +23,7 @@ import { forkPolicyFor, tagDeploys, type Config, type ForkPullRequestPolicy, typ
 import { assertNever, type Result, type Run } from '../core/types.ts';
 import type { Engine, StartRunRequest } from '../engine/engine.ts';
 import type { ForgeEvent, ForgeName, RepositoryRef } from '../forges/forge.ts';
-import { isZeroSha } from '../forges/webhook.ts';
+import { isZeroSha } from '../core/sha.ts';
 import type { PreviewEnvironments } from '../previews/previews.ts';
 import type { Source } from '../source/source.ts';
 import type { Store } from '../store/store.ts';

@@ -13,7 +13,8 @@
 
 import { z } from 'zod';
 import type { Forge, RepositoryRef, WebhookHeaders, WebhookResult } from '../forge.ts';
-import { badSignature, bodyDigest, fromRefUpdate, header, invalid, isZeroSha, locate, sameSecret, Sha, type Delivered } from '../webhook.ts';
+import { badSignature, bodyDigest, fromRefUpdate, header, invalid, locate, sameSecret, Sha, type Delivered } from '../webhook.ts';
+import { isZeroSha } from '../../core/sha.ts';
 
 const Named = z.object({ repository: z.string().min(1) });
 

@@ -5,7 +5,8 @@
 import { z } from 'zod';
 import { isApiUrl, unbound, type Binding, type Names } from '../binding.ts';
 import type { Forge, ForgeEvent, ForgeOrigin, RepositoryRef, WebhookHeaders, WebhookResult } from '../forge.ts';
-import { badSignature, bodyDigest, fromRefUpdate, header, hmacSha256Hex, ignored, invalid, isFork, isZeroSha, locate, malformed, sameSecret, Sha, type Delivered } from '../webhook.ts';
+import { badSignature, bodyDigest, fromRefUpdate, header, hmacSha256Hex, ignored, invalid, isFork, locate, malformed, sameSecret, Sha, type Delivered } from '../webhook.ts';
+import { isZeroSha } from '../../core/sha.ts';
 
 type PullRequestAction = Extract<ForgeEvent, { kind: 'pull_request' }>['action'];
 
