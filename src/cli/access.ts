@@ -11,6 +11,7 @@ import { ROLES } from '../core/types.ts';
 import { ago, bold, dim, table } from './format.ts';
 import { print, printJson } from './output.ts';
 import { readSecret } from './prompt.ts';
+import { nodeHttpTransport } from './transport.ts';
 
 /** The token saved for this server, if any; a credentials file that cannot be read counts as none. */
 export function savedToken(url: string): string | undefined {
@@ -40,11 +41,11 @@ export function registerAccessCommands(program: Command, client: () => SlipwayCl
       let token: string;
       if (options.user) {
         const password = await readPassword(`Password for ${options.user} at ${url}: `);
-        token = (await new SlipwayClient(url).login({ user: options.user, password, name: `slipway CLI on ${hostname()}` })).token;
+        token = (await new SlipwayClient(url, undefined, nodeHttpTransport).login({ user: options.user, password, name: `slipway CLI on ${hostname()}` })).token;
       } else {
         token = (await readSecret(`API token for ${url}: `, 'token', 'pipe one in: printf %s "$TOKEN" | slipway login --server <url>')).trim();
       }
-      const me = await new SlipwayClient(url, token).me();
+      const me = await new SlipwayClient(url, token, nodeHttpTransport).me();
       saveCredential(url, { token, user: me.user.name });
       print(`Signed in to ${url} as ${bold(me.user.name)} (${me.user.role}). ${dim(`Token saved in ${credentialsPath()}`)}`);
     });

@@ -6,6 +6,7 @@ import { ApiError, SlipwayClient } from '../client/client.ts';
 import { DEFAULT_PORT, VERSION } from '../core/version.ts';
 import { registerAccessCommands, savedToken } from './access.ts';
 import { registerPreviewCommands } from './previews.ts';
+import { nodeHttpTransport } from './transport.ts';
 import { registerAuditCommands } from './audit.ts';
 import { registerDeliveryCommands } from './delivery.ts';
 import { bold, cyan, dim, table, yellow } from './format.ts';
@@ -35,7 +36,7 @@ const serverUrl = () => program.opts<{ server: string }>().server;
 /** Set by `up`: the process then lives on as the server. */
 let serving = false;
 /** SLIPWAY_TOKEN, else the token `slipway login` (or the first `slipway up`) saved for this server. */
-const client = () => new SlipwayClient(serverUrl(), process.env.SLIPWAY_TOKEN || savedToken(serverUrl()));
+const client = () => new SlipwayClient(serverUrl(), process.env.SLIPWAY_TOKEN || savedToken(serverUrl()), nodeHttpTransport);
 
 function portNumber(value: string): number {
   const parsed = Number(value);

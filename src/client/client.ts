@@ -63,6 +63,17 @@ export class ApiError extends Error {
 
 type Query = Record<string, string | number | undefined>;
 
+/**
+ * How one request goes out and its whole answer comes back; a failure to connect throws. fetch
+ * unless the caller brings another: the CLI's node:http one (cli/transport.ts) starts faster.
+ */
+export type Transport = (url: string, init: { method: string; headers: Record<string, string>; body?: string }) => Promise<{ status: number; text: string }>;
+
+const fetchTransport: Transport = async (url, init) => {
+  const response = await fetch(url, init);
+  return { status: response.status, text: await response.text() };
+};
+
 export class SlipwayClient {
   private readonly base: string;
 
@@ -70,6 +81,7 @@ export class SlipwayClient {
   constructor(
     baseUrl: string,
     private readonly token?: string,
+    private readonly transport: Transport = fetchTransport,
   ) {
     this.base = baseUrl.replace(/\/+$/, '');
   }
@@ -90,9 +102,9 @@ export class SlipwayClient {
   }
 
   private async request<T>(method: string, path: string, options: { query?: Query; body?: unknown } = {}): Promise<T> {
-    let response: Response;
+    let answer: Awaited<ReturnType<Transport>>;
     try {
-      response = await fetch(this.url(path, options.query), {
+      answer = await this.transport(this.url(path, options.query), {
         method,
         headers: this.headers(options.body === undefined ? {} : { 'content-type': 'application/json' }),
         body: options.body === undefined ? undefined : JSON.stringify(options.body),
@@ -100,9 +112,8 @@ export class SlipwayClient {
     } catch (error) {
       throw new ApiError('UNREACHABLE', `cannot reach the Slipway server at ${this.base} (${describeCause(error)}); is \`slipway up\` running?`, 0);
     }
-    const text = await response.text();
-    const body = text ? (JSON.parse(text) as unknown) : undefined;
-    if (!response.ok) throw refusal(response.status, body, `HTTP ${response.status}`);
+    const body = answer.text ? (JSON.parse(answer.text) as unknown) : undefined;
+    if (answer.status < 200 || answer.status > 299) throw refusal(answer.status, body, `HTTP ${answer.status}`);
     return body as T;
   }
 
@@ -395,7 +406,8 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   });
 }
 
+/** fetch wraps the socket's error as `cause`; node:http throws it as it is. */
 function describeCause(error: unknown): string {
-  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-  return cause?.code ?? cause?.message ?? String(error);
+  const { cause, code } = error as { cause?: { code?: string; message?: string }; code?: string };
+  return cause?.code ?? cause?.message ?? code ?? String(error);
 }
