@@ -205,7 +205,7 @@ describe('container-host deployer behind HAProxy', { timeout: 600_000 }, () => {
     assert.match(reason, /health check GET \/healthz failed: the container exited \(code \d+(, restarted \d+ times?)?\) before passing/);
     assert.ok(lines.includes('  booting') && lines.includes('  [stderr] missing DATABASE_URL'), lines.join('\n'));
     assert.equal(await answer(deployer), 'v2');
-    assert.deepEqual(await releasesPlaced(deployer), [serving.id]);
+    assert.deepEqual(await releasesPlaced(deployer), [serving.id], lines.join('\n'));
   });
 
   it("a release that never passes its health check fails at the timeout, naming the proxy's last check, with its last output lines in the log", async () => {
@@ -215,7 +215,7 @@ describe('container-host deployer behind HAProxy', { timeout: 600_000 }, () => {
     assert.match(reason, /health check GET \/healthz did not pass within 2s \(last: L7STS\//);
     assert.ok(lines.includes('  listening without a health check'), lines.join('\n'));
     assert.equal(await answer(deployer), 'v2');
-    assert.deepEqual(await releasesPlaced(deployer), [serving.id]);
+    assert.deepEqual(await releasesPlaced(deployer), [serving.id], lines.join('\n'));
   });
 
   it("an image's own HEALTHCHECK must pass too: a failing one keeps the release from the traffic, a passing one is run and let through", async () => {

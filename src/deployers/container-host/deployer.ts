@@ -18,6 +18,8 @@ import { isProven, LABEL, taskName } from './labels.ts';
 import { Networks } from './networks.ts';
 import { pruneReleaseImages } from './images.ts';
 
+/** Tries at removing a new instance after a failed deploy. */
+const REMOVE_ATTEMPTS = 3;
 const DRAIN_POLL_MS = 50;
 
 /** An instance as listed here: with its name on the proxy and its release's digest. */
@@ -242,12 +244,18 @@ export class ContainerHostDeployer implements Deployer {
     }
     await Promise.all(
       started.map(async (instance) => {
-        try {
-          await this.router.remove(route, instance.backend, drainMs);
-          await instance.container.remove({ force: true });
-          log(`removed ${instance.name}`);
-        } catch (error) {
-          if (engineStatus(error) !== 404) log(`could not remove ${instance.name}: ${this.describeFailure(error)}`, 'stderr');
+        await this.router.remove(route, instance.backend, drainMs).catch((error: unknown) => log(`could not take ${instance.name} off the proxy: ${this.describeFailure(error)}`, 'stderr'));
+        // A container its restart policy is starting again can refuse a moment: a few tries.
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await instance.container.remove({ force: true });
+            log(`removed ${instance.name}`);
+            return;
+          } catch (error) {
+            if (engineStatus(error) === 404) return;
+            if (attempt >= REMOVE_ATTEMPTS) return log(`could not remove ${instance.name}: ${this.describeFailure(error)}`, 'stderr');
+            await sleep(500 * attempt);
+          }
         }
       }),
     );
