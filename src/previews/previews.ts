@@ -10,6 +10,7 @@
 
 import type { Config } from '../config/model.ts';
 import type { ProxySettings } from '../config/rollout.ts';
+import { formatDuration } from '../core/durations.ts';
 import { describeError } from '../core/errors.ts';
 import { LIVE_PREVIEW_STATUSES, previewEnvironment, previewSandboxId, type Preview, type PreviewMember } from '../core/previews.ts';
 import type { Release } from '../core/types.ts';
@@ -85,10 +86,6 @@ export class PreviewEnvironments {
     this.sweeper = null;
   }
 
-  async list(filter: { all?: boolean; service?: string } = {}): Promise<Preview[]> {
-    return this.options.store.previews.list({ statuses: filter.all ? undefined : LIVE_PREVIEW_STATUSES, service: filter.service });
-  }
-
   /** Makes the pull request's preview, or moves it to this commit with a new generation. */
   async deploy(request: PreviewRequest, log: (text: string) => void, signal: AbortSignal): Promise<PreviewOutcome> {
     const { store, sandbox, router } = this.options;
@@ -125,7 +122,6 @@ export class PreviewEnvironments {
       if (!ready) throw new Superseded();
       this.pending.delete(environment);
       if (previous?.sandboxId) await this.retire(keys, previous.sandboxId, log);
-      await this.declare();
       log(`The preview ${environment} serves ${request.commitSha.slice(0, 12)} at ${url ?? '(no member with a port)'}`);
       return { ok: true, preview: ready };
     } catch (error) {
@@ -166,7 +162,7 @@ export class PreviewEnvironments {
   async sweep(): Promise<void> {
     try {
       const live = await this.options.store.previews.list({ statuses: LIVE_PREVIEW_STATUSES });
-      for (const preview of expired(live, this.now())) await this.remove(preview.id, `no new commit within ${hours(this.options.config.previews.ttlMs)}`);
+      for (const preview of expired(live, this.now())) await this.remove(preview.id, `no new commit within ${formatDuration(this.options.config.previews.ttlMs)}`);
     } catch (error) {
       this.log(`previews: the sweep for expired previews failed: ${describeError(error)}`);
     }
@@ -284,7 +280,3 @@ export class PreviewEnvironments {
 
 /** An update that lost to a newer generation or a removal. */
 class Superseded extends Error {}
-
-function hours(ms: number): string {
-  return ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : `${Math.round(ms / 60_000)} min`;
-}

@@ -4,6 +4,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { SlipwayError } from '../core/errors.ts';
+import { LIVE_PREVIEW_STATUSES } from '../core/previews.ts';
 import type { PreviewEnvironments } from '../previews/previews.ts';
 import type { Store } from '../store/store.ts';
 import { allow, principalOf, type ApiEnv, type Refusals } from './auth.ts';
@@ -18,7 +19,7 @@ export function previewsRoutes(store: Store, previews: PreviewEnvironments | nul
 
   routes.get('/previews', async (c) => {
     const query = parse(ListQuery, c.req.query(), 'query');
-    return c.json(await store.previews.list({ statuses: query.all === '1' ? undefined : ['starting', 'ready', 'failed', 'removing'], service: query.service }));
+    return c.json(await store.previews.list({ statuses: query.all === '1' ? undefined : LIVE_PREVIEW_STATUSES, service: query.service }));
   });
 
   routes.get('/previews/:id', async (c) => {

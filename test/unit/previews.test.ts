@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import { FakeBuilder } from '../../src/builders/fake/builder.ts';
 import type { Config } from '../../src/config/model.ts';
-import type { Preview } from '../../src/core/previews.ts';
+import { LIVE_PREVIEW_STATUSES, type Preview } from '../../src/core/previews.ts';
 import type { Release, Run } from '../../src/core/types.ts';
 import { FakeDeployer, healthyDeploy } from '../../src/deployers/fake/deployer.ts';
 import { pullReference } from '../../src/deployers/reference.ts';
@@ -284,7 +284,7 @@ describe('previews', () => {
     h.clock.now = new Date(h.clock.now.getTime() + 60_000);
     const third = await h.run('payment', SHA[4]!, 3);
     assert.ok(third.log.some((line) => line.startsWith('Removing the preview pr2-payment, the least recently updated')), third.log.join('\n'));
-    assert.deepEqual((await h.previews.list()).map((preview) => preview.environment), ['pr1-payment', 'pr3-payment']);
+    assert.deepEqual((await h.store.previews.list({ statuses: LIVE_PREVIEW_STATUSES })).map((preview) => preview.environment), ['pr1-payment', 'pr3-payment']);
   });
 
   it("a restart fails a preview whose first generation was starting, finishes a removal cut short, and keeps the proxy's routes", async () => {
