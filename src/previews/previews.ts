@@ -65,8 +65,8 @@ export class PreviewEnvironments {
   }
 
   /**
-   * After a restart: previews whose first generation was starting are failed (nothing serves
-   * them), removals cut short are finished, and every live preview's routes are declared again.
+   * After a restart (its routes already declared by declareRoutes): previews whose first
+   * generation was starting are failed (nothing serves them) and removals cut short are finished.
    * Then expired previews go, and again every minute until stop().
    */
   async start(): Promise<void> {
@@ -75,7 +75,6 @@ export class PreviewEnvironments {
       await store.previews.update(preview.id, { statuses: ['starting'], generation: preview.generation }, { status: 'failed', reason: 'the server stopped while it started', updatedAt: this.now().toISOString() });
     }
     for (const preview of await store.previews.list({ statuses: ['removing'] })) await this.finishRemoval(preview);
-    await this.declare();
     await this.sweep();
     this.sweeper = setInterval(() => void this.sweep(), SWEEP_EVERY_MS);
     this.sweeper.unref();
