@@ -15,4 +15,4 @@ rest=()
 for file in test/unit/*.test.ts test/e2e/*.test.ts test/security/*.test.ts; do
   [[ " ${first[*]} " == *" $file "* ]] || rest+=("$file")
 done
-exec node --import tsx --test --test-concurrency=3 "${first[@]}" "${rest[@]}"
+exec node --import tsx --test --test-reporter=./scripts/test-reporter.mjs --test-concurrency=3 "${first[@]}" "${rest[@]}"
