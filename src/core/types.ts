@@ -43,6 +43,15 @@ export interface CommitAuthor {
   email: string;
 }
 
+/** What a commit says of itself, as the Source reads it (Source.commit). */
+export interface CommitInfo {
+  author: CommitAuthor;
+  /** The first line of the commit's message, trimmed, cut at 200 characters (source/source.ts's commitTitle). */
+  title: string;
+  /** When the commit was made (git's committer date), ISO 8601 in UTC. */
+  committedAt: string;
+}
+
 /**
  * What happens when a run joins a lane (one service's runs for one branch, pull request or tag)
  * that already has runs in flight: `queue` waits its turn in order, `supersede` cancels the
@@ -91,6 +100,10 @@ export interface Run {
   releaseId: number | null;
   /** The commit's author, read at checkout (or from the release's run); approvals check it. */
   commitAuthor: CommitAuthor | null;
+  /** The first line of the commit's message, read at checkout with the author (or from the release's run). */
+  commitTitle: string | null;
+  /** When the commit was made (git's committer date, ISO 8601 UTC), read with the author; lead times start there. */
+  committedAt: string | null;
   /** A promotion an admin forced past the chain's order, soak and windows (`note` says why). */
   forced: boolean;
   /** Why a person asked for a promotion or rollback. */

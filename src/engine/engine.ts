@@ -167,6 +167,8 @@ export class Engine {
         originRunId: null,
         releaseId: release.id,
         commitAuthor: built?.commitAuthor ?? null,
+        commitTitle: built?.commitTitle ?? null,
+        committedAt: built?.committedAt ?? null,
         forced: request.forced,
         note: request.note,
       },
@@ -245,8 +247,8 @@ export class Engine {
 
   /** What a rerun or resume keeps of the run it repeats. */
   private sameWork(run: Run): Omit<NewRun, 'trigger'> {
-    const { service, ref, commitSha, lane, concurrency, partial, untrusted, tag, variables, releaseId, commitAuthor, forced, note } = run;
-    return { service, ref, commitSha, lane, concurrency, partial, untrusted, tag, variables, originRunId: run.id, releaseId, commitAuthor, forced, note };
+    const { service, ref, commitSha, lane, concurrency, partial, untrusted, tag, variables, releaseId, commitAuthor, commitTitle, committedAt, forced, note } = run;
+    return { service, ref, commitSha, lane, concurrency, partial, untrusted, tag, variables, originRunId: run.id, releaseId, commitAuthor, commitTitle, committedAt, forced, note };
   }
 
   private unknownService(name: string): SlipwayError {

@@ -1,6 +1,16 @@
 // The Source reads services' repositories: it resolves refs to commits and checks commits out.
 
-import type { CommitAuthor, Result } from '../core/types.ts';
+import type { CommitInfo, Result } from '../core/types.ts';
+
+/** The longest commit title kept, in characters (code points): enough for any title people read. */
+export const COMMIT_TITLE_MAX = 200;
+
+/** A commit's title: the first line of its message, trimmed, cut at COMMIT_TITLE_MAX with an ellipsis. */
+export function commitTitle(message: string): string {
+  const first = message.trimStart().split(/\r?\n/, 1)[0]!.trim();
+  const chars = [...first];
+  return chars.length <= COMMIT_TITLE_MAX ? first : `${chars.slice(0, COMMIT_TITLE_MAX - 1).join('').trimEnd()}…`;
+}
 
 /** Resolves refs and checks out commits. Every method is safe to call concurrently. */
 export interface Source {
@@ -28,8 +38,12 @@ export interface Source {
    * commit is not known locally. REF_NOT_FOUND when a commit does not exist in the repository.
    */
   changedFiles(repo: string, from: string, to: string): Promise<Result<string[]>>;
-  /** Who wrote the commit (git's author name and email); REF_NOT_FOUND when it does not exist. */
-  commitAuthor(repo: string, sha: string): Promise<Result<CommitAuthor>>;
+  /**
+   * What the commit says of itself, read in one go: who wrote it (git's author name and email),
+   * its title (the first line of its message, as `commitTitle` cuts it) and when it was
+   * committed (git's committer date, ISO 8601 UTC); REF_NOT_FOUND when it does not exist.
+   */
+  commit(repo: string, sha: string): Promise<Result<CommitInfo>>;
   /** The branches the repository has now, branch name -> commit sha, read from the remote. */
   branches(repo: string): Promise<Result<Record<string, string>>>;
 }

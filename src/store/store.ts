@@ -33,15 +33,20 @@ import type {
 } from '../core/types.ts';
 import type { Preview, PreviewStatus } from '../core/previews.ts';
 
-export type NewRun = Omit<Run, 'id' | 'createdAt' | 'startedAt' | 'finishedAt' | 'status' | 'reason' | 'releaseId' | 'commitAuthor' | 'forced' | 'note'> & {
+export type NewRun = Omit<
+  Run,
+  'id' | 'createdAt' | 'startedAt' | 'finishedAt' | 'status' | 'reason' | 'releaseId' | 'commitAuthor' | 'commitTitle' | 'committedAt' | 'forced' | 'note'
+> & {
   createdAt?: string;
   releaseId?: number | null;
   commitAuthor?: CommitAuthor | null;
+  commitTitle?: string | null;
+  committedAt?: string | null;
   forced?: boolean;
   note?: string | null;
 };
 export type NewStage = Omit<Stage, 'id' | 'runId' | 'status' | 'exitCode' | 'reason' | 'handle' | 'wait' | 'startedAt' | 'finishedAt'>;
-export type RunPatch = Partial<Pick<Run, 'status' | 'commitSha' | 'reason' | 'startedAt' | 'finishedAt' | 'commitAuthor'>>;
+export type RunPatch = Partial<Pick<Run, 'status' | 'commitSha' | 'reason' | 'startedAt' | 'finishedAt' | 'commitAuthor' | 'commitTitle' | 'committedAt'>>;
 export type StagePatch = Partial<Pick<Stage, 'status' | 'exitCode' | 'reason' | 'handle' | 'wait' | 'startedAt' | 'finishedAt' | 'command'>>;
 export type NewLogLine = Omit<LogLine, 'seq'>;
 /** Where a release came from is read off its lane and tag, not stored apart. */

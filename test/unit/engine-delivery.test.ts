@@ -11,7 +11,7 @@ import { afterEach, describe, it } from 'node:test';
 import { AccessService } from '../../src/auth/access.ts';
 import { FakeBuilder } from '../../src/builders/fake/builder.ts';
 import type { Config } from '../../src/config/model.ts';
-import type { Role } from '../../src/core/types.ts';
+import type { Role, Run } from '../../src/core/types.ts';
 import { promotionSchedules } from '../../src/deployments/schedules.ts';
 import { Deployments } from '../../src/deployments/service.ts';
 import { FakeDeployer } from '../../src/deployers/fake/deployer.ts';
@@ -28,6 +28,7 @@ const REPO = '/repos/api.git';
 const SHA = 'a'.repeat(40);
 const SHA2 = 'b'.repeat(40);
 const START = new Date('2026-12-07T10:00:00Z'); // a Monday
+const CAROL = { name: 'Carol Coder', email: 'carol@example.test' };
 
 const config = (production: string, staging = '{}') =>
   parsedConfig(`
@@ -71,7 +72,7 @@ async function harness(cfg: Config): Promise<Harness> {
   const clock = { now: START };
   const deployer = new FakeDeployer();
   const source = new FakeSource().setRef(REPO, 'main', SHA).setRef(REPO, 'next', SHA2);
-  source.authors.set(`${REPO}@${SHA}`, { name: 'Carol Coder', email: 'carol@example.test' });
+  source.setCommit(REPO, SHA, { author: CAROL, message: 'Teach the API to greet\n\nWith a body nobody shows.\n', committedAt: '2026-12-06T09:30:00.000Z' });
   const make = () =>
     new Engine({
       store,
@@ -281,6 +282,10 @@ describe('delivery: promote and roll back by hand', () => {
     assert.equal((await h.store.releases.list({ service: 'api' })).length, builds, 'nothing was built');
     const [rollback] = await h.store.deployments.list({ service: 'api', environment: 'production', limit: 1 });
     assert.deepEqual([rollback!.kind, rollback!.actor, rollback!.note], ['rollback', 'dora', 'errors after release 2']);
+    const commitOf = (r: Run) => [r.commitAuthor, r.commitTitle, r.committedAt];
+    const built = (await h.store.runs.get((await h.store.releases.get(1))!.runId))!;
+    assert.deepEqual(commitOf(built), [CAROL, 'Teach the API to greet', '2026-12-06T09:30:00.000Z'], 'read at checkout');
+    assert.deepEqual(commitOf((await h.store.runs.get(run.id))!), commitOf(built), "the rollback carries the release's commit");
     const placements = await h.deployments.releases('api');
     assert.deepEqual(placements.map((p) => [p.release.id, p.serving, p.servedBefore.map((s) => s.environment)]), [
       [2, ['staging'], ['production']],

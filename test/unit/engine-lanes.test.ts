@@ -15,7 +15,7 @@ import { Engine, type EngineOptions, type StartRunRequest } from '../../src/engi
 import { MemoryEventBus } from '../../src/events/bus.ts';
 import type { StepExit, StepSpec } from '../../src/executors/executor.ts';
 import { FakeExecutor, type FakeStepScript } from '../../src/executors/fake/executor.ts';
-import { FakeSource } from '../../src/source/fake/source.ts';
+import { FAKE_COMMIT, FakeSource } from '../../src/source/fake/source.ts';
 import { openSqliteStore } from '../../src/store/sqlite/store.ts';
 import type { Store } from '../../src/store/store.ts';
 import { finished, until } from '../support/wait.ts';
@@ -405,6 +405,10 @@ describe('engine: rerun', () => {
     assert.deepEqual(run.variables, { GREETING: 'hello' });
     assert.deepEqual(run.trigger, { kind: 'rerun', by: 'alice' });
     assert.equal(run.originRunId, origin.id);
+    // What the origin's checkout read of its commit comes along from the start.
+    const checkedOut = (await h.store.runs.get(origin.id))!;
+    assert.deepEqual([checkedOut.commitAuthor, checkedOut.commitTitle, checkedOut.committedAt], [FAKE_COMMIT.author, 'Fake commit', FAKE_COMMIT.committedAt]);
+    assert.deepEqual([run.commitAuthor, run.commitTitle, run.committedAt], [checkedOut.commitAuthor, checkedOut.commitTitle, checkedOut.committedAt]);
     assert.equal((await finished(h.store, run.id)).status, 'succeeded');
     assert.equal(h.executor.stepsOf(run.id)[0]?.env.GREETING, 'hello');
     // A rerun starts from the beginning and builds again.

@@ -36,6 +36,8 @@ function run(id: number, overrides: Partial<Run> = {}): Run {
     reason: null,
     releaseId: null,
     commitAuthor: null,
+    commitTitle: null,
+    committedAt: null,
     forced: false,
     note: null,
     createdAt: AT,

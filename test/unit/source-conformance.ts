@@ -9,7 +9,7 @@ import { isAbsolute, join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ErrorCode } from '../../src/core/errors.ts';
 import type { Result } from '../../src/core/types.ts';
-import type { Source } from '../../src/source/source.ts';
+import { COMMIT_TITLE_MAX, type Source } from '../../src/source/source.ts';
 
 /** A linear history: each commit's whole tree (path -> content), each the child of the one before. */
 export interface Scenario {
@@ -20,6 +20,10 @@ export interface Scenario {
   tags: Record<string, number>;
   /** Who wrote every commit. */
   author: { name: string; email: string };
+  /** Each commit's whole message, index by index. */
+  messages: string[];
+  /** When each commit was committed, as toISOString writes it (a builder may record it in another time zone). */
+  committedAt: string[];
 }
 
 export interface ScenarioRepository {
@@ -59,6 +63,12 @@ export const SCENARIO: Scenario = {
   ],
   branches: { main: 1, feature: 2, 'release/1': 0 },
   tags: { 'v1.0': 0 },
+  messages: [
+    '  Add the app, the readme and the docs  \nwrapped onto a second line of the same paragraph\n',
+    'Make the app say 2\n\nThe body says why,\nover two lines.\n',
+    `Grüße: ${'a title far too long to show whole, '.repeat(8)}\ncontinued on a second line of the same paragraph\n\nAnd a body.\n`,
+  ],
+  committedAt: ['2025-03-01T10:00:00.000Z', '2025-03-02T11:30:15.000Z', '2025-03-03T23:59:59.000Z'],
 };
 
 const MISSING_SHA = 'f'.repeat(40);
@@ -115,9 +125,30 @@ export function sourceConformance(name: string, build: (scenario: Scenario) => P
       for (const commit of shas) assert.equal(valueOf(await source.resolve(repo, commit), commit), commit);
     });
 
-    it("commitAuthor names the commit's author as git recorded it; an unknown commit is REF_NOT_FOUND", async () => {
-      assert.deepEqual(valueOf(await source.commitAuthor(repo, sha(1)), 'author'), SCENARIO.author);
-      assertFails(await source.commitAuthor(repo, 'f'.repeat(40)), 'REF_NOT_FOUND', 'unknown commit');
+    it("commit names the commit's author as git recorded it (not ASCII), its title and its committer date in UTC", async () => {
+      for (const index of SCENARIO.commits.keys()) {
+        const { author, committedAt } = valueOf(await source.commit(repo, sha(index)), `commit ${index}`);
+        assert.deepEqual(author, SCENARIO.author, `commit ${index}`);
+        assert.equal(committedAt, SCENARIO.committedAt[index], `commit ${index}`);
+      }
+    });
+
+    it("commit's title is the first line of a multi-line message, trimmed: never the body, nor the rest of a wrapped paragraph", async () => {
+      assert.equal(valueOf(await source.commit(repo, sha(0)), 'commit 0').title, 'Add the app, the readme and the docs', 'a wrapped first paragraph');
+      assert.equal(valueOf(await source.commit(repo, sha(1)), 'commit 1').title, 'Make the app say 2', 'a title, a blank line, a body');
+    });
+
+    it(`commit's title is cut at ${COMMIT_TITLE_MAX} characters with an ellipsis`, async () => {
+      const { title } = valueOf(await source.commit(repo, sha(2)), 'commit 2');
+      const firstLine = SCENARIO.messages[2]!.split('\n')[0]!;
+      assert.ok([...firstLine].length > COMMIT_TITLE_MAX, 'the scenario has a long first line');
+      assert.ok([...title].length <= COMMIT_TITLE_MAX, title);
+      assert.ok(title.endsWith('…') && firstLine.startsWith(title.slice(0, -1)), title);
+      assert.ok(title.startsWith('Grüße: a title far too long'), title);
+    });
+
+    it('commit of a commit the repository does not have is REF_NOT_FOUND', async () => {
+      assertFails(await source.commit(repo, MISSING_SHA), 'REF_NOT_FOUND', 'unknown commit');
     });
 
     it('an unknown ref is REF_NOT_FOUND', async () => {
@@ -131,6 +162,7 @@ export function sourceConformance(name: string, build: (scenario: Scenario) => P
       assertFails(await source.resolve(unreadableRepo, 'main'), 'REPOSITORY_UNAVAILABLE', 'resolve');
       assertFails(await source.checkout(unreadableRepo, sha(0), join(workspaces, 'unreadable')), 'REPOSITORY_UNAVAILABLE', 'checkout');
       assertFails(await source.changedFiles(unreadableRepo, sha(0), sha(1)), 'REPOSITORY_UNAVAILABLE', 'changedFiles');
+      assertFails(await source.commit(unreadableRepo, sha(0)), 'REPOSITORY_UNAVAILABLE', 'commit');
       assertFails(await source.branches(unreadableRepo), 'REPOSITORY_UNAVAILABLE', 'branches');
     });
 
@@ -188,6 +220,7 @@ export function sourceConformance(name: string, build: (scenario: Scenario) => P
         ...Array.from({ length: 5 }, () => source.resolve(repo, 'main')),
         ...Array.from({ length: 5 }, () => source.changedFiles(repo, sha(0), sha(1))),
         ...Array.from({ length: 5 }, () => source.branches(repo)),
+        ...Array.from({ length: 5 }, () => source.commit(repo, sha(1))),
       ]);
       for (const result of results) assert.ok(result.ok, result.ok ? '' : result.error.message);
       assert.ok(results.slice(0, 5).every((result) => result.ok && result.value === sha(SCENARIO.branches.main!)));

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { FakeSource } from '../../src/source/fake/source.ts';
+import { FAKE_COMMIT, FakeSource } from '../../src/source/fake/source.ts';
 import { sourceConformance, type Scenario } from './source-conformance.ts';
 
 const REPO = '/repos/monorepo.git';
@@ -18,7 +18,7 @@ async function buildScenario(scenario: Scenario) {
   const shas = scenario.commits.map((tree, index) => {
     const sha = fakeSha(`commit ${index}`);
     source.setTree(REPO, sha, tree);
-    source.authors.set(`${REPO}@${sha}`, scenario.author);
+    source.setCommit(REPO, sha, { author: scenario.author, message: scenario.messages[index]!, committedAt: scenario.committedAt[index]! });
     return sha;
   });
   for (const [ref, index] of [...Object.entries(scenario.branches), ...Object.entries(scenario.tags)]) source.setRef(REPO, ref, shas[index]!);
@@ -61,6 +61,15 @@ describe('FakeSource', () => {
     const broken = await source.checkout(REPO, one, join(root, 'broken'));
     assert.equal(!broken.ok && broken.error.code, 'REPOSITORY_UNAVAILABLE');
     assert.deepEqual(source.checkouts.map((checkout) => checkout.dir), [dir, join(root, 'broken')]);
+  });
+
+  it("answers FAKE_COMMIT's author, title and date for what a script did not say of a commit", async () => {
+    const source = new FakeSource();
+    assert.deepEqual(await source.commit(REPO, one), { ok: true, value: { author: FAKE_COMMIT.author, title: 'Fake commit', committedAt: FAKE_COMMIT.committedAt } });
+    source.setCommit(REPO, two, { message: 'Only the message\n\nsaid' }).setCommit(REPO, two, { committedAt: '2026-01-01T00:00:00.000Z' });
+    assert.deepEqual(await source.commit(REPO, two), { ok: true, value: { author: FAKE_COMMIT.author, title: 'Only the message', committedAt: '2026-01-01T00:00:00.000Z' } });
+    const unknown = await source.commit(REPO, three);
+    assert.equal(!unknown.ok && unknown.error.code, 'REF_NOT_FOUND', 'once a script named commits, others are unknown');
   });
 
   it('has no branches until a script gives some', async () => {

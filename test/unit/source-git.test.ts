@@ -54,17 +54,25 @@ function writeTree(dir: string, tree: Record<string, string>): void {
   }
 }
 
-function commitTree(work: string, tree: Record<string, string>, message: string): string {
+function commitTree(work: string, tree: Record<string, string>, message: string, committedAt?: string): string {
   writeTree(work, tree);
   git(['add', '-A'], work);
-  git(['-c', `user.name=${SCENARIO.author.name}`, '-c', `user.email=${SCENARIO.author.email}`, 'commit', '--quiet', '--allow-empty', '-m', message], work);
+  const args = ['-c', `user.name=${SCENARIO.author.name}`, '-c', `user.email=${SCENARIO.author.email}`, 'commit', '--quiet', '--allow-empty', '-m', message];
+  if (committedAt === undefined) git(args, work);
+  else {
+    // Committed in a time zone east of UTC, written a day earlier in one west of it: the
+    // source must answer the committer's date, in UTC.
+    const seconds = Date.parse(committedAt) / 1000;
+    const env = { ...GIT_ENV, GIT_COMMITTER_DATE: `@${seconds} +0200`, GIT_AUTHOR_DATE: `@${seconds - 86_400} -0500` };
+    execFileSync('git', args, { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  }
   return git(['rev-parse', 'HEAD'], work);
 }
 
 async function buildScenario(scenario: Scenario) {
   const repo = freshFolder('scenario');
   git(['init', '--quiet', '--initial-branch', 'main', repo]);
-  const shas = scenario.commits.map((tree, index) => commitTree(repo, tree, `commit ${index}`));
+  const shas = scenario.commits.map((tree, index) => commitTree(repo, tree, scenario.messages[index]!, scenario.committedAt[index]!));
   for (const [branch, index] of Object.entries(scenario.branches)) git(['update-ref', `refs/heads/${branch}`, shas[index]!], repo);
   for (const [tag, index] of Object.entries(scenario.tags)) git([...IDENTITY, 'tag', '--annotate', '--message', tag, tag, shas[index]!], repo);
   return { source: new GitSource(freshFolder('cache')), repo, unreadableRepo: join(root, 'no-such-repository'), shas };

@@ -81,6 +81,8 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
           originRunId: null,
           releaseId: null,
           commitAuthor: null,
+          commitTitle: null,
+          committedAt: null,
           forced: false,
           note: null,
           status: 'pending',

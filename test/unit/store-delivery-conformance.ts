@@ -53,17 +53,25 @@ export function storeDeliveryConformance(name: string, open: () => Promise<Store
       ({ environment, service, name, sealed, updatedAt, updatedBy: 'ada' });
 
     describe('runs: delivery fields and updateIf', () => {
-      it('create defaults releaseId, commitAuthor, forced and note, and stores them when given', async () => {
+      it('create defaults releaseId, the commit (author, title, date), forced and note, and stores them when given', async () => {
         const { run: plain } = await store.runs.create(newRun(), []);
-        assert.deepEqual([plain.releaseId, plain.commitAuthor, plain.forced, plain.note], [null, null, false, null]);
+        assert.deepEqual([plain.releaseId, plain.commitAuthor, plain.commitTitle, plain.committedAt, plain.forced, plain.note], [null, null, null, null, false, null]);
         const origin = await store.releases.create({ service: 'payment', commitSha: 'a'.repeat(40), image: 'r/p:a', digest: 'sha256:x', tag: null, lane: 'main', runId: plain.id });
         const author = { name: 'Ada Lovelace', email: 'ada@example.com' };
-        const { run } = await store.runs.create(newRun('payment', { trigger: { kind: 'promote', by: 'ada' }, releaseId: origin.id, commitAuthor: author, forced: true, note: 'hotfix, past the soak' }), []);
-        assert.deepEqual([run.releaseId, run.commitAuthor, run.forced, run.note], [origin.id, author, true, 'hotfix, past the soak']);
+        const commit = { commitAuthor: author, commitTitle: 'Fix the Åström edge case', committedAt: '2026-01-02T03:04:05.000Z' };
+        const { run } = await store.runs.create(newRun('payment', { trigger: { kind: 'promote', by: 'ada' }, releaseId: origin.id, ...commit, forced: true, note: 'hotfix, past the soak' }), []);
+        assert.deepEqual(
+          [run.releaseId, run.commitAuthor, run.commitTitle, run.committedAt, run.forced, run.note],
+          [origin.id, author, commit.commitTitle, commit.committedAt, true, 'hotfix, past the soak'],
+        );
         assert.deepEqual(await store.runs.get(run.id), run);
         const later = { name: 'Grace', email: 'grace@example.com' };
         assert.deepEqual(await store.runs.update(plain.id, { commitAuthor: later }), { ...plain, commitAuthor: later });
         assert.deepEqual(await store.runs.update(plain.id, { commitAuthor: null }), plain);
+        const read = { commitAuthor: later, commitTitle: 'Read at checkout', committedAt: '2026-01-01T00:00:00.000Z' };
+        assert.deepEqual(await store.runs.update(plain.id, read), { ...plain, ...read });
+        assert.deepEqual(await store.runs.update(plain.id, { commitTitle: 'Only the title' }), { ...plain, ...read, commitTitle: 'Only the title' }, 'a patch changes only what it names');
+        assert.deepEqual(await store.runs.update(plain.id, { commitAuthor: null, commitTitle: null, committedAt: null }), plain);
       });
 
       it('updateIf applies the patch only while the status is one of `from`; otherwise null and nothing changes', async () => {

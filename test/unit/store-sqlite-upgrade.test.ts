@@ -1,5 +1,6 @@
 // The SQLite store's own check that a database made before delivery (at migration 0003) opens
-// at 0004 with the new fields' defaults, and an old approval gate as a waiting stage.
+// at 0004 with the new fields' defaults, and an old approval gate as a waiting stage; and that
+// one made before runs kept their commit's title and date (0006) opens with them empty.
 
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -57,6 +58,34 @@ const freshPath = () => join(root, 'nested', 'slipway.db');
         assert.deepEqual(raw.prepare('select name from kysely_migration order by name').pluck().all(), Object.keys(migrations).sort());
       } finally {
         raw.close();
+      }
+    });
+  });
+
+  describe('sqlite store: migration 0007 (commits)', () => {
+    it("upgrades a database created at 0006: runs keep their commit's author and have no title or date yet", async () => {
+      const path = join(root, 'at-0006', 'slipway.db');
+      mkdirSync(dirname(path), { recursive: true });
+      const db = new Kysely<any>({ dialect: new SqliteDialect({ database: new SqliteDatabase(path) }) });
+      const before = Object.fromEntries(Object.entries(migrations).filter(([name]) => name < '0007'));
+      const { error } = await new Migrator({ db, provider: { getMigrations: async () => before } }).migrateToLatest();
+      assert.equal(error, undefined);
+      const author = { name: 'Zoë Åström', email: 'zoe@example.test' };
+      const run = await db
+        .insertInto('runs')
+        .values({ service: 'payment', ref: 'main', commit_sha: 'a'.repeat(40), trigger_kind: 'push', trigger_by: 'x', status: 'succeeded', created_at: '2025-01-01T00:00:00.000Z', lane: 'main', commit_author: JSON.stringify(author) })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      await db.destroy();
+
+      const store = await openSqliteStore(path);
+      try {
+        const migrated = (await store.runs.get(run.id))!;
+        assert.deepEqual([migrated.commitAuthor, migrated.commitTitle, migrated.committedAt], [author, null, null]);
+        const read = { commitTitle: 'Read at the next checkout', committedAt: '2024-12-31T23:00:00.000Z' };
+        assert.deepEqual(await store.runs.update(run.id, read), { ...migrated, ...read });
+      } finally {
+        await store.close();
       }
     });
   });

@@ -1,4 +1,4 @@
-// The checkout stage: the run's commit into a fresh workspace of its own, and who wrote it.
+// The checkout stage: the run's commit into a fresh workspace of its own, and who wrote it, its title and date.
 
 import { rm } from 'node:fs/promises';
 import { redactUrls } from '../../core/redact.ts';
@@ -10,10 +10,14 @@ export async function checkout({ source, store }: EngineResources, { run, servic
   const result = await source.checkout(service.repo, run.commitSha, workspace);
   if (!result.ok) return { status: 'failed', reason: result.error.message };
   log.system(`Checked out ${run.commitSha}`);
-  // Approvals refuse the commit's author: it is read once, here, where the commit is at hand.
-  if (run.commitAuthor === null) {
-    const author = await source.commitAuthor(service.repo, run.commitSha);
-    if (author.ok) await store.runs.update(run.id, { commitAuthor: author.value });
+  // Approvals refuse the commit's author, the fleet shows its title and age, lead times start
+  // at its date: they are read once, here, where the commit is at hand.
+  if (run.commitAuthor === null || run.commitTitle === null || run.committedAt === null) {
+    const commit = await source.commit(service.repo, run.commitSha);
+    if (commit.ok) {
+      const { author, title, committedAt } = commit.value;
+      await store.runs.update(run.id, { commitAuthor: author, commitTitle: title, committedAt });
+    }
   }
   return { status: 'succeeded' };
 }

@@ -1,18 +1,33 @@
 // A scriptable Source for engine tests: refs resolve from a table, a commit's tree and the
-// files changed between two commits are what the test scripted, branches come from a table;
+// files changed between two commits are what the test scripted, so are a commit's author,
+// message and date (with defaults), branches come from a table;
 // every method fails for repositories listed in `unreadable`, checkouts also for those in
 // `brokenCheckouts`.
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { SlipwayError } from '../../core/errors.ts';
-import { err, ok, type CommitAuthor, type Result } from '../../core/types.ts';
-import type { Source } from '../source.ts';
+import { err, ok, type CommitAuthor, type CommitInfo, type Result } from '../../core/types.ts';
+import { commitTitle, type Source } from '../source.ts';
 
 const FULL_SHA = /^([0-9a-f]{40}|[0-9a-f]{64})$/;
 
 /** path -> content */
 export type FakeTree = Record<string, string>;
+
+/** What a script may say of a commit: its author, its whole message, its committer date (ISO 8601 UTC). */
+export interface FakeCommit {
+  author?: CommitAuthor;
+  message?: string;
+  committedAt?: string;
+}
+
+/** What commit() answers of a commit no script described. */
+export const FAKE_COMMIT: Required<FakeCommit> = {
+  author: { name: 'Fake Author', email: 'fake@example.com' },
+  message: 'Fake commit\n',
+  committedAt: '2024-01-01T00:00:00.000Z',
+};
 
 export class FakeSource implements Source {
   /** `${repo}#${ref}` -> sha; any full sha resolves to itself, so tests may name commits they never scripted. */
@@ -81,15 +96,27 @@ export class FakeSource implements Source {
     return [];
   }
 
-  /** The scripted author of a commit, else "Fake Author <fake@example.com>". */
-  readonly authors = new Map<string, CommitAuthor>();
+  /** `${repo}@${sha}` -> what a script said of the commit; the rest comes from FAKE_COMMIT. */
+  private readonly commitDetails = new Map<string, FakeCommit>();
 
-  async commitAuthor(repo: string, sha: string): Promise<Result<CommitAuthor>> {
+  /** What commit() answers for the commit (its title cut from `message` as git's would be); the commit becomes known. */
+  setCommit(repo: string, sha: string, details: FakeCommit): this {
+    this.commitDetails.set(`${repo}@${sha}`, { ...this.commitDetails.get(`${repo}@${sha}`), ...details });
+    this.commits.add(`${repo}@${sha}`);
+    return this;
+  }
+
+  /**
+   * The scripted author, message and date of a commit, each else FAKE_COMMIT's. A full sha no
+   * script named is REF_NOT_FOUND once some script named a commit (before that, any is known).
+   */
+  async commit(repo: string, sha: string): Promise<Result<CommitInfo>> {
     if (this.unreadable.has(repo)) return outage(repo);
-    if (FULL_SHA.test(sha) && !this.commits.has(`${repo}@${sha}`) && !this.authors.has(`${repo}@${sha}`) && this.commits.size > 0) {
+    if (FULL_SHA.test(sha) && !this.commits.has(`${repo}@${sha}`) && this.commits.size > 0) {
       return err(new SlipwayError('REF_NOT_FOUND', `ref ${sha} does not exist in ${repo}`));
     }
-    return ok(this.authors.get(`${repo}@${sha}`) ?? { name: 'Fake Author', email: 'fake@example.com' });
+    const { author, message, committedAt } = { ...FAKE_COMMIT, ...this.commitDetails.get(`${repo}@${sha}`) };
+    return ok({ author: { ...author }, title: commitTitle(message), committedAt });
   }
 
   async changedFiles(repo: string, from: string, to: string): Promise<Result<string[]>> {

@@ -16,8 +16,8 @@ import { appendFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'no
 import { join, resolve as resolvePath } from 'node:path';
 import { SlipwayError, type ErrorCode } from '../../core/errors.ts';
 import { redactUrls, withoutCredentials } from '../../core/redact.ts';
-import { err, ok, type CommitAuthor, type Result } from '../../core/types.ts';
-import type { Source } from '../source.ts';
+import { err, ok, type CommitInfo, type Result } from '../../core/types.ts';
+import { commitTitle, type Source } from '../source.ts';
 
 export interface GitOutput {
   code: number;
@@ -249,13 +249,18 @@ export class GitSource implements Source {
     return ok(undefined);
   }
 
-  async commitAuthor(repo: string, sha: string): Promise<Result<CommitAuthor>> {
+  async commit(repo: string, sha: string): Promise<Result<CommitInfo>> {
     const found = await this.withCommits(repo, [sha]);
     if (!found.ok) return found;
-    const output = await gitIn(found.value.mirror, ['show', '--no-patch', '--format=%an%x00%ae', found.value.commits[0]!]);
+    // NUL between fields (none of them can hold one), the raw message last; the committer
+    // date as epoch seconds, so its time zone does not matter. No signature output, whatever
+    // the server's git configuration says.
+    const output = await gitIn(found.value.mirror, ['log', '-1', '--no-show-signature', '--format=%an%x00%ae%x00%ct%x00%B', found.value.commits[0]!]);
     if (output.code !== 0) return failure('REF_NOT_FOUND', `cannot read commit ${sha} of ${repo}: ${lastLine(output.stderr)}`);
-    const [name = '', email = ''] = output.stdout.trim().split('\0');
-    return ok({ name, email });
+    const [name = '', email = '', seconds = '', ...message] = output.stdout.split('\0');
+    const committedAt = new Date(Number(seconds) * 1000);
+    if (seconds === '' || Number.isNaN(committedAt.getTime())) return failure('REPOSITORY_UNAVAILABLE', `cannot read the date of commit ${sha} of ${repo}`);
+    return ok({ author: { name, email }, title: commitTitle(message.join('\0')), committedAt: committedAt.toISOString() });
   }
 
   async changedFiles(repo: string, from: string, to: string): Promise<Result<string[]>> {

@@ -345,6 +345,14 @@ const previews: Migration = {
   },
 };
 
+/** 0007: a run's commit title and committer date, read at checkout beside its author. */
+const commits: Migration = {
+  async up(db) {
+    await db.schema.alterTable('runs').addColumn('commit_title', 'text').execute();
+    await db.schema.alterTable('runs').addColumn('committed_at', 'text').execute();
+  },
+};
+
 export const migrations: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_triggers': triggers,
@@ -352,6 +360,7 @@ export const migrations: Record<string, Migration> = {
   '0004_delivery': delivery,
   '0005_runtime': runtime,
   '0006_previews': previews,
+  '0007_commits': commits,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -54,6 +54,9 @@ export interface RunTable {
   release_id: number | null;
   /** JSON CommitAuthor, or null. */
   commit_author: string | null;
+  commit_title: string | null;
+  /** ISO 8601 UTC. */
+  committed_at: string | null;
   forced: number;
   note: string | null;
   status: RunStatus;
@@ -206,6 +209,8 @@ export function runToRow(run: NewRun, createdAt: string): Insertable<RunTable> {
     origin_run_id: run.originRunId,
     release_id: run.releaseId ?? null,
     commit_author: run.commitAuthor ? JSON.stringify(run.commitAuthor) : null,
+    commit_title: run.commitTitle ?? null,
+    committed_at: run.committedAt ?? null,
     forced: run.forced ? 1 : 0,
     note: run.note ?? null,
     status: 'pending',
@@ -225,6 +230,8 @@ export function runPatchToRow(patch: RunPatch): Updateable<RunTable> {
     started_at: patch.startedAt,
     finished_at: patch.finishedAt,
     commit_author: patch.commitAuthor === undefined ? undefined : patch.commitAuthor && JSON.stringify(patch.commitAuthor),
+    commit_title: patch.commitTitle,
+    committed_at: patch.committedAt,
   };
 }
 
@@ -244,6 +251,8 @@ export function rowToRun(row: RunRow): Run {
     originRunId: row.origin_run_id,
     releaseId: row.release_id,
     commitAuthor: row.commit_author === null ? null : (JSON.parse(row.commit_author) as CommitAuthor),
+    commitTitle: row.commit_title,
+    committedAt: row.committed_at,
     forced: row.forced === 1,
     note: row.note,
     status: row.status,
