@@ -72,6 +72,20 @@ export interface RunRepository {
   updateIf(id: number, from: RunStatus[], patch: RunPatch): Promise<Run | null>;
   /** The newest run of each service. */
   latestPerService(): Promise<Run[]>;
+  /** These runs, by id; unknown ids are left out. One query however many. */
+  byIds(ids: readonly number[]): Promise<Run[]>;
+  /**
+   * The runs created in [from, to) (ISO times as toISOString writes them), of one service or
+   * every one, oldest first, each with its stages' times in pipeline order; a fixed number of
+   * queries however many runs (the delivery metrics' trends read it).
+   */
+  timings(filter: { from: string; to: string; service?: string }): Promise<RunTimings[]>;
+}
+
+/** What the metrics read of a run and its stages: when each was created, started and finished, and how it ended. */
+export interface RunTimings {
+  run: Pick<Run, 'id' | 'service' | 'status' | 'createdAt' | 'startedAt' | 'finishedAt'>;
+  stages: Array<Pick<Stage, 'name' | 'position' | 'status' | 'startedAt' | 'finishedAt'>>;
 }
 
 export interface StageRepository {
@@ -96,6 +110,14 @@ export interface ReleaseRepository {
   get(id: number): Promise<Release | null>;
   /** Newest first. */
   list(filter?: { service?: string; runId?: number; limit?: number }): Promise<Release[]>;
+  /** These releases, by id; unknown ids are left out. One query however many. */
+  byIds(ids: readonly number[]): Promise<Release[]>;
+  /**
+   * When the commit of each of these releases was made, as the run that built it read it (null
+   * for a run from before Slipway read it), and when that run was created; by release id,
+   * unknown ids left out. One query however many (the delivery metrics' lead time reads it).
+   */
+  commitTimes(releaseIds: readonly number[]): Promise<Array<{ releaseId: number; committedAt: string | null; runCreatedAt: string }>>;
 }
 
 export interface DeploymentRepository {
@@ -106,6 +128,17 @@ export interface DeploymentRepository {
   list(filter?: { service?: string; environment?: string; releaseId?: number; statuses?: DeploymentStatus[]; afterId?: number; order?: 'newest' | 'oldest'; limit?: number }): Promise<Deployment[]>;
   /** The newest succeeded deployment of a service in an environment: what serves there. */
   current(service: string, environment: string): Promise<Deployment | null>;
+  /**
+   * Deployments into any of `environments` that finished at or after `from` and, when `to` is
+   * given, before it (ISO times as toISOString writes them); oldest first (by id). `service`
+   * narrows. One still in progress has not finished.
+   */
+  finished(filter: { environments: readonly string[]; from: string; to?: string; service?: string }): Promise<Deployment[]>;
+  /**
+   * For each of these releases, in each of these environments where one of its deployments
+   * succeeded, the first that did (the lowest id); by id. One query however many.
+   */
+  firstSucceeded(filter: { releaseIds: readonly number[]; environments: readonly string[] }): Promise<Deployment[]>;
 }
 
 /** What the audit log is read by; every field narrows. */

@@ -453,6 +453,126 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
       });
     });
 
+    describe('what the delivery metrics read', () => {
+      const ids = (records: { id: number }[]) => records.map((record) => record.id);
+      const at = (minutes: number) => new Date(Date.parse(AT) + minutes * 60_000).toISOString();
+
+      it('runs.byIds and releases.byIds give those records by id, leaving unknown ids out', async () => {
+        const a = (await runWithStages()).run;
+        const b = (await runWithStages('orders')).run;
+        const c = (await runWithStages()).run;
+        assert.deepEqual(await store.runs.byIds([c.id, a.id, 9999]), [await store.runs.get(a.id), await store.runs.get(c.id)]);
+        assert.deepEqual(ids(await store.runs.byIds([b.id])), [b.id]);
+        assert.deepEqual(await store.runs.byIds([]), []);
+        const r1 = await store.releases.create(newRelease(a.id));
+        const r2 = await store.releases.create(newRelease(b.id, 'orders'));
+        assert.deepEqual(await store.releases.byIds([r2.id, r1.id, 9999]), [r1, r2]);
+        assert.deepEqual(await store.releases.byIds([]), []);
+        // Far more ids than a statement may bind variables.
+        const many = Array.from({ length: 40_000 }, (_, i) => i + 1);
+        assert.deepEqual(ids(await store.runs.byIds(many)), [a.id, b.id, c.id]);
+        assert.deepEqual(ids(await store.releases.byIds(many)), [r1.id, r2.id]);
+      });
+
+      it('releases.commitTimes gives when each release’s commit was made and its run created, by release id', async () => {
+        const read = (await store.runs.create(newRun('payment', { createdAt: at(5), committedAt: at(1) }), [])).run;
+        const older = (await store.runs.create(newRun('orders', { createdAt: at(7) }), [])).run;
+        const r1 = await store.releases.create(newRelease(read.id));
+        const r2 = await store.releases.create(newRelease(older.id, 'orders'));
+        const r3 = await store.releases.create(newRelease(read.id));
+        assert.deepEqual(await store.releases.commitTimes([r3.id, r2.id, r1.id, 9999]), [
+          { releaseId: r1.id, committedAt: at(1), runCreatedAt: at(5) },
+          { releaseId: r2.id, committedAt: null, runCreatedAt: at(7) },
+          { releaseId: r3.id, committedAt: at(1), runCreatedAt: at(5) },
+        ]);
+        assert.deepEqual(await store.releases.commitTimes([]), []);
+        // Far more ids than a statement may bind variables.
+        const many = Array.from({ length: 40_000 }, (_, i) => i + 1);
+        assert.deepEqual(
+          (await store.releases.commitTimes(many)).map((entry) => entry.releaseId),
+          [r1.id, r2.id, r3.id],
+        );
+      });
+
+      it('runs.timings gives the runs created in [from, to), of one service or all, with their stages’ times in pipeline order', async () => {
+        const before = await store.runs.create(newRun('payment', { createdAt: at(-1) }), [newStage(0)]);
+        const first = await store.runs.create(newRun('payment', { createdAt: at(0) }), [newStage(0, { name: 'checkout' }), newStage(1, { name: 'test' })]);
+        const other = await store.runs.create(newRun('orders', { createdAt: at(5) }), []);
+        const last = await store.runs.create(newRun('payment', { createdAt: at(9) }), [newStage(0, { name: 'checkout' })]);
+        await store.runs.create(newRun('payment', { createdAt: at(10) }), [newStage(0)]);
+        await store.runs.update(first.run.id, { status: 'succeeded', startedAt: at(1), finishedAt: at(4) });
+        await store.stages.update(first.stages[1]!.id, { status: 'failed', startedAt: at(2), finishedAt: at(3) });
+        await store.stages.update(first.stages[0]!.id, { status: 'succeeded', startedAt: at(1), finishedAt: at(2) });
+        assert.ok(before.run.id < first.run.id);
+
+        const all = await store.runs.timings({ from: at(0), to: at(10) });
+        assert.deepEqual(
+          all.map((entry) => entry.run.id),
+          [first.run.id, other.run.id, last.run.id],
+        );
+        assert.deepEqual(all[0], {
+          run: { id: first.run.id, service: 'payment', status: 'succeeded', createdAt: at(0), startedAt: at(1), finishedAt: at(4) },
+          stages: [
+            { name: 'checkout', position: 0, status: 'succeeded', startedAt: at(1), finishedAt: at(2) },
+            { name: 'test', position: 1, status: 'failed', startedAt: at(2), finishedAt: at(3) },
+          ],
+        });
+        assert.deepEqual(all[1]!.stages, []);
+        assert.deepEqual(all[2]!.stages, [{ name: 'checkout', position: 0, status: 'pending', startedAt: null, finishedAt: null }]);
+        assert.deepEqual(
+          (await store.runs.timings({ from: at(0), to: at(10), service: 'payment' })).map((entry) => entry.run.id),
+          [first.run.id, last.run.id],
+        );
+        assert.deepEqual(await store.runs.timings({ from: at(20), to: at(30) }), []);
+      });
+
+      it('deployments.finished gives those into the environments that finished in [from, to), oldest first', async () => {
+        const { run } = await runWithStages();
+        const r = await store.releases.create(newRelease(run.id));
+        const place = async (finishedMinutes: number | null, overrides: Partial<NewDeployment> = {}, status: 'succeeded' | 'failed' | 'rolled_back' = 'succeeded') => {
+          const created = await store.deployments.create(newDeployment(r.id, { environment: 'production', ...overrides }));
+          return finishedMinutes === null ? created : (await store.deployments.update(created.id, { status, finishedAt: at(finishedMinutes) }))!;
+        };
+        const early = await place(-1);
+        const a = await place(0);
+        const staging = await place(1, { environment: 'staging' });
+        const b = await place(2, {}, 'failed');
+        const orders = await place(3, { service: 'orders' }, 'rolled_back');
+        const c = await place(5);
+        await place(null);
+        const late = await place(10);
+
+        assert.deepEqual(await store.deployments.finished({ environments: ['production'], from: at(0), to: at(10) }), [a, b, orders, c]);
+        assert.deepEqual(ids(await store.deployments.finished({ environments: ['production'], from: at(0) })), [a.id, b.id, orders.id, c.id, late.id]);
+        assert.deepEqual(ids(await store.deployments.finished({ environments: ['production', 'staging'], from: at(-5), to: at(3) })), [early.id, a.id, staging.id, b.id]);
+        assert.deepEqual(ids(await store.deployments.finished({ environments: ['production'], from: at(0), service: 'payment' })), [a.id, b.id, c.id, late.id]);
+        assert.deepEqual(await store.deployments.finished({ environments: [], from: at(0) }), []);
+      });
+
+      it('deployments.firstSucceeded gives each release’s first succeeded deployment per environment', async () => {
+        const { run } = await runWithStages();
+        const r1 = await store.releases.create(newRelease(run.id));
+        const r2 = await store.releases.create(newRelease(run.id));
+        const r3 = await store.releases.create(newRelease(run.id));
+        const place = async (releaseId: number, environment: string, status: 'succeeded' | 'failed' | 'rolled_back' | 'in_progress') => {
+          const created = await store.deployments.create(newDeployment(releaseId, { environment }));
+          return status === 'in_progress' ? created : (await store.deployments.update(created.id, { status, finishedAt: LATER }))!;
+        };
+        await place(r1.id, 'production', 'failed');
+        const r1First = await place(r1.id, 'production', 'succeeded');
+        await place(r1.id, 'production', 'succeeded');
+        const r1Staging = await place(r1.id, 'staging', 'succeeded');
+        await place(r2.id, 'production', 'rolled_back');
+        await place(r2.id, 'production', 'in_progress');
+        const r3First = await place(r3.id, 'production', 'succeeded');
+
+        assert.deepEqual(await store.deployments.firstSucceeded({ releaseIds: [r1.id, r2.id, r3.id], environments: ['production'] }), [r1First, r3First]);
+        assert.deepEqual(ids(await store.deployments.firstSucceeded({ releaseIds: [r1.id], environments: ['production', 'staging'] })), [r1First.id, r1Staging.id]);
+        assert.deepEqual(await store.deployments.firstSucceeded({ releaseIds: [], environments: ['production'] }), []);
+        assert.deepEqual(await store.deployments.firstSucceeded({ releaseIds: [r1.id], environments: [] }), []);
+      });
+    });
+
     describe('events', () => {
       it('append assigns increasing ids, defaults at to now and round-trips data as JSON', async () => {
         const { run } = await runWithStages();

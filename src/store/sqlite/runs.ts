@@ -2,7 +2,7 @@
 
 import { sql, type Kysely, type SqlBool } from 'kysely';
 import type { LogLine } from '../../core/types.ts';
-import type { DeploymentRepository, EventRepository, LogRepository, ReleaseRepository, RunRepository, StageRepository } from '../store.ts';
+import type { DeploymentRepository, EventRepository, LogRepository, ReleaseRepository, RunRepository, RunTimings, StageRepository } from '../store.ts';
 import {
   deploymentPatchToRow,
   deploymentToRow,
@@ -89,7 +89,45 @@ export function runRepository(db: Kysely<Database>, atomic: Atomic): RunReposito
         .execute();
       return rows.map(rowToRun);
     },
+
+    async byIds(ids) {
+      if (ids.length === 0) return [];
+      const rows = await db.selectFrom('runs').selectAll().where(inIds('id', ids)).orderBy('id').execute();
+      return rows.map(rowToRun);
+    },
+
+    async timings(filter) {
+      let runs = db.selectFrom('runs').where('created_at', '>=', filter.from).where('created_at', '<', filter.to);
+      if (filter.service !== undefined) runs = runs.where('service', '=', filter.service);
+      const runRows = await runs.select(['id', 'service', 'status', 'created_at', 'started_at', 'finished_at']).orderBy('id').execute();
+      if (runRows.length === 0) return [];
+      const stageRows = await db
+        .selectFrom('stages')
+        .select(['run_id', 'name', 'position', 'status', 'started_at', 'finished_at'])
+        .where('run_id', 'in', runs.select('id'))
+        .orderBy('run_id')
+        .orderBy('position')
+        .execute();
+      const byRun = new Map<number, RunTimings['stages']>();
+      for (const row of stageRows) {
+        const stages = byRun.get(row.run_id) ?? [];
+        stages.push({ name: row.name, position: row.position, status: row.status, startedAt: row.started_at, finishedAt: row.finished_at });
+        byRun.set(row.run_id, stages);
+      }
+      return runRows.map((row) => ({
+        run: { id: row.id, service: row.service, status: row.status, createdAt: row.created_at, startedAt: row.started_at, finishedAt: row.finished_at },
+        stages: byRun.get(row.id) ?? [],
+      }));
+    },
   };
+}
+
+/**
+ * `column IN (ids)` bound as one JSON parameter: any number of ids in one statement, far past
+ * the limit on bound variables.
+ */
+function inIds(column: string, ids: readonly number[]) {
+  return sql<SqlBool>`${sql.ref(column)} in (select value from json_each(${JSON.stringify(ids)}))`;
 }
 
 export function stageRepository(db: Kysely<Database>): StageRepository {
@@ -205,6 +243,23 @@ export function releaseRepository(db: Kysely<Database>): ReleaseRepository {
       if (filter.limit !== undefined) query = query.limit(filter.limit);
       return (await query.execute()).map(rowToRelease);
     },
+
+    async byIds(ids) {
+      if (ids.length === 0) return [];
+      return (await db.selectFrom('releases').selectAll().where(inIds('id', ids)).orderBy('id').execute()).map(rowToRelease);
+    },
+
+    async commitTimes(releaseIds) {
+      if (releaseIds.length === 0) return [];
+      const rows = await db
+        .selectFrom('releases')
+        .innerJoin('runs', 'runs.id', 'releases.run_id')
+        .select(['releases.id as release_id', 'runs.committed_at', 'runs.created_at'])
+        .where(inIds('releases.id', releaseIds))
+        .orderBy('releases.id')
+        .execute();
+      return rows.map((row) => ({ releaseId: row.release_id, committedAt: row.committed_at, runCreatedAt: row.created_at }));
+    },
   };
 }
 
@@ -251,6 +306,39 @@ export function deploymentRepository(db: Kysely<Database>): DeploymentRepository
         .limit(1)
         .executeTakeFirst();
       return row ? rowToDeployment(row) : null;
+    },
+
+    async finished(filter) {
+      if (filter.environments.length === 0) return [];
+      let query = db
+        .selectFrom('deployments')
+        .selectAll()
+        .where('environment', 'in', [...filter.environments])
+        .where('status', '!=', 'in_progress')
+        .where('finished_at', '>=', filter.from)
+        .orderBy('id');
+      if (filter.to !== undefined) query = query.where('finished_at', '<', filter.to);
+      if (filter.service !== undefined) query = query.where('service', '=', filter.service);
+      return (await query.execute()).map(rowToDeployment);
+    },
+
+    async firstSucceeded(filter) {
+      if (filter.releaseIds.length === 0 || filter.environments.length === 0) return [];
+      const rows = await db
+        .selectFrom('deployments')
+        .selectAll()
+        .where('id', 'in', (eb) =>
+          eb
+            .selectFrom('deployments')
+            .select((inner) => inner.fn.min('id').as('id'))
+            .where('status', '=', 'succeeded')
+            .where('environment', 'in', [...filter.environments])
+            .where(inIds('release_id', filter.releaseIds))
+            .groupBy(['release_id', 'environment']),
+        )
+        .orderBy('id')
+        .execute();
+      return rows.map(rowToDeployment);
     },
   };
 }
