@@ -49,6 +49,7 @@ import type {
   SecretEntry,
   SetSecretBody,
 } from './delivery-api.ts';
+import type { MetricsQuery, MetricsReport } from './metrics-api.ts';
 
 export class ApiError extends Error {
   constructor(
@@ -231,6 +232,11 @@ export class SlipwayClient {
   removePreview(id: number, reason?: string): Promise<Preview> {
     return this.request('DELETE', `/previews/${id}`, { body: reason ? { reason } : {} });
   }
+  /** Delivery metrics (DORA's four, per service and fleet) and run trends over a period: the last 30 days unless asked. */
+  metrics(query: MetricsQuery = {}): Promise<MetricsReport> {
+    return this.request('GET', '/metrics', { query: { ...query } });
+  }
+
   /** Newest first. */
   audit(query: AuditQuery = {}): Promise<EventRecord[]> {
     const { all, ...rest } = query;

@@ -22,6 +22,7 @@ import { accessRoutes } from './access-routes.ts';
 import { approvalPage } from './approval-page.ts';
 import { authenticate, Refusals, type ApiEnv } from './auth.ts';
 import { deliveryRoutes } from './delivery-routes.ts';
+import { metricsRoutes } from './metrics-routes.ts';
 import { previewsRoutes } from './previews-routes.ts';
 import type { PreviewEnvironments } from '../previews/previews.ts';
 import { eventStream } from './events.ts';
@@ -100,6 +101,7 @@ export function createApp(deps: AppDeps): Hono {
   api.route('/', accessRoutes(access, refusals));
   api.route('/', deliveryRoutes({ engine, store, deployments: deps.deployments, secrets: deps.secrets, refusals }));
   api.route('/', previewsRoutes(store, deps.previews ?? null, refusals));
+  api.route('/', metricsRoutes({ store, config: () => engine.config }));
   api.get('/events', eventStream(bus));
 
   app.route('/api', api);
