@@ -108,8 +108,8 @@ export interface LogRepository {
 export interface ReleaseRepository {
   create(release: NewRelease): Promise<Release>;
   get(id: number): Promise<Release | null>;
-  /** Newest first. */
-  list(filter?: { service?: string; runId?: number; limit?: number }): Promise<Release[]>;
+  /** Newest first; `runIds`: built by any of these runs. */
+  list(filter?: { service?: string; runId?: number; runIds?: readonly number[]; limit?: number }): Promise<Release[]>;
   /** These releases, by id; unknown ids are left out. One query however many. */
   byIds(ids: readonly number[]): Promise<Release[]>;
   /**
@@ -128,6 +128,11 @@ export interface DeploymentRepository {
   list(filter?: { service?: string; environment?: string; releaseId?: number; statuses?: DeploymentStatus[]; afterId?: number; order?: 'newest' | 'oldest'; limit?: number }): Promise<Deployment[]>;
   /** The newest succeeded deployment of a service in an environment: what serves there. */
   current(service: string, environment: string): Promise<Deployment | null>;
+  /**
+   * The newest deployment of each service in each environment (of those with one of `statuses`,
+   * when given; `succeeded` answers what serves everywhere); one query however many.
+   */
+  latestPerTarget(filter?: { statuses?: DeploymentStatus[] }): Promise<Deployment[]>;
   /**
    * Deployments into any of `environments` that finished at or after `from` and, when `to` is
    * given, before it (ISO times as toISOString writes them); oldest first (by id). `service`

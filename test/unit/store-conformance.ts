@@ -370,6 +370,9 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
         assert.deepEqual(ids(await store.releases.list({ runId: other.id })), [d.id]);
         assert.deepEqual(ids(await store.releases.list({ runId: run.id, limit: 1 })), [c.id]);
         assert.deepEqual(await store.releases.list({ runId: 999 }), []);
+        assert.deepEqual(ids(await store.releases.list({ runIds: [other.id, 999] })), [d.id]);
+        assert.deepEqual(ids(await store.releases.list({ runIds: [run.id, other.id], limit: 2 })), [d.id, c.id]);
+        assert.deepEqual(await store.releases.list({ runIds: [] }), []);
         assert.deepEqual(ids(await store.releases.list()), [d.id, c.id, b.id, a.id]);
         assert.deepEqual(ids(await store.releases.list({ service: 'payment' })), [d.id, c.id, a.id]);
         assert.deepEqual(ids(await store.releases.list({ limit: 1 })), [d.id]);
@@ -450,6 +453,25 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
         assert.deepEqual(await store.deployments.current('payment', 'staging'), await store.deployments.get(serving.id));
         assert.equal((await store.deployments.current('payment', 'production'))?.id, elsewhere.id);
         assert.equal(await store.deployments.current('payment', 'qa'), null);
+      });
+
+      it('latestPerTarget is the newest deployment of each service in each environment, of the statuses asked', async () => {
+        const { release: r } = await release();
+        const ids = (deployments: { id: number }[]) => deployments.map((deployment) => deployment.id);
+        assert.deepEqual(await store.deployments.latestPerTarget(), []);
+
+        const serving = await store.deployments.create(newDeployment(r.id));
+        await store.deployments.update(serving.id, { status: 'succeeded' });
+        const failed = await store.deployments.create(newDeployment(r.id));
+        await store.deployments.update(failed.id, { status: 'failed' });
+        const production = await store.deployments.create(newDeployment(r.id, { environment: 'production' }));
+        const orders = await store.deployments.create(newDeployment(r.id, { service: 'orders' }));
+        await store.deployments.update(orders.id, { status: 'succeeded' });
+
+        assert.deepEqual(ids(await store.deployments.latestPerTarget()), [failed.id, production.id, orders.id]);
+        assert.deepEqual(ids(await store.deployments.latestPerTarget({ statuses: ['succeeded'] })), [serving.id, orders.id]);
+        assert.deepEqual(await store.deployments.latestPerTarget({ statuses: [] }), []);
+        assert.deepEqual(await store.deployments.latestPerTarget({ statuses: ['in_progress'] }), [await store.deployments.get(production.id)]);
       });
     });
 

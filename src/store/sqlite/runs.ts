@@ -240,6 +240,7 @@ export function releaseRepository(db: Kysely<Database>): ReleaseRepository {
       let query = db.selectFrom('releases').selectAll().orderBy('id', 'desc');
       if (filter.service !== undefined) query = query.where('service', '=', filter.service);
       if (filter.runId !== undefined) query = query.where('run_id', '=', filter.runId);
+      if (filter.runIds !== undefined) query = query.where(inIds('run_id', filter.runIds));
       if (filter.limit !== undefined) query = query.limit(filter.limit);
       return (await query.execute()).map(rowToRelease);
     },
@@ -306,6 +307,22 @@ export function deploymentRepository(db: Kysely<Database>): DeploymentRepository
         .limit(1)
         .executeTakeFirst();
       return row ? rowToDeployment(row) : null;
+    },
+
+    async latestPerTarget(filter = {}) {
+      const statuses = filter.statuses;
+      if (statuses?.length === 0) return [];
+      const rows = await db
+        .selectFrom('deployments')
+        .selectAll()
+        .where('id', 'in', (eb) => {
+          let newest = eb.selectFrom('deployments').select((inner) => inner.fn.max('id').as('id'));
+          if (statuses) newest = newest.where('status', 'in', statuses);
+          return newest.groupBy(['service', 'environment']);
+        })
+        .orderBy('id')
+        .execute();
+      return rows.map(rowToDeployment);
     },
 
     async finished(filter) {
