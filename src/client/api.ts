@@ -6,6 +6,7 @@ import type { Preview } from '../core/previews.ts';
 import type { ErrorCode } from '../core/errors.ts';
 import type { ServiceAddress } from '../deployers/deployer.ts';
 import type { ForgeName } from '../forges/forge.ts';
+import type { ServiceParameters } from '../config/parameters.ts';
 import type { SecretEntry } from '../triggers/secrets.ts';
 
 export interface RunSummary extends Run {
@@ -38,6 +39,8 @@ export interface ServiceOverview {
   branch: string;
   lastRun: RunDetail | null;
   environments: EnvironmentState[];
+  /** Its slipway.yml settings, secrets by name only. */
+  parameters: ServiceParameters;
 }
 
 export interface ServerInfo {

@@ -2,6 +2,8 @@
 // Errors from the server arrive as ApiError with the catalogue's code and message.
 
 import type { ErrorCode } from '../core/errors.ts';
+import type { Fleet } from './fleet-api.ts';
+import { LIVE_EVENT_TYPES } from '../core/types.ts';
 import type { Preview } from '../core/previews.ts';
 import type { LiveEvent, LiveEventMap } from '../events/bus.ts';
 import type {
@@ -124,6 +126,10 @@ export class SlipwayClient {
   services(): Promise<ServiceOverview[]> {
     return this.request('GET', '/services');
   }
+  /** Every service in every environment: what serves, its health, what waits, drift. */
+  fleet(): Promise<Fleet> {
+    return this.request('GET', '/fleet');
+  }
   service(name: string): Promise<ServiceOverview> {
     return this.request('GET', `/services/${encodeURIComponent(name)}`);
   }
@@ -139,7 +145,8 @@ export class SlipwayClient {
     return this.request('POST', `/runs/${id}/resume`);
   }
   /** Newest first. */
-  runs(query: { service?: string; status?: RunStatus[]; limit?: number } = {}): Promise<RunSummary[]> {
+  /** Newest first; `before`: only runs older than that run (the next page). */
+  runs(query: { service?: string; status?: RunStatus[]; limit?: number; before?: number } = {}): Promise<RunSummary[]> {
     const { status, ...rest } = query;
     return this.request('GET', '/runs', { query: { ...rest, status: status?.join(',') } });
   }
@@ -251,14 +258,14 @@ export class SlipwayClient {
    * when the server no longer has them, a `reset` marker, after which the caller re-reads from
    * the store what it shows. After a few failed reconnections in a row it throws UNREACHABLE.
    */
-  async *events(query: { run?: number } = {}, signal?: AbortSignal): AsyncGenerator<EventStreamItem> {
+  async *events(query: { run?: number; types?: ReadonlyArray<keyof LiveEventMap> } = {}, signal?: AbortSignal): AsyncGenerator<EventStreamItem> {
     let lastEventId: string | undefined;
     let readySeen = false;
     for (let failures = 0; ; ) {
       let response: Response | null = null;
       try {
         const resume: Record<string, string> = lastEventId === undefined ? {} : { 'last-event-id': lastEventId };
-        response = await fetch(this.url('/events', query), { headers: this.headers({ accept: 'text/event-stream', ...resume }), signal });
+        response = await fetch(this.url('/events', { run: query.run, types: query.types?.join(',') }), { headers: this.headers({ accept: 'text/event-stream', ...resume }), signal });
       } catch (error) {
         if (signal?.aborted) return;
         if (!readySeen) throw new ApiError('UNREACHABLE', `cannot reach the Slipway server at ${this.base} (${describeCause(error)})`, 0);
@@ -353,7 +360,7 @@ interface SseMessage {
 async function* sseBlocks(body: ReadableStream<Uint8Array>): AsyncGenerator<string> {
   const decoder = new TextDecoder();
   let buffer = '';
-  for await (const chunk of body) {
+  for await (const chunk of chunksOf(body)) {
     // A boundary can straddle two chunks, so the search starts one character back.
     let searchFrom = Math.max(0, buffer.length - 1);
     buffer += decoder.decode(chunk, { stream: true });
@@ -363,6 +370,21 @@ async function* sseBlocks(body: ReadableStream<Uint8Array>): AsyncGenerator<stri
       buffer = buffer.slice(boundary + 2);
       searchFrom = 0;
     }
+  }
+}
+
+/** A stream's chunks through its reader: not every browser iterates a ReadableStream itself. */
+async function* chunksOf(body: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const reader = body.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      yield value;
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+    reader.releaseLock();
   }
 }
 
@@ -387,10 +409,10 @@ function streamItemOf(message: SseMessage): EventStreamItem | null {
   return { type: message.event, data: JSON.parse(message.data) } as LiveEvent;
 }
 
-const LIVE_EVENT_TYPES: ReadonlySet<string> = new Set<keyof LiveEventMap>(['run', 'stage', 'log', 'release', 'deployment']);
+const LIVE_EVENT_TYPE_SET: ReadonlySet<string> = new Set(LIVE_EVENT_TYPES);
 
 function isLiveEventType(type: string): type is keyof LiveEventMap {
-  return LIVE_EVENT_TYPES.has(type);
+  return LIVE_EVENT_TYPE_SET.has(type);
 }
 
 /** The server's error from the catalogue, or `fallback` when the answer holds none. */

@@ -369,3 +369,7 @@ export function isTerminalRun(status: RunStatus): boolean {
 export function assertNever(value: never, what = 'value'): never {
   throw new Error(`unexpected ${what}: ${JSON.stringify(value)}`);
 }
+
+/** Every kind of live event (events/bus.ts's LiveEventMap), as the event stream's `types` filter names them. */
+export const LIVE_EVENT_TYPES = ['run', 'stage', 'log', 'release', 'deployment', 'approval'] as const;
+export type LiveEventType = (typeof LIVE_EVENT_TYPES)[number];

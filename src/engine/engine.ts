@@ -18,7 +18,7 @@ import type { NewRun } from '../store/store.ts';
 import { decide, type DecisionRequest } from './approvals.ts';
 import { RunDriver } from './driver.ts';
 import { planStages, PULL_REQUEST_PARTIAL, type PlannedStage, type PlanOptions } from './plan.ts';
-import type { ServiceAddress } from '../deployers/deployer.ts';
+import type { PlacedInstance, ServiceAddress } from '../deployers/deployer.ts';
 import { deployerFor } from './stages/deploy.ts';
 import { engineResources, type EngineOptions, type EngineResources } from './resources.ts';
 import { settleAfterRestart } from './restart.ts';
@@ -91,6 +91,17 @@ export class Engine {
   /** Where a service is reached in an environment, whatever release serves there. */
   addressOf(service: string, environment: string): ServiceAddress | null {
     return deployerFor(this.resources, environment)?.address(service, environment) ?? null;
+  }
+
+  /**
+   * The instances placed in each environment whose target places them (null for one whose target
+   * keeps its own, such as a command target), one listing per deployer.
+   */
+  async placedInstances(): Promise<Map<string, PlacedInstance[] | null>> {
+    const environments = Object.keys(this.resources.config.environments);
+    const deployers = new Set(environments.map((environment) => deployerFor(this.resources, environment)));
+    const listed = new Map(await Promise.all([...deployers].map(async (deployer) => [deployer, deployer?.placesInstances ? await deployer.listInstances() : null] as const)));
+    return new Map(environments.map((environment) => [environment, listed.get(deployerFor(this.resources, environment))?.filter((instance) => instance.environment === environment) ?? null]));
   }
 
   /** Settles what a previous process left in flight, then starts taking pending runs. */

@@ -10,7 +10,7 @@
 // the reader is told to reset (catch up from the store) instead.
 
 import { randomBytes } from 'node:crypto';
-import { assertNever, type Deployment, type LogLine, type Release, type Run, type Stage } from '../core/types.ts';
+import { assertNever, type Deployment, type LiveEventType, type LogLine, type Release, type Run, type Stage } from '../core/types.ts';
 
 /** A run asks for approval to enter an environment (notifications tell the approvers). */
 export interface ApprovalRequest {
@@ -26,7 +26,8 @@ export interface ApprovalRequest {
   requestedAt: string;
 }
 
-export interface LiveEventMap {
+/** What each kind of live event carries; exactly the kinds of LIVE_EVENT_TYPES (core/types.ts). */
+export interface LiveEventMap extends Record<LiveEventType, unknown> {
   run: Run;
   stage: Stage;
   log: LogLine;

@@ -1,7 +1,8 @@
 // The HTTP API. Routes are thin: they validate input, call the engine, the store or the access
 // service, and answer JSON. Every error leaves through one handler that maps it to the
 // catalogue in core/errors.ts; nothing else ever reaches a client. The routes live by concern
-// in runs-routes.ts, triggers-routes.ts, access-routes.ts and delivery-routes.ts; the live stream in events.ts.
+// in runs-routes.ts, triggers-routes.ts, access-routes.ts, delivery-routes.ts, fleet-routes.ts and
+// metrics-routes.ts; the live stream in events.ts; the dashboard's files in dashboard.ts.
 
 import { getRequestListener } from '@hono/node-server';
 import { Hono } from 'hono';
@@ -21,7 +22,9 @@ import type { WebhookReceiver } from '../triggers/webhooks.ts';
 import { accessRoutes } from './access-routes.ts';
 import { approvalPage } from './approval-page.ts';
 import { authenticate, Refusals, type ApiEnv } from './auth.ts';
+import { mountDashboard } from './dashboard.ts';
 import { deliveryRoutes } from './delivery-routes.ts';
+import { fleetRoutes } from './fleet-routes.ts';
 import { metricsRoutes } from './metrics-routes.ts';
 import { previewsRoutes } from './previews-routes.ts';
 import type { PreviewEnvironments } from '../previews/previews.ts';
@@ -44,6 +47,8 @@ export interface AppDeps {
   previews?: PreviewEnvironments | null;
   /** Where people reach this server; links and the git hook's URL start with it. */
   publicUrl: () => string;
+  /** Where the built dashboard is; dist/dashboard when left out. */
+  dashboardDir?: string;
   /** Largest /api request body, in bytes. */
   maxApiBodyBytes?: number;
   log?: (message: string) => void;
@@ -102,8 +107,10 @@ export function createApp(deps: AppDeps): Hono {
   api.route('/', deliveryRoutes({ engine, store, deployments: deps.deployments, secrets: deps.secrets, refusals }));
   api.route('/', previewsRoutes(store, deps.previews ?? null, refusals));
   api.route('/', metricsRoutes({ store, config: () => engine.config }));
+  api.route('/', fleetRoutes(engine, store, log));
   api.get('/events', eventStream(bus));
 
   app.route('/api', api);
+  mountDashboard(app, deps.dashboardDir);
   return app;
 }

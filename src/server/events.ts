@@ -1,4 +1,5 @@
-// GET /api/events: live events as server-sent events. `?run=<id>` narrows to one run. The store
+// GET /api/events: live events as server-sent events. `?run=<id>` narrows to one run and
+// `?types=run,stage` to those kinds of event (a page of the whole fleet wants no log lines). The store
 // stays the source of truth for catching up.
 //
 // The protocol:
@@ -20,9 +21,13 @@
 import type { HttpBindings } from '@hono/node-server';
 import type { Context } from 'hono';
 import type { Socket } from 'node:net';
-import { assertNever } from '../core/types.ts';
+import { assertNever, LIVE_EVENT_TYPES } from '../core/types.ts';
 import { runIdOf, type EventBus, type EventId, type ReaderItem } from '../events/bus.ts';
+import { z } from 'zod';
 import { Id, parse } from './validation.ts';
+
+/** "run,stage,deployment". */
+const EventTypes = z.string().transform((text) => text.split(',')).pipe(z.array(z.enum(LIVE_EVENT_TYPES)));
 
 const SSE_HEARTBEAT_MS = 15_000;
 /** EventSource's header; also how a browser's reconnect says where it was. */
@@ -31,10 +36,12 @@ const LAST_EVENT_ID = 'last-event-id';
 export function eventStream(bus: EventBus) {
   return (c: Context) => {
     const runFilter = c.req.query('run') ? parse(Id, c.req.query('run'), 'run') : null;
+    const types = c.req.query('types') ? new Set(parse(EventTypes, c.req.query('types'), 'types')) : null;
     const after = c.req.header(LAST_EVENT_ID) || c.req.query('after') || undefined;
     const socket = nodeSocketOf(c);
     const reader = bus.read({
-      filter: runFilter === null ? undefined : (event) => runIdOf(event) === runFilter,
+      filter:
+        runFilter === null && types === null ? undefined : (event) => (runFilter === null || runIdOf(event) === runFilter) && (types === null || types.has(event.type)),
       after,
       // Whatever the kernel still holds for this client goes too: a reset frees it now.
       onOverrun: () => socket?.resetAndDestroy(),

@@ -4,6 +4,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { EnvironmentState, RunDetail, RunSummary, ServiceOverview } from '../client/api.ts';
+import { serviceParameters } from '../config/parameters.ts';
 import { previewEnvironment, pullRequestOfLane } from '../core/previews.ts';
 import { SlipwayError } from '../core/errors.ts';
 import { redactUrls } from '../core/redact.ts';
@@ -76,6 +77,7 @@ export function runsRoutes(engine: Engine, store: Store, refusals: Refusals): Ho
       branch: service.branch,
       lastRun: lastRun ? await runDetail(lastRun.id) : null,
       environments,
+      parameters: serviceParameters(service),
     };
   }
 
@@ -95,7 +97,9 @@ export function runsRoutes(engine: Engine, store: Store, refusals: Refusals): Ho
     const limit = parse(Limit, c.req.query('limit'), 'limit') ?? 50;
     const service = c.req.query('service');
     const statuses = c.req.query('status') ? parse(Statuses, c.req.query('status'), 'status') : undefined;
-    return c.json(await withQueuePositions(await store.runs.list({ service, statuses, limit })));
+    // The next page of a long history: the runs older than the last one shown.
+    const beforeId = c.req.query('before') ? parse(Id, c.req.query('before'), 'before') : undefined;
+    return c.json(await withQueuePositions(await store.runs.list({ service, statuses, limit, beforeId })));
   });
   routes.post('/runs/:id/rerun', developer, async (c) =>
     c.json(await started(await engine.rerun(parse(Id, c.req.param('id'), 'run id'), principalOf(c).user.name)), 201),

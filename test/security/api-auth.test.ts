@@ -57,6 +57,8 @@ const ROUTES: Array<[string, string, unknown?]> = [
   ['GET', '/api/previews'],
   ['GET', '/api/previews/1'],
   ['DELETE', '/api/previews/1'],
+  ['GET', '/api/metrics'],
+  ['GET', '/api/fleet'],
 ];
 
 const FORGED = `slw_${'x'.repeat(43)}`;
