@@ -51,11 +51,12 @@ export class AccessService {
    * On a server's first start, the first admin and a token for the CLI on this machine; null
    * when users exist already.
    */
-  async bootstrap(tokenName: string): Promise<IssuedToken | null> {
+  async bootstrap(tokenName: string, password?: string): Promise<IssuedToken | null> {
     if ((await this.store.users.count()) > 0) return null;
+    const passwordHash = password === undefined ? null : await hashPassword(checkedPassword(password));
     return this.store.transaction(async (tx) => {
       if ((await tx.users.count()) > 0) return null;
-      const user = (await tx.users.create({ name: FIRST_ADMIN, role: 'admin', passwordHash: null }))!;
+      const user = (await tx.users.create({ name: FIRST_ADMIN, role: 'admin', passwordHash }))!;
       const value = newTokenValue();
       const token = await tx.tokens.create({ userId: user.id, name: tokenName, hash: tokenHash(value) });
       await tx.events.append({ type: 'user.created', runId: null, service: null, actor: null, data: { user: user.name, role: user.role, by: 'first start' } });

@@ -3,7 +3,7 @@
 // no setup: SQLite in the data folder, the local container engine, a local registry, and the
 // demo when no configuration is given.
 
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -76,6 +76,8 @@ export class StartupError extends Error {}
 
 /** The token `slipway up` made for the CLI on this machine, kept beside the database. */
 export const LOCAL_TOKEN_FILE = 'cli-token';
+/** The first admin's password, made at the first start for the dashboard's sign-in. */
+export const FIRST_ADMIN_PASSWORD_FILE = 'admin-password';
 
 /** Names containers and labels so two Slipway servers on one engine never touch each other's. */
 export function ownerOf(dataDir: string): string {
@@ -258,13 +260,17 @@ async function startLocked(options: ServerOptions): Promise<RunningServer> {
  */
 async function signInLocalCli(access: AccessService, dataDir: string, url: string, credentials: string | null, say: (message: string) => void): Promise<void> {
   const tokenFile = join(dataDir, LOCAL_TOKEN_FILE);
-  const issued = await access.bootstrap(`slipway up on ${hostname()}`);
+  const password = randomBytes(12).toString('base64url');
+  const issued = await access.bootstrap(`slipway up on ${hostname()}`, password);
   if (issued) {
     writeFileSync(tokenFile, `${issued.value}\n`, { mode: 0o600 });
     chmodSync(tokenFile, 0o600);
+    const passwordFile = join(dataDir, FIRST_ADMIN_PASSWORD_FILE);
+    writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
+    chmodSync(passwordFile, 0o600);
     if (credentials !== null) saveCredential(url, { token: issued.value, user: issued.user.name }, credentials);
     say(`Created the first user, ${issued.user.name} (admin); the CLI on this machine is signed in (${credentials ?? tokenFile}).`);
-    say(`To sign in from elsewhere: npx slipway user password ${issued.user.name}, then slipway login --server <url> --user ${issued.user.name}`);
+    say(`Dashboard: ${url} — sign in as ${issued.user.name} with the password ${password} (also in ${passwordFile}; change it with: npx slipway user password ${issued.user.name}).`);
     return;
   }
   if (credentials === null || !existsSync(tokenFile)) return;
