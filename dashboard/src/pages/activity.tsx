@@ -1,0 +1,7 @@
+export function ActivityPage() {
+  return (
+    <section>
+      <h1>Activity</h1>
+    </section>
+  );
+}
