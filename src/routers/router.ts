@@ -18,10 +18,13 @@
 //     keep-alive connections and WebSockets on a backend put on standby carry on. An id the
 //     route already has is refused by add(); one it does not have, or one being removed, by serve().
 //   - serve(ids, fallback) also names the backends to fall back on (the previous release): while
-//     none of the serving ones is up, the proxy itself gives new requests to those of them that
-//     are, at the very check that takes the last serving one down, without waiting for the caller
-//     to switch back. They return to standby once a serving one is up again. A backend both
-//     serving and in `fallback` serves.
+//     none of the serving ones is up, the proxy itself gives new requests to them (whatever their
+//     own checks say), at the very check that takes the last serving one down, without waiting for
+//     the caller to switch back. They return to standby once a serving one is up again. A
+//     backend both serving and in `fallback` serves. With no fallback named, the serving backends
+//     are their own last resort: while none of them is up, the proxy still gives them new
+//     requests (it fails open) rather than refusing them, since checks time out on a starved
+//     host while the instance still answers.
 //   - remove() drains a backend (no new requests) until its sessions end or `drainMs` passes,
 //     cuts what is left, and deletes it. A backend that is already gone is no error; a second
 //     remove() of one being removed answers the first one's outcome; an abort of `signal` ends

@@ -227,6 +227,28 @@ export function routerConformance(name: string, setup: () => Promise<RouterHarne
       ]);
     });
 
+    test('with nothing to fall back on, the serving backends take the requests even while none passes its checks (the proxy fails open)', async () => {
+      const failOpen = async (when: string) => {
+        await harness.setHealthy(WEB, 'a', false);
+        await eventually(`a down ${when}`, async () => (await state('a'))?.health === 'down');
+        const seen = await answers();
+        if (seen) assert.deepEqual([...seen], ['a'], `${when}: the serving backend answers, the proxy refuses nothing`);
+        assert.equal((await state('a'))?.mode, 'serving');
+        await healthy('a');
+      };
+      await router.serve(WEB, ['a']);
+      await failOpen('serving alone');
+      await router.add(WEB, await harness.backend('g'));
+      await healthy('g');
+      await router.serve(WEB, ['a'], ['g']);
+      await router.remove(WEB, 'g', 1000);
+      await failOpen('once the backend to fall back on is removed');
+      assert.deepEqual(await modes(), [
+        ['a', 'serving'],
+        ['b', 'standby'],
+      ]);
+    });
+
     test('errors count the failures the proxy saw from each backend since it was added', async () => {
       await harness.produceErrors(WEB, 'a', 3);
       await eventually('3 errors on a', async () => (await state('a'))?.errors === 3);

@@ -171,7 +171,14 @@ export class ContainerHostDeployer implements Deployer {
   async retire(request: DeployRequest, keep: string[], log: DeployLog): Promise<void> {
     this.standby.delete(request.deploymentId);
     const route = routeOf(request);
-    const leaving = (await this.placedOf(route)).filter((instance) => !keep.includes(instance.instance));
+    const placed = await this.placedOf(route);
+    const staying = placed.filter((instance) => keep.includes(instance.instance) && instance.backend);
+    // Before its containers stop, the previous release stops being the fallback: the new
+    // instances become their own last resort on the proxy (routers/haproxy/config.ts, ServerEntry).
+    if (staying.length > 0) {
+      await this.router.serve(route, staying.map(backendOf)).catch((error: unknown) => log(`could not take the previous release off the fallback: ${this.describeFailure(error)}`, 'stderr'));
+    }
+    const leaving = placed.filter((instance) => !keep.includes(instance.instance));
     await Promise.all(leaving.map((instance) => this.takeAway(route, instance, request.environment.drainTimeoutMs, log)));
   }
 

@@ -24,11 +24,19 @@ export interface ProxySettings {
  * server of the backend is up; so a release standing by as the fallback takes the requests back
  * the moment the proxy finds the new one down, without waiting for anyone to switch. A server's
  * backup flag cannot change at run time, hence the twin, whose weight says whether it is one.
+ *
+ * Twins are never health-checked: HAProxy counts a server without checks as up. So a route always
+ * has a server to send a request to, even when every checked one is down: a check that times out
+ * on a starved host (three in a row take a serving instance out) says less than the answer the
+ * instance gives a moment later, and a request that waits for it beats a 503 from the proxy. When
+ * no previous release is named to fall back on, the serving backends' own twins are the backup
+ * (the last resort, as load balancers fail open when no target passes its checks).
  */
 export interface ServerEntry {
   id: string;
   address: string;
   weight: number;
+  /** Its twin is at SERVING_WEIGHT: it takes requests while no serving server is up. */
   fallback: boolean;
 }
 
@@ -76,14 +84,17 @@ function checkArgs(route: RouteSpec): string {
   return `check inter ${health.intervalMs} rise ${health.successes} fall ${health.failures}`;
 }
 
-/** `add server`'s arguments, for a backend's server or its twin: a dynamic server takes nothing from the backend's `default-server`. */
+/** `add server`'s arguments, for a backend's server or its twin: a dynamic server takes nothing from the backend's `default-server`, so the twin has no check. */
 export function addServerArgs(route: RouteSpec, server: ServerEntry, twin: boolean): string {
-  return `${server.address} ${checkArgs(route)} ${serverWeight(server, twin)}`;
+  return twin ? `${server.address} ${serverWeight(server, true)}` : `${server.address} ${checkArgs(route)} ${serverWeight(server, false)}`;
 }
 
 function serverWeight(server: ServerEntry, twin: boolean): string {
   return twin ? `weight ${server.fallback ? SERVING_WEIGHT : 0} backup` : `weight ${server.weight}`;
 }
+
+/** In the file, where `default-server` would give the twin a check. */
+const UNCHECKED = ' no-check';
 
 const SERVER_LINE = '  server ';
 
@@ -150,7 +161,7 @@ export function renderConfig(settings: ProxySettings, routes: RouteSpec[], serve
       '  http-request disable-l7-retry unless METH_GET || METH_HEAD || METH_OPTIONS',
       ...[...(servers.get(name)?.values() ?? [])].flatMap((server) => [
         `${SERVER_LINE}${server.id} ${server.address} ${serverWeight(server, false)}`,
-        `${SERVER_LINE}${fallbackName(server.id)} ${server.address} ${serverWeight(server, true)}`,
+        `${SERVER_LINE}${fallbackName(server.id)} ${server.address} ${serverWeight(server, true)}${UNCHECKED}`,
       ]),
     );
   }
@@ -197,7 +208,8 @@ export function serversOf(config: string): Map<string, Map<string, ServerEntry>>
   for (const line of config.split('\n')) {
     const section = /^(\S+)(?: (\S+))?$/.exec(line);
     if (section) backend = section[1] === 'backend' ? (section[2] ?? null) : null;
-    const server = /^ {2}server (\S+) (\S+) weight (\d+)( backup)?$/.exec(line);
+    // A twin an older Slipway wrote has no `no-check`.
+    const server = /^ {2}server (\S+) (\S+) weight (\d+)( backup)?(?: no-check)?$/.exec(line);
     if (backend && server) {
       const [, name, address, weight, backup] = server as unknown as [string, string, string, string, string | undefined];
       const { id, twin } = idOfServer(name);

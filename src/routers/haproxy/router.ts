@@ -4,7 +4,8 @@
 //
 // Serving and standby are server weights (SERVING_WEIGHT and 0), not HAProxy's drain state,
 // because a weight is what the config file can hold. Each backend is two servers on one address,
-// the second a `backup` twin whose weight makes it the fallback (config.ts, ServerEntry): every change rewrites haproxy.cfg with each
+// the second a `backup` twin without checks whose weight makes it the fallback or the last resort
+// (config.ts, ServerEntry): every change rewrites haproxy.cfg with each
 // backend's server line and weight, so a reload or a restart of HAProxy (a reboot) comes back
 // with the same backends in the same modes. Just before a reload the servers' health states go
 // to the server-state file for the new worker; a fresh start empties that file, so a restart
@@ -154,7 +155,9 @@ export class HaproxyRouter implements Router {
         }
         // A new server is in maintenance with its checks off: checks on, ready at weight 0, and
         // down until they pass `successes` times (leaving maintenance, HAProxy would call it up).
-        const refused = await this.api.quiet(targets.flatMap((target) => [`enable health ${target}`, `set server ${target} state ready`, `set server ${target} health down`]));
+        // The twin has no checks (config.ts, ServerEntry): ready, it is up, at weight 0 unused.
+        const [server, twin] = targets;
+        const refused = await this.api.quiet([`enable health ${server}`, `set server ${server} state ready`, `set server ${server} health down`, `set server ${twin} state ready`]);
         if (refused) throw new Error(refused);
       } catch (error) {
         for (const target of added) await this.api.send(`del server ${target}`);
@@ -177,21 +180,19 @@ export class HaproxyRouter implements Router {
       }
       const wanted = new Set(ids);
       const fallingBack = new Set(fallback.filter((id) => !wanted.has(id)));
-      // One line, every weight raised before any is lowered: HAProxy's other threads route
-      // requests between two commands, and must never find all of the route's weights at 0.
-      const raise = (server: string) => [`set server ${server} state ready`, `set server ${server} weight ${SERVING_WEIGHT}`];
-      const lower = (server: string) => [`set server ${server} weight 0`];
+      // With nothing to fall back on, the serving backends are their own last resort (config.ts, ServerEntry).
+      const backup = fallingBack.size > 0 ? fallingBack : wanted;
       const targets = [...servers.keys()].map((id) => ({ id, pair: targetsOf(name, id) }));
       const commands = [
-        ...targets.flatMap(({ id, pair: [server, twin] }) => [...(wanted.has(id) ? raise(server) : []), ...(fallingBack.has(id) ? raise(twin) : [])]),
-        ...targets.flatMap(({ id, pair: [server, twin] }) => [...(wanted.has(id) ? [] : lower(server)), ...(fallingBack.has(id) ? [] : lower(twin))]),
+        ...targets.flatMap(({ id, pair: [server, twin] }) => [...(wanted.has(id) ? raise(server) : []), ...(backup.has(id) ? raise(twin) : [])]),
+        ...targets.flatMap(({ id, pair: [server, twin] }) => [...(wanted.has(id) ? [] : lower(server)), ...(backup.has(id) ? [] : lower(twin))]),
       ];
       if (commands.length === 0) return;
       const refused = await this.api.quiet(commands);
       if (refused) throw new Error(refused);
       for (const server of servers.values()) {
         server.weight = wanted.has(server.id) ? SERVING_WEIGHT : 0;
-        server.fallback = fallingBack.has(server.id);
+        server.fallback = backup.has(server.id);
       }
       this.persist();
     });
@@ -245,12 +246,17 @@ export class HaproxyRouter implements Router {
   private async drainAndDelete(key: RouteKey, name: string, id: string, drainMs: number, signal?: AbortSignal): Promise<RemoveOutcome> {
     const targets = targetsOf(name, id);
     await this.change(key, `putting backend ${id} on standby to remove it`, async () => {
-      const server = this.servers.get(name)?.get(id);
-      if (!server || (server.weight === 0 && !server.fallback)) return;
-      const refused = await this.api.quiet(targets.map((target) => `set server ${target} weight 0`));
+      const servers = this.servers.get(name);
+      const server = servers?.get(id);
+      if (!servers || !server || (server.weight === 0 && !server.fallback)) return;
+      // The last backend to fall back on leaving: the serving ones become their own last resort.
+      const others = [...servers.values()].filter((other) => other.id !== id);
+      const resort = others.some((other) => other.fallback) ? [] : others.filter((other) => other.weight > 0);
+      const refused = await this.api.quiet([...resort.flatMap((other) => raise(targetsOf(name, other.id)[1])), ...targets.flatMap(lower)]);
       if (refused) throw new Error(refused);
       server.weight = 0;
       server.fallback = false;
+      for (const other of resort) other.fallback = true;
       this.persist();
     });
     const deadline = Date.now() + drainMs;
@@ -369,6 +375,16 @@ export class HaproxyRouter implements Router {
   private count(): number {
     return [...this.servers.values()].reduce((sum, entries) => sum + entries.size, 0);
   }
+}
+
+// Every weight raised before any is lowered, in one line: HAProxy's other threads route requests
+// between two commands, and must never find all of the route's weights at 0.
+function raise(server: string): string[] {
+  return [`set server ${server} state ready`, `set server ${server} weight ${SERVING_WEIGHT}`];
+}
+
+function lower(server: string): string[] {
+  return [`set server ${server} weight 0`];
 }
 
 /** The runtime API's names of a backend's server and of its backup twin. */
