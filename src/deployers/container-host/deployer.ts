@@ -159,8 +159,11 @@ export class ContainerHostDeployer implements Deployer {
     if (unknown.length > 0) for (const instance of await this.placedOf(routeOf(request))) this.backendOf.set(instance.instance, instance.backend);
     return instances.map((id) => {
       const state = backends.find((backend) => backend.id === this.backendOf.get(id));
-      // A failed check counts at once: waiting until the proxy takes it out could leave no instance serving.
-      return { instance: id, healthy: state?.health === 'up' && !state.failing, lastCheck: state?.lastCheck ?? 'not on the proxy', errors: state?.errors ?? 0 };
+      // Failing as the proxy judges it: `failures` checks in a row, as the service's health check
+      // says, not one check that timed out on a busy host. The proxy sends the requests to the
+      // previous release by itself at that very check (routers/router.ts, serve), so nothing is
+      // won by judging sooner, and a healthy release would be rolled back for a moment's stall.
+      return { instance: id, healthy: state?.health === 'up', lastCheck: state?.lastCheck ?? 'not on the proxy', errors: state?.errors ?? 0 };
     });
   }
 
