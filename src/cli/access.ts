@@ -13,16 +13,6 @@ import { print, printJson } from './output.ts';
 import { readSecret } from './prompt.ts';
 import { nodeHttpTransport } from './transport.ts';
 
-/** The token saved for this server, if any; a credentials file that cannot be read counts as none. */
-export function savedToken(url: string): string | undefined {
-  try {
-    return savedCredential(url)?.token;
-  } catch (error) {
-    process.stderr.write(`slipway: ${error instanceof Error ? error.message : String(error)}\n`);
-    return undefined;
-  }
-}
-
 function role(value: string): Role {
   if (!isRole(value)) throw new InvalidArgumentError(`expected one of ${ROLES.join(', ')}`);
   return value;

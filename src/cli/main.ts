@@ -2,21 +2,14 @@
 // to a running server through the typed client, like the dashboard does.
 
 import { Command, InvalidArgumentError } from 'commander';
+import { savedCredential } from '../auth/credentials.ts';
 import { ApiError, SlipwayClient } from '../client/client.ts';
 import { DEFAULT_PORT, VERSION } from '../core/version.ts';
-import { registerAccessCommands, savedToken } from './access.ts';
-import { registerPreviewCommands } from './previews.ts';
-import { nodeHttpTransport } from './transport.ts';
-import { registerAuditCommands } from './audit.ts';
-import { registerDeliveryCommands } from './delivery.ts';
+import { modulesFor } from './commands.ts';
 import { bold, cyan, dim, table, yellow } from './format.ts';
-import { registerHookCommands } from './hook.ts';
 import { fail, print } from './output.ts';
 import { PromptError } from './prompt.ts';
-import { registerRunCommands } from './runs.ts';
-import { registerSecretCommands } from './secrets.ts';
-import { registerStatusCommands } from './status.ts';
-import { registerWebhookCommands } from './webhooks.ts';
+import { nodeHttpTransport } from './transport.ts';
 
 // `slipway logs 3 | head` closes the pipe early; that is not an error.
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {
@@ -37,6 +30,16 @@ const serverUrl = () => program.opts<{ server: string }>().server;
 let serving = false;
 /** SLIPWAY_TOKEN, else the token `slipway login` (or the first `slipway up`) saved for this server. */
 const client = () => new SlipwayClient(serverUrl(), process.env.SLIPWAY_TOKEN || savedToken(serverUrl()), nodeHttpTransport);
+
+/** The token saved for this server, if any; a credentials file that cannot be read counts as none. */
+function savedToken(url: string): string | undefined {
+  try {
+    return savedCredential(url)?.token;
+  } catch (error) {
+    process.stderr.write(`slipway: ${error instanceof Error ? error.message : String(error)}\n`);
+    return undefined;
+  }
+}
 
 function portNumber(value: string): number {
   const parsed = Number(value);
@@ -87,15 +90,9 @@ program
     process.once('SIGTERM', shutdown);
   });
 
-registerRunCommands(program, client);
-registerStatusCommands(program, client);
-registerWebhookCommands(program, client);
-registerHookCommands(program, client);
-registerAccessCommands(program, client, serverUrl);
-registerDeliveryCommands(program, client);
-registerSecretCommands(program, client);
-registerAuditCommands(program, client);
-registerPreviewCommands(program, client);
+// Only the module of the command given, so a command loads what it needs; help gets every one.
+const registers = await Promise.all(modulesFor(process.argv.slice(2), ['up']).map((module) => module.load()));
+for (const register of registers) register(program, { client, serverUrl });
 
 try {
   await program.parseAsync(process.argv);
