@@ -144,6 +144,7 @@ if (runs('cli')) {
   cliLines.push(
     `cli (${r.command}, the built JavaScript, against the server in this process): median ${r.slipway.medianMs.toFixed(0)} ms (p90 ${r.slipway.p90Ms.toFixed(0)}, n ${r.slipway.n})`,
     `  node -e 0: median ${r.nodeAlone.medianMs.toFixed(0)} ms (p90 ${r.nodeAlone.p90Ms.toFixed(0)}); ratio ${r.ratio.toFixed(2)}x, +${r.addedMs.toFixed(0)} ms beyond starting Node`,
+    `  the same GET from a plain ES module (node:http): median ${r.oneGet.medianMs.toFixed(0)} ms (p90 ${r.oneGet.p90Ms.toFixed(0)}), ${(r.oneGet.medianMs / r.nodeAlone.medianMs).toFixed(2)}x; the CLI's own part +${r.beyondGetMs.toFixed(0)} ms`,
   );
 }
 
