@@ -1,6 +1,6 @@
 // Which module registers each top-level command, so that a command line loads its own module
 // and not every other's: a client command then starts without the code (and Node modules such
-// as node:crypto and node:child_process) that only other commands use.
+// as node:crypto) that only other commands use.
 
 import type { Command } from 'commander';
 import type { SlipwayClient } from '../client/client.ts';
