@@ -13,7 +13,7 @@ import type { LogLine } from '../../src/core/types.ts';
 import { ensureNodeImage } from '../../src/images/base.ts';
 import { requireEngine, requireRegistry } from '../support/engine.ts';
 import { startFleet, type Fleet } from '../support/fleet.ts';
-import { EACH_FLAW_ONCE, runMarathon, type MarathonResult } from '../support/marathon.ts';
+import { EACH_FLAW_ONCE, runMarathon, timeline, type MarathonResult } from '../support/marathon.ts';
 import { until } from '../support/wait.ts';
 
 let fleet: Fleet;
@@ -76,7 +76,8 @@ describe('zero-downtime deploys behind the proxy', { timeout: 1_500_000 }, () =>
   it('10 deploys, 3 automatic and 2 manual rollbacks, a failing migration and a release never healthy: no request fails', async () => {
     marathon = await runMarathon(fleet, { goodRuns: 5, badReleases: EACH_FLAW_ONCE, manualRollbacks: 2 });
     const { staging, production } = marathon;
-    const failures = (report: typeof staging) => JSON.stringify(report.failures.slice(0, 5), null, 1);
+    // With each step's times, so a failure's `at` says which deploy step it fell in.
+    const failures = (report: typeof staging) => `${JSON.stringify(report.failures.slice(0, 10), null, 1)}\nsteps:\n${timeline(marathon.steps)}`;
     assert.ok(staging.sent > 500 && production.sent > 250, `too few requests: ${staging.sent}, ${production.sent}`);
     assert.equal(staging.failed, 0, `staging: ${staging.failed} of ${staging.sent} failed: ${failures(staging)}`);
     assert.equal(production.failed, 0, `production: ${production.failed} of ${production.sent} failed: ${failures(production)}`);

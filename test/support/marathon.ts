@@ -21,6 +21,16 @@ export interface MarathonStep {
   run: RunDetail;
   /** The deployments the step made, oldest first. */
   deployments: Deployment[];
+  /** Date.now() at its start and end, to place a client's failure (its `at`) in a step. */
+  startedAt: number;
+  endedAt: number;
+}
+
+/** One line per step with its times and outcome: where a failure's `at` falls. */
+export function timeline(steps: MarathonStep[]): string {
+  return steps
+    .map((step) => `${step.startedAt}..${step.endedAt} ${step.what}: run #${step.run.id} ${step.run.status}, ${step.deployments.map((deployment) => `${deployment.environment} ${deployment.status}`).join(', ') || 'no deployment'}`)
+    .join('\n');
 }
 
 export interface MarathonResult {
@@ -84,9 +94,10 @@ export async function runMarathon(fleet: Fleet, options: MarathonOptions = {}): 
   const record = async (what: string, service: ServiceName, act: () => Promise<RunDetail>) => {
     const started = Date.now();
     const run = await act();
-    durationsMs.push(Date.now() - started);
+    const ended = Date.now();
+    durationsMs.push(ended - started);
     const deployments = (await fleet.admin.deployments({ service, limit: 10 })).filter((deployment) => deployment.runId === run.id).reverse();
-    steps.push({ what, service, run, deployments });
+    steps.push({ what, service, run, deployments, startedAt: started, endedAt: ended });
     log(`${what}: run #${run.id} ${run.status}${run.reason ? ` (${run.reason.slice(0, 160)})` : ''}`);
   };
 
