@@ -2,7 +2,10 @@
 // connections, one long keep-alive connection, one WebSocket, and optionally slow requests that
 // stay in flight across a switch. It counts every failure (an error, no answer within 5 s, a
 // non-2xx answer, a missing echo) and which release answered, so a test can see traffic move
-// between releases without a single request lost.
+// between releases without a single request lost. Every round trip (a request, a WebSocket's
+// opening handshake, an echo) gets the same 5 s before it counts as failed: on a machine busy
+// with other test files a WebSocket can take longer than 2 s to open through the proxy, as a
+// request can, without anything having failed.
 
 import http from 'node:http';
 import type { Socket } from 'node:net';
@@ -12,8 +15,10 @@ import WebSocket from 'ws';
 const REQUEST_TIMEOUT_MS = 5000;
 const KEEP_ALIVE_EVERY_MS = 100;
 const WEBSOCKET_EVERY_MS = 100;
-const ECHO_TIMEOUT_MS = 2000;
-const RECONNECT_TIMEOUT_MS = 2000;
+const ECHO_TIMEOUT_MS = REQUEST_TIMEOUT_MS;
+const RECONNECT_TIMEOUT_MS = REQUEST_TIMEOUT_MS;
+/** A 1006 this soon after a 1001 ("going away") is part of the server leaving. */
+const GOING_AWAY_MS = 2000;
 const RECONNECT_PAUSE_MS = 50;
 const KEPT_FAILURES = 50;
 const BODY_SNIPPET = 200;
@@ -265,9 +270,9 @@ async function pause(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 /**
- * One WebSocket sending a message every 100 ms and expecting each echo within 2 s. A close with
+ * One WebSocket sending a message every 100 ms and expecting each echo within 5 s. A close with
  * 1001 (the server going away at its retirement), or a 1006 soon after one, is expected: it
- * reconnects, and only not reconnecting within 2 s is a failure. Any other close is a failure,
+ * reconnects, and only not reconnecting within 5 s is a failure. Any other close is a failure,
  * and it reconnects too, to keep measuring.
  */
 class WebSocketClient {
@@ -344,7 +349,7 @@ class WebSocketClient {
       if (opened) {
         this.stats.closes.push(code);
         if (code === 1001) this.lastGoingAway = Date.now();
-        const expected = code === 1001 || (code === 1006 && Date.now() - this.lastGoingAway < RECONNECT_TIMEOUT_MS);
+        const expected = code === 1001 || (code === 1006 && Date.now() - this.lastGoingAway < GOING_AWAY_MS);
         if (!expected) this.recorder.fail({ channel: 'websocket', url: this.url, error: `closed with code ${code}` });
         // Messages still unanswered went out as the server left: the close accounts for them.
         this.pending.clear();
@@ -357,7 +362,7 @@ class WebSocketClient {
     });
   }
 
-  /** Unless a connection opens within 2 s, that is a failure (and again every 2 s). */
+  /** Unless a connection opens within 5 s, that is a failure (and again every 5 s). */
   private armDeadline(): void {
     if (this.deadline) clearTimeout(this.deadline);
     this.deadline = setTimeout(() => {

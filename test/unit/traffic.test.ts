@@ -8,6 +8,12 @@ import { startTraffic, type Traffic } from '../support/traffic.ts';
 import { startWebAppProcess, type WebAppProcess } from '../support/web-app.ts';
 import { until } from '../support/wait.ts';
 
+/**
+ * How long a wait for traffic may take: each ends as soon as what it waits for is there, so this
+ * only bounds a machine busy with other test files, which serves slower, not wrongly.
+ */
+const WAIT_MS = 60_000;
+
 const started: WebAppProcess[] = [];
 const traffics: Traffic[] = [];
 
@@ -41,7 +47,7 @@ describe('traffic', () => {
     await until('traffic on every channel', () => {
       const report = client.snapshot();
       return report.sent > 500 && report.keepAlive.sent > 5 && report.websocket.echoed > 5;
-    });
+    }, WAIT_MS);
     const report = await client.stop();
     assert.deepEqual(report.failures, []);
     assert.equal(report.failed, 0);
@@ -61,7 +67,7 @@ describe('traffic', () => {
   it('records non-2xx answers with their status and body', async () => {
     const broken = await app({ RELEASE: 'broken', FAIL_PATH: '/peer' });
     const client = traffic({ url: `${broken.url}/`, peerPath: '/peer', clients: 1, longKeepAlive: false });
-    await until('a failure', () => client.snapshot().failed > 0);
+    await until('a failure', () => client.snapshot().failed > 0, WAIT_MS);
     const report = await client.stop();
     const failure = report.failures[0]!;
     assert.equal(failure.channel, 'request');
@@ -76,18 +82,18 @@ describe('traffic', () => {
     const first = await app({ RELEASE: 'one' });
     const lines: string[] = [];
     const client = traffic({ url: `${first.url}/`, websocketUrl: `ws://127.0.0.1:${first.port}/ws`, log: (line) => lines.push(line) });
-    await until('steady traffic', () => client.snapshot().websocket.echoed > 3 && client.snapshot().keepAlive.sent > 3);
+    await until('steady traffic', () => client.snapshot().websocket.echoed > 3 && client.snapshot().keepAlive.sent > 3, WAIT_MS);
     assert.equal(client.snapshot().failed, 0);
 
     assert.equal(await first.stop(), 0);
-    await until('failures while nothing listens', () => client.snapshot().failed > 0);
+    await until('failures while nothing listens', () => client.snapshot().failed > 0, WAIT_MS);
     await app({ RELEASE: 'two' }, first.port);
     await until('answers from release two on every channel', () => {
       const report = client.snapshot();
       return report.websocket.reconnects > 0 && report.releaseChanges.length === 2 && report.keepAlive.sent > 10;
-    });
+    }, WAIT_MS);
     const echoedBefore = client.snapshot().websocket.echoed;
-    await until('echoes from release two', () => client.snapshot().websocket.echoed > echoedBefore + 3);
+    await until('echoes from release two', () => client.snapshot().websocket.echoed > echoedBefore + 3, WAIT_MS);
     const report = await client.stop();
 
     assert.ok(report.failed > 0);
