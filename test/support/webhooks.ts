@@ -263,7 +263,11 @@ export interface Answer {
 
 /** POSTs a delivery to /hooks/<forge> and reads the JSON answer. */
 export async function deliver(base: string, forge: string, delivery: Signed): Promise<Answer> {
-  const response = await fetch(`${base}/hooks/${forge}`, { method: 'POST', headers: delivery.headers, body: new Uint8Array(delivery.body) });
+  // fetch says only "fetch failed": the cause (a reset, a timeout, the other side closing) is the evidence.
+  const response = await fetch(`${base}/hooks/${forge}`, { method: 'POST', headers: delivery.headers, body: new Uint8Array(delivery.body) }).catch((error: Error) => {
+    const cause = error.cause as (Error & { code?: string }) | undefined;
+    throw new Error(`POST /hooks/${forge}: ${error.message} (${cause ? `${cause.code ?? cause.name}: ${cause.message}` : 'no cause given'})`, { cause });
+  });
   const text = await response.text();
   let body: Record<string, unknown>;
   try {
