@@ -42,31 +42,31 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     return opened;
   }, []);
 
-  const state = useMemo<SessionState>(
-    () => ({
-      session,
-      async signIn(name, password) {
-        const issued = await new SlipwayClient(window.location.origin).login({ user: name, password, name: 'dashboard' });
-        localStorage.setItem(TOKEN_KEY, issued.token);
-        const { user } = await new SlipwayClient(window.location.origin, issued.token).me();
-        open(issued.token, user);
-      },
-      async restore() {
-        const token = localStorage.getItem(TOKEN_KEY);
-        if (!token) return false;
-        try {
-          const { user } = await new SlipwayClient(window.location.origin, token).me();
-          open(token, user);
-          return true;
-        } catch (error) {
-          if (error instanceof ApiError && error.status === 401) localStorage.removeItem(TOKEN_KEY);
-          if (error instanceof ApiError && error.code === 'UNREACHABLE') throw error;
-          return false;
-        }
-      },
-    }),
-    [session, open],
+  const signIn = useCallback(
+    async (name: string, password: string) => {
+      const issued = await new SlipwayClient(window.location.origin).login({ user: name, password, name: 'dashboard' });
+      localStorage.setItem(TOKEN_KEY, issued.token);
+      const { user } = await new SlipwayClient(window.location.origin, issued.token).me();
+      open(issued.token, user);
+    },
+    [open],
   );
+
+  const restore = useCallback(async () => {
+    const token = localStorage.getItem(TOKEN_KEY);
+    if (!token) return false;
+    try {
+      const { user } = await new SlipwayClient(window.location.origin, token).me();
+      open(token, user);
+      return true;
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 401) localStorage.removeItem(TOKEN_KEY);
+      if (error instanceof ApiError && error.code === 'UNREACHABLE') throw error;
+      return false;
+    }
+  }, [open]);
+
+  const state = useMemo<SessionState>(() => ({ session, signIn, restore }), [session, signIn, restore]);
   return <SessionContext.Provider value={state}>{children}</SessionContext.Provider>;
 }
 
