@@ -6,6 +6,7 @@
 # registry on 127.0.0.1:5000 unless something already answers there.
 #
 #   scripts/setup-host.sh          install + configure + start
+#   scripts/setup-host.sh browser  also install Debian's chromium, for the dashboard's browser tests
 #   scripts/setup-host.sh stop     stop only what an earlier run of this script started
 #
 # Without root it installs nothing and says what it skipped; Slipway then uses whatever
@@ -21,6 +22,8 @@ PACKAGES=(podman runc catatonit docker-registry busybox-static git curl)
 # Slipway starts its own instances with its own configs: the packages' services (Caddy's
 # listens on :80) are not started when they are installed.
 PROXY_PACKAGES=(haproxy caddy)
+# The browser the dashboard's tests drive through playwright-core (test/support/browser.ts).
+BROWSER_PACKAGES=(chromium)
 
 say() { printf 'setup-host: %s\n' "$*" >&2; }
 
@@ -56,7 +59,7 @@ install_packages() {
   fi
   say "installing ${missing[*]}"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${APT_OPTIONS:-} "${missing[@]}" >/dev/null
 }
 
 # Installs the proxies without starting their services: invoke-rc.d and deb-systemd-invoke
@@ -160,12 +163,14 @@ CONF
 
 case "${1:-start}" in
   stop) stop_started ;;
-  start)
+  start|browser)
     install_packages "${PACKAGES[@]}"
     install_proxy_packages
+    # The browser's recommends are a desktop's worth of services; headless needs none of them.
+    if [ "${1:-start}" = browser ]; then APT_OPTIONS=--no-install-recommends install_packages "${BROWSER_PACKAGES[@]}"; fi
     configure_podman
     start_podman_service
     start_registry
     ;;
-  *) say "usage: $0 [start|stop]"; exit 2 ;;
+  *) say "usage: $0 [start|browser|stop]"; exit 2 ;;
 esac

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# The test command (`npm test`): prepares the host (Podman, registry; see setup-host.sh), then
+# The test command (`npm test`): prepares the host (Podman, registry, chromium; see setup-host.sh), then
 # runs every test with node's test runner. Container tests run for real and fail loudly
 # when the engine is missing; none is skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/setup-host.sh
+bash scripts/setup-host.sh browser
 # The CLI and server child processes run the built JavaScript: build what changed since.
 npm run --silent build
 shopt -s nullglob
