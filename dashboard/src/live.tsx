@@ -72,19 +72,19 @@ class StaleKeys {
         this.everything();
         return;
       case 'run':
-        this.add(['run', item.data.id], ['runs'], ['fleet'], ['service', item.data.service], ['approval', item.data.id]);
+        this.add(['run', item.data.id], ['runs'], ['fleet'], ['service', item.data.service], ['approval', item.data.id], ['audit']);
         return;
       case 'stage':
         this.add(['run', item.data.runId], ['fleet'], ['runs']);
         return;
       case 'deployment':
-        this.add(['fleet'], ['service', item.data.service], ['releases', item.data.service], ['deployments']);
+        this.add(['fleet'], ['service', item.data.service], ['releases', item.data.service], ['deployments'], ['audit'], ['metrics']);
         return;
       case 'release':
         this.add(['releases', item.data.service], ['service', item.data.service]);
         return;
       case 'approval':
-        this.add(['approval', item.data.runId], ['fleet']);
+        this.add(['approval', item.data.runId], ['fleet'], ['audit']);
         return;
       case 'log':
       case 'ready':

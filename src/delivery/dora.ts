@@ -351,7 +351,9 @@ function runTrends(period: Period, runs: MetricsInput['runs']): RunTrends {
     for (const stage of runStages) {
       if (!ranToVerdict(stage.status) || stage.startedAt === null || stage.finishedAt === null) continue;
       const entry = stages.get(stage.name) ?? { position: stage.position, samples: [] };
-      entry.position = Math.min(entry.position, stage.position);
+      // A promotion's or rollback's run holds fewer stages, each earlier than in a whole run: the
+      // furthest position a name reached is its place in the pipeline.
+      entry.position = Math.max(entry.position, stage.position);
       entry.samples.push(duration(stage.startedAt, stage.finishedAt));
       stages.set(stage.name, entry);
     }
