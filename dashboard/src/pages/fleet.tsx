@@ -145,7 +145,7 @@ function Cell({ service, cell }: { service: string; cell: FleetCell }) {
       {cell.lock && (
         <div className="cell-note">
           <span className="badge badge-lock" title={`${cell.lock.reason} (${cell.lock.actor})`}>
-            🔒 locked{cell.lock.service === null ? ' (all)' : ''}
+            locked{cell.lock.service === null ? ' (all)' : ''}
           </span>
         </div>
       )}

@@ -148,7 +148,7 @@ function EnvironmentCard({ service, state, placements }: { service: ServiceOverv
       )}
       {state.locks.map((lock) => (
         <p key={`${lock.environment}-${lock.service}`} className="badge badge-lock" title={lock.reason}>
-          🔒 locked by {lock.actor}: {lock.reason}
+          locked by {lock.actor}: {lock.reason}
         </p>
       ))}
       {state.waiting.map((waiting) => (
