@@ -13,6 +13,8 @@ export default defineConfig({
     emptyOutDir: true,
     // The charts live on the metrics page only; everything else loads at once.
     chunkSizeWarningLimit: 800,
+    // On a busy machine Rolldown warns that plugins took a while: noise in npm install's output.
+    rolldownOptions: { checks: { bundlerTimings: false } },
   },
   server: {
     proxy: { '/api': process.env.SLIPWAY_URL ?? 'http://127.0.0.1:7420' },
