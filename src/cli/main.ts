@@ -91,7 +91,8 @@ program
   });
 
 // Only the module of the command given, so a command loads what it needs; help gets every one.
-const registers = await Promise.all(modulesFor(process.argv.slice(2), ['up']).map((module) => module.load()));
+const ownCommands = program.commands.map((command) => command.name());
+const registers = await Promise.all(modulesFor(process.argv.slice(2), ownCommands).map((module) => module.load()));
 for (const register of registers) register(program, { client, serverUrl });
 
 try {
