@@ -4,7 +4,7 @@
 import { useEffect, useState } from 'react';
 import { Bar, BarChart, CartesianGrid, Legend, Line, LineChart, Tooltip, XAxis, YAxis } from 'recharts';
 import type { DayDurations, StageDurations } from '../../../src/client/metrics-api.ts';
-import { dayText, msText } from './metrics.tsx';
+import { dayText, msText } from './metrics/format.ts';
 
 interface Palette {
   accent: string;
