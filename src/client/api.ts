@@ -182,3 +182,20 @@ export interface WebhookSecretKey {
 export type { ScheduleDescription as Schedule } from '../triggers/schedules.ts';
 
 export type { ForgeName };
+
+/** GET /api/notification-channels (admin): each channel of slipway.yml and how its sending goes. */
+export interface NotificationChannelListing {
+  name: string;
+  type: 'slack' | 'webhook' | 'email';
+  /** Where it sends: hosts and addresses only, never a URL's secret path or a password. */
+  target: string;
+  events: string[];
+  /** Null: every service (or environment). */
+  services: string[] | null;
+  environments: string[] | null;
+  /** Of its most recent notifications (up to the last 500 of all channels'): how many are in each state. */
+  recent: { sent: number; pending: number; failed: number };
+  lastSentAt: string | null;
+  /** The newest error, of a failed notification or an attempt still to be retried. */
+  lastError: string | null;
+}

@@ -14,6 +14,7 @@ import type {
   Me,
   NewTokenBody,
   NewUserBody,
+  NotificationChannelListing,
   RefusalCounts,
   User,
   UserPatchBody,
@@ -244,6 +245,10 @@ export class SlipwayClient {
     return this.request('GET', '/metrics', { query: { ...query } });
   }
 
+  /** The notification channels slipway.yml defines and how their sending goes (admins). */
+  notificationChannels(): Promise<NotificationChannelListing[]> {
+    return this.request('GET', '/notification-channels');
+  }
   /** Newest first. */
   audit(query: AuditQuery = {}): Promise<EventRecord[]> {
     const { all, ...rest } = query;

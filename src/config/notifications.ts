@@ -144,3 +144,38 @@ function protocolOf(url: string): string | null {
   }
 }
 
+
+/**
+ * Where a channel sends, for people and the API: hosts and addresses only. A Slack or webhook
+ * URL's path and query, and an SMTP URL's user and password, are secrets and never appear.
+ */
+export function describeChannelTarget(channel: NotificationChannel): string {
+  switch (channel.type) {
+    case 'slack':
+      return `Slack via ${hostOf(channel.settings.url)}${channel.settings.channel ? ` to ${channel.settings.channel}` : ''}`;
+    case 'webhook':
+      return `POST to ${originOf(channel.settings.url)}`;
+    case 'email': {
+      const to = channel.settings.to.length > 0 ? channel.settings.to.join(', ') : 'the approvers';
+      return `e-mail to ${to} from ${channel.settings.from} via ${hostOf(channel.settings.smtp)}`;
+    }
+    default:
+      return assertNever(channel, 'channel');
+  }
+}
+
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return 'an address that does not parse';
+  }
+}
+
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return 'an address that does not parse';
+  }
+}

@@ -26,6 +26,7 @@ import { mountDashboard } from './dashboard.ts';
 import { deliveryRoutes } from './delivery-routes.ts';
 import { fleetRoutes } from './fleet-routes.ts';
 import { metricsRoutes } from './metrics-routes.ts';
+import { notificationsRoutes } from './notifications-routes.ts';
 import { previewsRoutes } from './previews-routes.ts';
 import type { PreviewEnvironments } from '../previews/previews.ts';
 import { eventStream } from './events.ts';
@@ -108,6 +109,7 @@ export function createApp(deps: AppDeps): Hono {
   api.route('/', previewsRoutes(store, deps.previews ?? null, refusals));
   api.route('/', metricsRoutes({ store, config: () => engine.config }));
   api.route('/', fleetRoutes(engine, store, log));
+  api.route('/', notificationsRoutes(() => engine.config, store, refusals));
   api.get('/events', eventStream(bus));
 
   app.route('/api', api);

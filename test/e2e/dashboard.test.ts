@@ -172,6 +172,7 @@ describe('the dashboard in a real browser', () => {
     await production.getByText('waits: approval').waitFor();
 
     const doraPage = await signedIn('dora', dora.password);
+    assert.equal(await doraPage.getByRole('link', { name: 'Settings' }).count(), 0, 'settings are for admins');
     await doraPage.goto(`${server.url}/runs/${runId}`);
     await doraPage.getByLabel(/Comment/).fill('looks good');
     await doraPage.getByRole('button', { name: 'Approve' }).click();
@@ -213,7 +214,7 @@ describe('the dashboard in a real browser', () => {
     await shot(admin, 'metrics');
   });
 
-  it('keeps the activity and runs pages readable, and the fleet usable at 390 pixels', async () => {
+  it('keeps the activity, runs and settings pages readable, and the fleet usable at 390 pixels', async () => {
     await admin.goto(`${server.url}/activity`);
     await admin.getByRole('heading', { name: 'Activity' }).waitFor();
     await admin.waitForTimeout(500);
@@ -221,6 +222,10 @@ describe('the dashboard in a real browser', () => {
     await admin.goto(`${server.url}/runs`);
     await admin.locator('[data-testid=runs] tbody tr').first().waitFor();
     await shot(admin, 'runs');
+    await admin.goto(`${server.url}/settings`);
+    await admin.getByRole('rowheader', { name: /dora/ }).first().waitFor();
+    await admin.getByRole('heading', { name: 'Notification channels' }).waitFor();
+    await shot(admin, 'settings');
 
     const phone = await signedIn('admin', server.adminPassword, { width: 390, height: 844 });
     await phone.locator('[data-testid=fleet]').waitFor();

@@ -59,6 +59,7 @@ const ROUTES: Array<[string, string, unknown?]> = [
   ['DELETE', '/api/previews/1'],
   ['GET', '/api/metrics'],
   ['GET', '/api/fleet'],
+  ['GET', '/api/notification-channels'],
 ];
 
 const FORGED = `slw_${'x'.repeat(43)}`;

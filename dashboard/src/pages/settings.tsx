@@ -1,7 +1,8 @@
 // Settings (admins): users and their roles, API tokens, environment secrets (names and who changed
-// them, never values) and environment locks. Each change asks first when it takes something away,
-// and lands in the audit log. (Notification channels live in slipway.yml: the API lists none.)
+// them, never values), notification channels (read-only: slipway.yml defines them) and environment
+// locks. Each change asks first when it takes something away, and lands in the audit log.
 
+import { Channels } from './settings/channels.tsx';
 import { Locks } from './settings/locks.tsx';
 import { Secrets } from './settings/secrets.tsx';
 import { Tokens } from './settings/tokens.tsx';
@@ -17,12 +18,14 @@ export function SettingsPage() {
           <a href="#users">Users</a>
           <a href="#tokens">API tokens</a>
           <a href="#secrets">Secrets</a>
+          <a href="#channels">Notification channels</a>
           <a href="#locks">Environment locks</a>
         </nav>
       </div>
       <Users />
       <Tokens />
       <Secrets />
+      <Channels />
       <Locks />
     </section>
   );
