@@ -1,4 +1,4 @@
-// `npm run bench [-- --only process|container|webhooks|auth|approvals|proxy|deploys|integration|cli] [-- --iterations N] [-- --connections N]`
+// `npm run bench [-- --only process|container|webhooks|auth|approvals|proxy|deploys|integration|cli|dashboard] [-- --iterations N] [-- --connections N]`
 // Prints what the engine costs per stage next to the cheapest way to do the same work on this
 // machine, and what a webhook costs end to end (delivery -> first command, and intake per
 // second), as tables and then one JSON line with every figure. It reports numbers and never
@@ -10,6 +10,7 @@ import { findContainerEngine } from '../src/docker/connect.ts';
 import { benchApprovals, formatApprovals, type ApprovalsResult } from './approvals.ts';
 import { benchAuth, formatAuth, type AuthResult } from './auth.ts';
 import { benchCli, type CliResult } from './cli.ts';
+import { benchDashboard, dashboardUnavailable, formatDashboard, type DashboardResult } from './dashboard.ts';
 import { benchContainer, type ContainerResult } from './container.ts';
 import { benchIntegration, type IntegrationResult } from './integration.ts';
 import { benchProcess, type ProcessResult } from './process.ts';
@@ -18,9 +19,9 @@ import { benchDeploys, formatDeploys, type DeploysResult } from './deploys.ts';
 import { benchWebhooks, DEFAULT_INTAKE_CONNECTIONS, formatWebhooks, type WebhooksResult } from './webhooks.ts';
 import type { Summary } from './stats.ts';
 
-/** For webhooks: the number of idle deliveries (the concurrent and intake parts are fixed); for approvals: the runs left waiting; for proxy and deploys: the sequential requests of the latency part (the switches and deploys are fixed); for integration: the integration stages (each a few seconds); for cli: the commands. */
-const DEFAULT_ITERATIONS = { process: 40, container: 20, webhooks: 30, auth: 2000, approvals: 1000, proxy: 2000, deploys: 2000, integration: 8, cli: 40 };
-const PARTS = ['process', 'container', 'webhooks', 'auth', 'approvals', 'proxy', 'deploys', 'integration', 'cli'] as const;
+/** For webhooks: the number of idle deliveries (the concurrent and intake parts are fixed); for approvals: the runs left waiting; for proxy and deploys: the sequential requests of the latency part (the switches and deploys are fixed); for integration: the integration stages (each a few seconds); for cli: the commands; for dashboard: the loads of each page (after one warm-up). */
+const DEFAULT_ITERATIONS = { process: 40, container: 20, webhooks: 30, auth: 2000, approvals: 1000, proxy: 2000, deploys: 2000, integration: 8, cli: 40, dashboard: 5 };
+const PARTS = ['process', 'container', 'webhooks', 'auth', 'approvals', 'proxy', 'deploys', 'integration', 'cli', 'dashboard'] as const;
 
 const { values } = parseArgs({ options: { only: { type: 'string' }, iterations: { type: 'string' }, connections: { type: 'string' } } });
 const only = values.only;
@@ -57,7 +58,7 @@ console.log('');
 const rows: string[][] = [];
 const row = (name: string, s: Summary) => rows.push([name, String(s.n), s.medianMs.toFixed(2), s.p90Ms.toFixed(2), s.minMs.toFixed(2), s.maxMs.toFixed(2)]);
 const notes: string[] = [];
-const results: { machine: typeof machine; process?: ProcessResult; container?: ContainerResult | { skipped: string }; webhooks?: WebhooksResult; auth?: AuthResult; approvals?: ApprovalsResult; proxy?: ProxyResult; deploys?: DeploysResult; integration?: IntegrationResult | { skipped: string }; cli?: CliResult } = { machine };
+const results: { machine: typeof machine; process?: ProcessResult; container?: ContainerResult | { skipped: string }; webhooks?: WebhooksResult; auth?: AuthResult; approvals?: ApprovalsResult; proxy?: ProxyResult; deploys?: DeploysResult; integration?: IntegrationResult | { skipped: string }; cli?: CliResult; dashboard?: DashboardResult | { skipped: string } } = { machine };
 
 if (runs('process')) {
   const r = await benchProcess(iterations ?? DEFAULT_ITERATIONS.process, progress);
@@ -148,6 +149,19 @@ if (runs('cli')) {
   );
 }
 
+const dashboardLines: string[] = [];
+if (runs('dashboard')) {
+  const unavailable = dashboardUnavailable();
+  if (unavailable !== null) {
+    results.dashboard = { skipped: unavailable };
+    dashboardLines.push(`dashboard: skipped, ${unavailable}`);
+  } else {
+    const r = await benchDashboard(iterations ?? DEFAULT_ITERATIONS.dashboard, progress);
+    results.dashboard = r;
+    dashboardLines.push(...formatDashboard(r));
+  }
+}
+
 const header = ['per stage, ms', 'n', 'median', 'p90', 'min', 'max'];
 const widths = header.map((title, i) => Math.max(title.length, ...rows.map((r) => r[i]!.length)));
 const line = (cells: string[]) => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
@@ -170,4 +184,5 @@ for (const [index, deploysLine] of deploysLines.entries()) console.log(index ===
 const printedBefore = rows.length + notes.length + webhookLines.length + authLines.length + approvalsLines.length + proxyLines.length + deploysLines.length;
 for (const [index, integrationLine] of integrationLines.entries()) console.log(index === 0 && printedBefore > 0 ? `\n${integrationLine}` : integrationLine);
 for (const [index, cliLine] of cliLines.entries()) console.log(index === 0 && printedBefore + integrationLines.length > 0 ? `\n${cliLine}` : cliLine);
+for (const [index, dashboardLine] of dashboardLines.entries()) console.log(index === 0 && printedBefore + integrationLines.length + cliLines.length > 0 ? `\n${dashboardLine}` : dashboardLine);
 console.log(JSON.stringify(results));
