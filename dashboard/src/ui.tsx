@@ -1,6 +1,6 @@
 // Small pieces every page uses: statuses, times, errors, a confirmation dialog.
 
-import { useEffect, useRef, useState, type ReactNode } from 'react';
+import { useCallback, useEffect, useRef, useState, useSyncExternalStore, type ReactNode } from 'react';
 import { ApiError } from '../../src/client/client.ts';
 import { ago, duration, fromNow, shortSha } from '../../src/core/words.ts';
 
@@ -53,13 +53,46 @@ export function Duration({ from, to }: { from: string | null; to: string | null 
   return <span className="duration">{duration(from, to)}</span>;
 }
 
+/**
+ * Re-renders every `ms` (null: never) on one shared timer per interval: a page of a thousand
+ * relative times runs two timers, not a thousand.
+ */
 function useTick(ms: number | null): void {
-  const [, setTick] = useState(0);
-  useEffect(() => {
-    if (ms === null) return;
-    const timer = setInterval(() => setTick((tick) => tick + 1), ms);
-    return () => clearInterval(timer);
-  }, [ms]);
+  const subscribe = useCallback((onTick: () => void) => (ms === null ? () => {} : clock(ms).subscribe(onTick)), [ms]);
+  useSyncExternalStore(subscribe, () => (ms === null ? 0 : clock(ms).tick));
+}
+
+interface Clock {
+  tick: number;
+  subscribe(listener: () => void): () => void;
+}
+
+const clocks = new Map<number, Clock>();
+
+function clock(ms: number): Clock {
+  const found = clocks.get(ms);
+  if (found) return found;
+  const listeners = new Set<() => void>();
+  let timer: ReturnType<typeof setInterval> | null = null;
+  const made: Clock = {
+    tick: 0,
+    subscribe(listener) {
+      listeners.add(listener);
+      timer ??= setInterval(() => {
+        made.tick += 1;
+        for (const each of listeners) each();
+      }, ms);
+      return () => {
+        listeners.delete(listener);
+        if (listeners.size === 0 && timer !== null) {
+          clearInterval(timer);
+          timer = null;
+        }
+      };
+    },
+  };
+  clocks.set(ms, made);
+  return made;
 }
 
 export function ErrorNote({ error }: { error: unknown }) {

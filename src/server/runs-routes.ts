@@ -23,6 +23,8 @@ const StartRunBody = z
     variables: z.record(z.string(), z.string()).optional(),
   })
   .strict();
+/** A page of log lines: a long log is read in pages this large at most. */
+const LogLimit = z.coerce.number().int().min(1).max(10_000).optional();
 /** "pending" or "pending,running". */
 const Statuses = z.string().transform((text) => text.split(',')).pipe(z.array(z.enum(RUN_STATUSES)));
 
@@ -120,7 +122,7 @@ export function runsRoutes(engine: Engine, store: Store, refusals: Refusals): Ho
     if (!(await store.runs.get(runId))) throw new SlipwayError('RUN_NOT_FOUND', `run ${runId} does not exist`);
     const afterSeq = parse(z.coerce.number().int().min(0).optional(), c.req.query('after'), 'after');
     const stageId = c.req.query('stage') ? parse(Id, c.req.query('stage'), 'stage') : undefined;
-    const limit = parse(Limit, c.req.query('limit'), 'limit') ?? 1000;
+    const limit = parse(LogLimit, c.req.query('limit'), 'limit') ?? 1000;
     return c.json(await store.logs.list(runId, { afterSeq, stageId, limit }));
   });
 

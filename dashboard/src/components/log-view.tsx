@@ -9,7 +9,9 @@ import type { LogLine } from '../../../src/client/api.ts';
 import { useSession } from '../session.tsx';
 import { ErrorNote } from '../ui.tsx';
 
-const PAGE_LINES = 1000;
+const PAGE_LINES = 5000;
+/** The next page is asked for while this many loaded lines are still below the screen. */
+const PREFETCH_LINES = 2000;
 const ROW_PX = 20;
 
 interface LogState {
@@ -99,10 +101,11 @@ export function LogView({ runId, stageId, live, highlight }: { runId: number; st
     return found;
   }, [state.lines, query]);
 
-  // Searching reads the whole log: a match may be on a page not loaded yet.
+  // Searching and jumping to the last line read the whole log: the line may be on a page not loaded yet.
+  const [toEnd, setToEnd] = useState(false);
   useEffect(() => {
-    if (query && !state.complete && !state.loading && !state.error) void loadPage();
-  }, [query, state.complete, state.loading, state.error, loadPage]);
+    if ((query || toEnd) && !state.complete && !state.loading && !state.error) void loadPage();
+  }, [query, toEnd, state.complete, state.loading, state.error, loadPage]);
 
   const scroller = useRef<HTMLDivElement>(null);
   const rows = useVirtualizer({ count: state.lines.length, getScrollElement: () => scroller.current, estimateSize: () => ROW_PX, overscan: 30 });
@@ -111,13 +114,19 @@ export function LogView({ runId, stageId, live, highlight }: { runId: number; st
   const items = rows.getVirtualItems();
   const lastShown = items.at(-1)?.index ?? 0;
   useEffect(() => {
-    if (!state.complete && !state.loading && !state.error && lastShown >= state.lines.length - 200) void loadPage();
+    if (!state.complete && !state.loading && !state.error && lastShown >= state.lines.length - PREFETCH_LINES) void loadPage();
   }, [lastShown, state.complete, state.loading, state.error, state.lines.length, loadPage]);
 
   // Following: new lines keep the end in view until the reader scrolls up.
   useEffect(() => {
     if (follow && live && state.complete && state.lines.length > 0 && !query) rows.scrollToIndex(state.lines.length - 1, { align: 'end' });
   }, [state.lines.length, follow, live, state.complete, query, rows]);
+
+  useEffect(() => {
+    if (!toEnd || !state.complete || state.lines.length === 0) return;
+    rows.scrollToIndex(state.lines.length - 1, { align: 'end' });
+    setToEnd(false);
+  }, [toEnd, state.complete, state.lines.length, rows]);
 
   const highlightIndex = useMemo(() => (highlight === null ? -1 : state.lines.findIndex((line) => line.seq === highlight)), [state.lines, highlight]);
   useEffect(() => {
@@ -168,6 +177,9 @@ export function LogView({ runId, stageId, live, highlight }: { runId: number; st
             <input type="checkbox" checked={follow} onChange={(event) => setFollow(event.target.checked)} /> follow
           </label>
         )}
+        <button className="small-button" onClick={() => setToEnd(true)} disabled={toEnd}>
+          {toEnd ? 'Loading…' : 'Last line'}
+        </button>
         <span className="muted small log-count">
           {state.lines.length.toLocaleString()} lines{state.complete ? '' : ' loaded'}
         </span>

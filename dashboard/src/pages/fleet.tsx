@@ -1,7 +1,8 @@
 // Fleet: every service (rows) in every environment (columns), what serves where, at a glance.
 
 import { useQuery, useQueryClient } from '@tanstack/react-query';
-import { useDeferredValue, useMemo, useState } from 'react';
+import { useWindowVirtualizer } from '@tanstack/react-virtual';
+import { useDeferredValue, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import { Link } from 'react-router';
 import type { FleetCell, FleetService } from '../../../src/client/fleet-api.ts';
 import { assertNever } from '../../../src/core/types.ts';
@@ -60,26 +61,7 @@ export function FleetPage() {
             <p className="muted small" aria-live="polite">
               {shown.length} of {fleet.data.services.length} services
             </p>
-            <div className="table-scroll">
-              <table className="fleet" data-testid="fleet">
-                <thead>
-                  <tr>
-                    <th scope="col">Service</th>
-                    <th scope="col">Last run</th>
-                    {fleet.data.environments.map((environment) => (
-                      <th scope="col" key={environment}>
-                        {environment}
-                      </th>
-                    ))}
-                  </tr>
-                </thead>
-                <tbody>
-                  {shown.map((service) => (
-                    <FleetRow key={service.name} service={service} />
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <FleetTable environments={fleet.data.environments} services={shown} />
           </>
         )
       )}
@@ -87,9 +69,69 @@ export function FleetPage() {
   );
 }
 
-function FleetRow({ service }: { service: FleetService }) {
+/** Rows a screen holds at most, and a row's height before it is measured. */
+const OVERSCAN_ROWS = 8;
+const ESTIMATED_ROW_PX = 64;
+
+/**
+ * Only the rows on screen (and a few either side) are in the page: 200 services by 6
+ * environments would otherwise be some 14,000 elements to lay out and paint. Spacer rows keep the
+ * table as tall as all of them, and each row is measured once shown.
+ */
+function FleetTable({ environments, services }: { environments: string[]; services: FleetService[] }) {
+  const body = useRef<HTMLTableSectionElement>(null);
+  const [scrollMargin, setScrollMargin] = useState(0);
+  useLayoutEffect(() => setScrollMargin((body.current?.getBoundingClientRect().top ?? 0) + window.scrollY), []);
+  const rows = useWindowVirtualizer({ count: services.length, estimateSize: () => ESTIMATED_ROW_PX, overscan: OVERSCAN_ROWS, scrollMargin });
+  const items = rows.getVirtualItems();
+  const before = items.length > 0 ? items[0]!.start - scrollMargin : 0;
+  const after = items.length > 0 ? rows.getTotalSize() - (items.at(-1)!.end - scrollMargin) : 0;
+  const columns = environments.length + 2;
+
   return (
-    <tr data-service={service.name}>
+    <div className="table-scroll">
+      <table className="fleet" data-testid="fleet" style={{ minWidth: 300 + 220 * environments.length }}>
+        <colgroup>
+          <col className="fleet-service" />
+          <col className="fleet-last-run" />
+          {environments.map((environment) => (
+            <col key={environment} />
+          ))}
+        </colgroup>
+        <thead>
+          <tr>
+            <th scope="col">Service</th>
+            <th scope="col">Last run</th>
+            {environments.map((environment) => (
+              <th scope="col" key={environment}>
+                {environment}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody ref={body}>
+          {before > 0 && (
+            <tr aria-hidden="true" className="spacer">
+              <td colSpan={columns} style={{ height: before }} />
+            </tr>
+          )}
+          {items.map((item) => (
+            <FleetRow key={services[item.index]!.name} service={services[item.index]!} index={item.index} measure={rows.measureElement} />
+          ))}
+          {after > 0 && (
+            <tr aria-hidden="true" className="spacer">
+              <td colSpan={columns} style={{ height: after }} />
+            </tr>
+          )}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+function FleetRow({ service, index, measure }: { service: FleetService; index: number; measure: (element: Element | null) => void }) {
+  return (
+    <tr data-service={service.name} data-index={index} ref={measure}>
       <th scope="row">
         <Link to={`/services/${encodeURIComponent(service.name)}`}>{service.name}</Link>
       </th>

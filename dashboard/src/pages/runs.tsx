@@ -16,12 +16,13 @@ export function RunsPage() {
   const service = params.get('service') ?? '';
   const status = (RUN_STATUSES as readonly string[]).includes(params.get('status') ?? '') ? (params.get('status') as RunStatus) : null;
   const before = Number(params.get('before')) || undefined;
-  const services = useQuery({ queryKey: ['fleet'], queryFn: () => client.fleet() });
   const runs = useQuery({
     queryKey: ['runs', { service, status, before }],
     queryFn: () => client.runs({ service: service || undefined, status: status ? [status] : undefined, before, limit: PAGE_SIZE }),
     placeholderData: keepPreviousData,
   });
+  // The service names come with the fleet, a larger answer: asked once the runs are on screen.
+  const services = useQuery({ queryKey: ['fleet'], queryFn: () => client.fleet(), enabled: runs.isSuccess });
 
   const set = (changes: Record<string, string | null>) => {
     const next = new URLSearchParams(params);
