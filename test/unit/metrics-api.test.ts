@@ -4,18 +4,9 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { Hono } from 'hono';
-import { AccessService } from '../../src/auth/access.ts';
-import { ApiError, SlipwayClient, type Transport } from '../../src/client/client.ts';
-import type { Deployments } from '../../src/deployments/service.ts';
-import type { Engine } from '../../src/engine/engine.ts';
-import { MemoryEventBus } from '../../src/events/bus.ts';
-import type { EnvironmentSecrets } from '../../src/secrets/environment.ts';
-import { createApp } from '../../src/server/app.ts';
-import { openSqliteStore } from '../../src/store/sqlite/store.ts';
+import { ApiError, type SlipwayClient } from '../../src/client/client.ts';
 import type { NewDeployment, Store } from '../../src/store/store.ts';
-import type { WebhookSecrets } from '../../src/triggers/secrets.ts';
-import type { WebhookReceiver } from '../../src/triggers/webhooks.ts';
+import { storeApp, type StoreApp } from '../support/api-app.ts';
 import { parsedConfig } from '../support/config.ts';
 import { newRun } from '../support/records.ts';
 
@@ -64,20 +55,10 @@ const FROM = '2025-03-01T00:00:00.000Z';
 const TO = '2025-03-08T00:00:00.000Z';
 const at = (hours: number) => new Date(Date.parse(FROM) + hours * HOUR).toISOString();
 
+let served: StoreApp;
 let store: Store;
-let app: Hono;
 let admin: SlipwayClient;
 let viewer: SlipwayClient;
-let adminToken: string;
-
-/** A client whose requests go straight into the app, with no socket. */
-function clientFor(token?: string): SlipwayClient {
-  const transport: Transport = async (url, init) => {
-    const response = await app.request(url, init);
-    return { status: response.status, text: await response.text() };
-  };
-  return new SlipwayClient('http://slipway.test', token, transport);
-}
 
 /** A release of `service` built by a run created at `created` (committed at `committed`, when Slipway read it). */
 async function release(service: string, created: number, committed: number | null, timing?: { started: number; finished: number }) {
@@ -93,27 +74,9 @@ async function deploy(releaseId: number, environment: string, finished: number, 
 }
 
 before(async () => {
-  store = await openSqliteStore(':memory:');
-  const access = new AccessService(store);
-  adminToken = (await access.bootstrap('test'))!.value;
-  const principal = await access.authenticate(`Bearer ${adminToken}`);
-  assert.ok(principal.ok);
-  await access.addUser(principal.principal, { name: 'vera', role: 'viewer' });
-  const viewerToken = (await access.createToken(principal.principal, { name: 'metrics', user: 'vera' })).value;
-  app = createApp({
-    engine: { config: CONFIG } as Engine,
-    store,
-    bus: new MemoryEventBus(),
-    access,
-    info: { version: 'test', executor: 'fake', builder: 'fake', deployer: 'fake', store: store.description, configFile: 'slipway.yml', notices: [] },
-    webhooks: { receiver: {} as WebhookReceiver, secrets: {} as WebhookSecrets },
-    deployments: {} as Deployments,
-    secrets: {} as EnvironmentSecrets,
-    schedules: { describe: () => [] },
-    publicUrl: () => 'http://slipway.test',
-  });
-  admin = clientFor(adminToken);
-  viewer = clientFor(viewerToken);
+  served = await storeApp(CONFIG);
+  ({ store, admin } = served);
+  viewer = await served.userClient('vera', 'viewer');
 
   // Before the period: api's r0 reached production.
   const r0 = await release('api', -30, -31);
@@ -224,12 +187,12 @@ describe('GET /api/metrics', () => {
     await refusal({ from: '2024-01-01', to: '2025-03-01' }, 'BAD_REQUEST', /^query\.from: the period may be at most 366 days/);
     await refusal({ to: '2025-03-01', from: '2024-02-28' }, 'BAD_REQUEST', /at most 366 days/);
     await refusal({ service: 'nope' }, 'SERVICE_NOT_FOUND', /^unknown service nope \(known services: api, worker, docs\)$/);
-    const response = await app.request('/api/metrics?period=7d', { headers: { authorization: `Bearer ${adminToken}` } });
+    const response = await served.app.request('/api/metrics?period=7d', { headers: { authorization: `Bearer ${served.adminToken}` } });
     assert.equal(response.status, 400);
     assert.equal(((await response.json()) as { error: { code: string } }).error.code, 'BAD_REQUEST');
   });
 
   it('needs a token', async () => {
-    await assert.rejects(clientFor().metrics(), (error: unknown) => error instanceof ApiError && error.status === 401);
+    await assert.rejects(served.clientFor().metrics(), (error: unknown) => error instanceof ApiError && error.status === 401);
   });
 });

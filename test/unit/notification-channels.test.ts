@@ -4,18 +4,9 @@
 
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import type { Hono } from 'hono';
-import { AccessService } from '../../src/auth/access.ts';
-import { ApiError, SlipwayClient, type Transport } from '../../src/client/client.ts';
-import type { Deployments } from '../../src/deployments/service.ts';
-import type { Engine } from '../../src/engine/engine.ts';
-import { MemoryEventBus } from '../../src/events/bus.ts';
-import type { EnvironmentSecrets } from '../../src/secrets/environment.ts';
-import { createApp } from '../../src/server/app.ts';
-import { openSqliteStore } from '../../src/store/sqlite/store.ts';
+import { ApiError, type SlipwayClient } from '../../src/client/client.ts';
 import type { Store } from '../../src/store/store.ts';
-import type { WebhookSecrets } from '../../src/triggers/secrets.ts';
-import type { WebhookReceiver } from '../../src/triggers/webhooks.ts';
+import { storeApp } from '../support/api-app.ts';
 import { parsedConfig } from '../support/config.ts';
 
 const CONFIG = parsedConfig(
@@ -48,40 +39,13 @@ const CONFIG = parsedConfig(
 );
 
 let store: Store;
-let app: Hono;
 let admin: SlipwayClient;
 let viewer: SlipwayClient;
 
-function clientFor(token: string): SlipwayClient {
-  const transport: Transport = async (url, init) => {
-    const response = await app.request(url, init);
-    return { status: response.status, text: await response.text() };
-  };
-  return new SlipwayClient('http://slipway.test', token, transport);
-}
-
 before(async () => {
-  store = await openSqliteStore(':memory:');
-  const access = new AccessService(store);
-  const adminToken = (await access.bootstrap('test'))!.value;
-  const principal = await access.authenticate(`Bearer ${adminToken}`);
-  assert.ok(principal.ok);
-  await access.addUser(principal.principal, { name: 'vera', role: 'deployer' });
-  const viewerToken = (await access.createToken(principal.principal, { name: 'laptop', user: 'vera' })).value;
-  app = createApp({
-    engine: { config: CONFIG } as Engine,
-    store,
-    bus: new MemoryEventBus(),
-    access,
-    info: { version: 'test', executor: 'fake', builder: 'fake', deployer: 'fake', store: store.description, configFile: 'slipway.yml', notices: [] },
-    webhooks: { receiver: {} as WebhookReceiver, secrets: {} as WebhookSecrets },
-    deployments: {} as Deployments,
-    secrets: {} as EnvironmentSecrets,
-    schedules: { describe: () => [] },
-    publicUrl: () => 'http://slipway.test',
-  });
-  admin = clientFor(adminToken);
-  viewer = clientFor(viewerToken);
+  const served = await storeApp(CONFIG);
+  ({ store, admin } = served);
+  viewer = await served.userClient('vera', 'deployer');
 });
 
 describe('GET /api/notification-channels', () => {
