@@ -2,11 +2,11 @@
 // costs what page 1 does), filtered by service and status.
 
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
-import { Link, useSearchParams } from 'react-router';
+import { useSearchParams } from 'react-router';
 import { RUN_STATUSES, type RunStatus } from '../../../src/core/types.ts';
-import { triggerText } from '../../../src/core/words.ts';
+import { RunTable } from '../components/run-table.tsx';
 import { useSession } from '../session.tsx';
-import { Ago, Commit, Duration, ErrorNote, Loading, Status } from '../ui.tsx';
+import { ErrorNote, Loading } from '../ui.tsx';
 
 const PAGE_SIZE = 50;
 
@@ -69,44 +69,7 @@ export function RunsPage() {
       ) : runs.data.length === 0 ? (
         <p className="muted">No runs{service || status ? ' match' : ' yet'}.</p>
       ) : (
-        <div className="table-scroll">
-          <table data-testid="runs">
-            <thead>
-              <tr>
-                <th scope="col">Run</th>
-                <th scope="col">Service</th>
-                <th scope="col">Status</th>
-                <th scope="col">Commit</th>
-                <th scope="col">Started by</th>
-                <th scope="col">Created</th>
-                <th scope="col">Duration</th>
-              </tr>
-            </thead>
-            <tbody>
-              {runs.data.map((run) => (
-                <tr key={run.id}>
-                  <td>
-                    <Link to={`/runs/${run.id}`}>#{run.id}</Link>
-                  </td>
-                  <td>
-                    <Link to={`/services/${encodeURIComponent(run.service)}`}>{run.service}</Link>
-                  </td>
-                  <td>
-                    <Status status={run.status} />
-                  </td>
-                  <td>{run.commitSha ? <Commit sha={run.commitSha} title={run.commitTitle} author={run.commitAuthor} /> : <span className="muted">{run.ref}</span>}</td>
-                  <td>{triggerText(run)}</td>
-                  <td>
-                    <Ago at={run.createdAt} />
-                  </td>
-                  <td>
-                    <Duration from={run.startedAt} to={run.finishedAt} />
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <RunTable runs={runs.data} showService testId="runs" />
       )}
       <nav className="pager" aria-label="Pages of runs">
         {before !== undefined && <button onClick={() => set({ before: null })}>Newest</button>}

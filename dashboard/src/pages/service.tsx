@@ -6,9 +6,9 @@ import { useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router';
 import type { EnvironmentState, ServiceOverview } from '../../../src/client/api.ts';
 import type { ReleasePlacement } from '../../../src/client/delivery-api.ts';
-import { triggerText } from '../../../src/core/words.ts';
+import { RunTable } from '../components/run-table.tsx';
 import { useSession } from '../session.tsx';
-import { Ago, Commit, ConfirmDialog, Duration, ErrorNote, Loading, shortSha, Status } from '../ui.tsx';
+import { Ago, ConfirmDialog, ErrorNote, Loading, shortSha, Status } from '../ui.tsx';
 
 export function ServicePage() {
   const name = useParams().name!;
@@ -203,42 +203,7 @@ function RecentRuns({ service }: { service: string }) {
   if (runs.error) return <ErrorNote error={runs.error} />;
   if (!runs.data) return <Loading what="runs" />;
   if (runs.data.length === 0) return <p className="muted">No runs yet.</p>;
-  return (
-    <div className="table-scroll">
-      <table>
-        <thead>
-          <tr>
-            <th scope="col">Run</th>
-            <th scope="col">Status</th>
-            <th scope="col">Commit</th>
-            <th scope="col">Started by</th>
-            <th scope="col">Created</th>
-            <th scope="col">Duration</th>
-          </tr>
-        </thead>
-        <tbody>
-          {runs.data.map((run) => (
-            <tr key={run.id}>
-              <td>
-                <Link to={`/runs/${run.id}`}>#{run.id}</Link>
-              </td>
-              <td>
-                <Status status={run.status} />
-              </td>
-              <td>{run.commitSha ? <Commit sha={run.commitSha} title={run.commitTitle} author={null} /> : <span className="muted">{run.ref}</span>}</td>
-              <td>{triggerText(run)}</td>
-              <td>
-                <Ago at={run.createdAt} />
-              </td>
-              <td>
-                <Duration from={run.startedAt} to={run.finishedAt} />
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
-  );
+  return <RunTable runs={runs.data} showService={false} />;
 }
 
 function Previews({ service }: { service: string }) {

@@ -8,6 +8,7 @@ import { useSession } from '../../session.tsx';
 import { Ago, ConfirmDialog, ErrorNote, Loading } from '../../ui.tsx';
 import { useAction, useRefresh, useTargets } from './hooks.ts';
 import { Outcome, Section } from './section.tsx';
+import { TargetFields } from './target-fields.tsx';
 
 const lockKey = (lock: EnvironmentLock) => `${lock.environment}/${lock.service ?? '*'}`;
 
@@ -89,7 +90,7 @@ export function Locks() {
 function AddLock() {
   const { client } = useSession();
   const refresh = useRefresh();
-  const { environments, services } = useTargets();
+  const { environments } = useTargets();
   const [environment, setEnvironment] = useState('');
   const [service, setService] = useState('');
   const [reason, setReason] = useState('');
@@ -110,27 +111,7 @@ function AddLock() {
     <form className="card settings-form" onSubmit={submit} aria-labelledby="add-lock-title">
       <h3 id="add-lock-title">Lock an environment</h3>
       <div className="settings-fields">
-        <label>
-          Environment
-          <select value={chosenEnvironment} onChange={(event) => setEnvironment(event.target.value)} required>
-            {environments.map((name) => (
-              <option key={name} value={name}>
-                {name}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Service
-          <select value={service} onChange={(event) => setService(event.target.value)}>
-            <option value="">every service</option>
-            {services.map((name) => (
-              <option key={name} value={name}>
-                {name}
-              </option>
-            ))}
-          </select>
-        </label>
+        <TargetFields environment={chosenEnvironment} onEnvironment={setEnvironment} service={service} onService={setService} />
         <label className="settings-wide">
           <span>
             Why <span className="muted small">(shown to whoever waits)</span>

@@ -9,6 +9,7 @@ import { useSession } from '../../session.tsx';
 import { Ago, ConfirmDialog, ErrorNote, Loading } from '../../ui.tsx';
 import { useAction, useRefresh, useTargets } from './hooks.ts';
 import { Outcome, Section } from './section.tsx';
+import { TargetFields } from './target-fields.tsx';
 
 const SECRET_NAME = '[A-Za-z_][A-Za-z0-9_]*';
 
@@ -135,7 +136,7 @@ function ReplaceSecret({ secret, onClose }: { secret: SecretEntry; onClose: () =
 function SetSecret() {
   const { client } = useSession();
   const refresh = useRefresh();
-  const { environments, services } = useTargets();
+  const { environments } = useTargets();
   const [environment, setEnvironment] = useState('');
   const [service, setService] = useState('');
   const [name, setName] = useState('');
@@ -158,27 +159,7 @@ function SetSecret() {
     <form className="card settings-form" onSubmit={submit} aria-labelledby="set-secret-title">
       <h3 id="set-secret-title">Set a secret</h3>
       <div className="settings-fields">
-        <label>
-          Environment
-          <select value={chosenEnvironment} onChange={(event) => setEnvironment(event.target.value)} required>
-            {environments.map((name) => (
-              <option key={name} value={name}>
-                {name}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Service
-          <select value={service} onChange={(event) => setService(event.target.value)}>
-            <option value="">every service</option>
-            {services.map((name) => (
-              <option key={name} value={name}>
-                {name}
-              </option>
-            ))}
-          </select>
-        </label>
+        <TargetFields environment={chosenEnvironment} onEnvironment={setEnvironment} service={service} onService={setService} />
         <label>
           Name
           <input
