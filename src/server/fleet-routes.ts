@@ -11,6 +11,18 @@ import type { ApiEnv } from './auth.ts';
 
 export function fleetRoutes(engine: Engine, store: Store, log: (message: string) => void): Hono<ApiEnv> {
   const routes = new Hono<ApiEnv>();
+  // Each run or deployment event has every open dashboard read the fleet again at once: the
+  // requests that arrive while the container engine is being asked share its one answer.
+  let listing: Promise<Map<string, PlacedInstance[] | null>> | null = null;
+  const placedInstances = () =>
+    (listing ??= engine
+      .placedInstances()
+      .catch((error: unknown) => {
+        // The fleet still shows what the store knows; health reads unknown meanwhile.
+        log(`fleet: cannot list the placed instances: ${String(error)}`);
+        return new Map<string, PlacedInstance[] | null>();
+      })
+      .finally(() => (listing = null)));
 
   routes.get('/fleet', async (c) => {
     const [serving, latest, latestRuns, waiting, locks, instances] = await Promise.all([
@@ -19,11 +31,7 @@ export function fleetRoutes(engine: Engine, store: Store, log: (message: string)
       store.runs.latestPerService(),
       store.stages.waiting(),
       store.locks.list(),
-      engine.placedInstances().catch((error: unknown) => {
-        // The fleet still shows what the store knows; health reads unknown meanwhile.
-        log(`fleet: cannot list the placed instances: ${String(error)}`);
-        return new Map<string, PlacedInstance[] | null>();
-      }),
+      placedInstances(),
     ]);
     const waitingRunIds = waiting.map(({ run }) => run.id);
     const builtByWaiting = waitingRunIds.length > 0 ? await store.releases.list({ runIds: waitingRunIds }) : [];
